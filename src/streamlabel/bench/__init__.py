@@ -1,0 +1,8 @@
+"""Benchmarks behind ``streamlabel bench``; each returns a JSON-able dict."""
+
+from __future__ import annotations
+
+from streamlabel.bench._apply import bench_apply
+from streamlabel.bench._labelmodel import bench_labelmodel
+
+__all__ = ["bench_apply", "bench_labelmodel"]

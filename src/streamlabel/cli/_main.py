@@ -1,0 +1,287 @@
+"""Argument parsing, dispatch and report printing for the ``streamlabel`` command.
+
+Only the standard library is imported at module level, so ``streamlabel --help`` and
+``streamlabel --version`` return at once; each handler imports its benchmark when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from streamlabel import __version__
+
+__all__ = ["build_parser", "main"]
+
+#: Exit code for usage and data errors (argparse uses the same).
+EXIT_USAGE = 2
+
+_Handler = Callable[[argparse.Namespace], dict[str, Any]]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``streamlabel`` argument parser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["bench", "labelmodel", "--wrench", "d", "--json"])
+    >>> args.wrench, args.peers, args.json
+    ('d', True, True)
+    """
+    parser = argparse.ArgumentParser(
+        prog="streamlabel",
+        description="Streaming programmatic relabeling: benchmarks and tools.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    bench = commands.add_parser("bench", help="run a benchmark", description="Run a benchmark.")
+    benches = bench.add_subparsers(dest="bench", metavar="BENCH", required=True)
+
+    lm = benches.add_parser(
+        "labelmodel",
+        help="label models on a WRENCH dataset, streamed, beside Snorkel",
+        description=(
+            "Stream a WRENCH train split (weak labels only, file order) through the "
+            "streamlabel label models and score them on the test split, beside a "
+            "WRENCH-style majority vote and, when installed, Snorkel's label models."
+        ),
+    )
+    lm.add_argument(
+        "--wrench", required=True, metavar="DIR", help="WRENCH folder (train.json, test.json)"
+    )
+    lm.add_argument("--no-peers", dest="peers", action="store_false", help="skip the Snorkel peers")
+    lm.add_argument("--json", action="store_true", help="print one JSON document")
+    lm.set_defaults(handler=_run_labelmodel, render=_render_labelmodel)
+
+    ap = benches.add_parser(
+        "apply",
+        help="LF application throughput (code vs declarative vs Snorkel)",
+        description="Measure labeling-function application throughput on generated events.",
+    )
+    ap.add_argument(
+        "--events", type=_positive_int, default=100_000, metavar="N", help="default: 100000"
+    )
+    ap.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    ap.add_argument(
+        "--repeats", type=_positive_int, default=3, metavar="R", help="best of R; default: 3"
+    )
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    ap.set_defaults(handler=_run_apply, render=_render_generic)
+    return parser
+
+
+def _run_labelmodel(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._labelmodel import bench_labelmodel
+
+    return bench_labelmodel(args.wrench, peers=args.peers)
+
+
+def _run_apply(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._apply import bench_apply
+
+    return bench_apply(n_events=args.events, seed=args.seed, repeats=args.repeats)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``streamlabel`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; defaults to ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        Exit code: 0 on success, 2 on usage or data errors (message on stderr, no
+        traceback), 130 when interrupted.
+
+    Examples
+    --------
+    >>> main(["--version"])
+    streamlabel 0.1.0
+    0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors; main returns, not exits
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+
+    handler: _Handler = args.handler
+    try:
+        # Peers may chatter on stdout; keep stdout for the report alone (one JSON document).
+        with contextlib.redirect_stdout(sys.stderr):
+            result = handler(args)
+    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        return 130
+
+    if args.json:
+        print(json.dumps(_finite(result), indent=2, allow_nan=False))
+    else:
+        render: Callable[[Mapping[str, Any]], str] = args.render
+        print(render(result))
+    return 0
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN and infinities (not valid JSON) by None, recursively."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    """Format one cell: thousands separators for big numbers, ``-`` for None.
+
+    Examples
+    --------
+    >>> [_fmt(None), _fmt(True), _fmt(12345), _fmt(171012.7), _fmt(0.87301), _fmt(0.0485, 3)]
+    ['-', 'True', '12,345', '171,013', '0.8730', '0.049']
+    """
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.{digits}f}"
+    return str(value)
+
+
+def _table(headers: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> str:
+    """Align a table (header optional): first column left, the others right.
+
+    Examples
+    --------
+    >>> print(_table(["model", "acc"], [["a", "0.5"], ["bbb", "0.75"]]))
+    model   acc
+    a       0.5
+    bbb    0.75
+    """
+    lines = [*([headers] if headers is not None else []), *rows]
+    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
+    out = []
+    for r in lines:
+        cells = [r[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+_LM_COLUMNS = (
+    ("accuracy", "acc", 4),
+    ("f1_class1", "F1(1)", 4),
+    ("macro_f1", "macro-F1", 4),
+    ("coverage", "coverage", 4),
+    ("learn_seconds", "learn s", 4),
+    ("learn_rows_per_s", "learn rows/s", 0),
+    ("predict_rows_per_s", "predict rows/s", 0),
+)
+
+
+def _render_labelmodel(result: Mapping[str, Any]) -> str:
+    """Readable report of ``bench labelmodel``."""
+    lines = [
+        f"bench labelmodel: {result['dataset']} ({result['wrench_dir']})",
+        f"train {result['n_train']:,} rows streamed once in chunks of {result['chunk_size']} "
+        f"(no gold); test {result['n_test']:,} rows; {result['n_lfs']} LFs; "
+        f"{result['cardinality']} classes",
+        "",
+    ]
+    rows = [
+        [name] + [_fmt(m.get(key), digits) for key, _, digits in _LM_COLUMNS]
+        for name, m in result["models"].items()
+    ]
+    lines.append(_table(["model", *(title for _, title, _ in _LM_COLUMNS)], rows))
+    lines.append("")
+    peers = result.get("peers", {})
+    if "skipped" in peers:
+        lines.append(f"peers: skipped: {peers['skipped']}")
+    else:
+        lines.append(
+            f"peers: snorkel {peers.get('snorkel_version')}, ties broken with "
+            f"tie_break_policy={peers.get('tie_break_policy')!r}"
+        )
+    ratio = result.get("ratio")
+    if ratio:
+        diff = ratio.get("accuracy_minus_snorkel_labelmodel")
+        time_ratio = ratio.get("learn_time_vs_snorkel_labelmodel")
+        lines.append(
+            "OnlineLabelModel vs snorkel LabelModel: accuracy "
+            + ("-" if diff is None else f"{diff:+.4f}")
+            + ", learn time x"
+            + _fmt(time_ratio)
+        )
+    return "\n".join(lines)
+
+
+def _render_generic(result: Mapping[str, Any]) -> str:
+    """Readable report of any flat-ish result dict.
+
+    Scalars print as ``key: value``. Sections that are dicts of scalars print as tables;
+    sections with the same keys share one table (e.g. ``rows_per_s`` beside ``seconds``).
+
+    Examples
+    --------
+    >>> print(_render_generic({"n": 3, "rate": {"a": 1.5, "b": 2.0}, "s": {"a": 0.1, "b": 0.2},
+    ...                        "meta": {"ok": True}}))
+    n: 3
+    <BLANKLINE>
+           rate       s
+    a    1.5000  0.1000
+    b    2.0000  0.2000
+    <BLANKLINE>
+    meta
+    ok  True
+    """
+    scalars = [f"{k}: {_fmt(v)}" for k, v in result.items() if not isinstance(v, Mapping)]
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key, value in result.items():
+        if isinstance(value, Mapping):
+            groups.setdefault(tuple(value), []).append(key)
+    blocks = ["\n".join(scalars)] if scalars else []
+    for row_keys, sections in groups.items():
+        rows = [[str(rk)] + [_fmt(result[s][rk]) for s in sections] for rk in row_keys]
+        if not rows:
+            continue
+        if len(sections) == 1:  # a lone section reads better titled above its rows
+            blocks.append(f"{sections[0]}\n{_table(None, rows)}")
+        else:
+            blocks.append(_table(["", *sections], rows))
+    return "\n\n".join(blocks)

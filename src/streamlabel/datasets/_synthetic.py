@@ -1,0 +1,198 @@
+"""Seeded synthetic vote streams for the regimes a label model must survive.
+
+Each generator returns a :class:`VoteStream` with the label matrix ``L`` (ABSTAIN = -1),
+the true classes ``y`` and the LF ids, so tests and benchmarks can score estimates
+against the truth. Nothing here reads files or the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = [
+    "VoteStream",
+    "make_bipolar_stream",
+    "make_drifting_stream",
+    "make_unipolar_stream",
+    "synthetic_regimes",
+]
+
+
+@dataclass(frozen=True)
+class VoteStream:
+    """Votes of m LFs on n events with the truth behind them."""
+
+    L: NDArray[np.int64]
+    y: NDArray[np.int64]
+    lf_ids: list[str]
+    cardinality: int
+    #: True P(vote correct | LF fires) per LF (over the whole stream).
+    accuracies: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+
+def _ids(m: int) -> list[str]:
+    return [f"lf{j:03d}@1" for j in range(m)]
+
+
+def _true_accuracies(L: NDArray[np.int64], y: NDArray[np.int64]) -> NDArray[np.float64]:
+    fired = L >= 0
+    right = (L == y[:, None]) & fired
+    return np.asarray(right.sum(0) / np.maximum(fired.sum(0), 1), dtype=np.float64)
+
+
+def make_unipolar_stream(
+    n: int,
+    cardinality: int,
+    n_lfs: int,
+    *,
+    class_balance: list[float] | None = None,
+    recall: tuple[float, float] = (0.02, 0.3),
+    lift: tuple[float, float] = (2.0, 20.0),
+    seed: int = 0,
+) -> VoteStream:
+    """LFs that each vote only one class (keyword-style), firing more often on it.
+
+    LF j targets class ``j % cardinality``; it fires on that class at a rate drawn from
+    ``recall`` and on every other class at that rate divided by a ``lift`` drawn from its
+    range, so its precision depends on the class balance, as for real keyword LFs.
+
+    Examples
+    --------
+    >>> s = make_unipolar_stream(1000, 3, 6, seed=1)
+    >>> s.L.shape, sorted(set(s.L[:, 0].tolist()))
+    ((1000, 6), [-1, 0])
+    """
+    rng = np.random.default_rng(seed)
+    k = cardinality
+    pi = np.full(k, 1.0 / k) if class_balance is None else np.asarray(class_balance, float)
+    pi = pi / pi.sum()
+    y = rng.choice(k, size=n, p=pi)
+    L = np.full((n, n_lfs), -1, dtype=np.int64)
+    for j in range(n_lfs):
+        t = j % k
+        a = rng.uniform(*recall)
+        b = a / rng.uniform(*lift)
+        fire = np.where(y == t, rng.random(n) < a, rng.random(n) < b)
+        L[fire, j] = t
+    return VoteStream(L, y.astype(np.int64), _ids(n_lfs), k, _true_accuracies(L, y))
+
+
+def make_bipolar_stream(
+    n: int,
+    cardinality: int,
+    n_lfs: int,
+    *,
+    class_balance: list[float] | None = None,
+    coverage: tuple[float, float] = (0.1, 0.6),
+    accuracy: tuple[float, float] = (0.55, 0.9),
+    correlated: int = 0,
+    seed: int = 0,
+) -> VoteStream:
+    """LFs that vote any class, right with a per-LF accuracy, wrong uniformly otherwise.
+
+    ``correlated`` extra LFs copy the first LF's votes 90% of the time (a dependency the
+    model does not know about).
+
+    Examples
+    --------
+    >>> s = make_bipolar_stream(2000, 4, 5, seed=0)
+    >>> bool(((s.accuracies > 0.5) & (s.accuracies < 0.95)).all())
+    True
+    """
+    rng = np.random.default_rng(seed)
+    k = cardinality
+    pi = np.full(k, 1.0 / k) if class_balance is None else np.asarray(class_balance, float)
+    pi = pi / pi.sum()
+    y = rng.choice(k, size=n, p=pi)
+    L = np.full((n, n_lfs + correlated), -1, dtype=np.int64)
+    for j in range(n_lfs):
+        c = rng.uniform(*coverage)
+        a = rng.uniform(*accuracy)
+        fire = rng.random(n) < c
+        wrong = (y + rng.integers(1, k, n)) % k
+        L[fire, j] = np.where(rng.random(n) < a, y, wrong)[fire]
+    for j in range(n_lfs, n_lfs + correlated):
+        copy = rng.random(n) < 0.9
+        L[:, j] = np.where(copy, L[:, 0], -1)
+    m = n_lfs + correlated
+    return VoteStream(L, y.astype(np.int64), _ids(m), k, _true_accuracies(L, y))
+
+
+def make_drifting_stream(
+    n: int,
+    *,
+    drift_at: int,
+    before: float = 0.9,
+    after: float = 0.55,
+    n_lfs: int = 6,
+    coverage: float = 0.5,
+    seed: int = 0,
+) -> VoteStream:
+    """Binary stream where LF 0's accuracy drops from ``before`` to ``after`` at ``drift_at``.
+
+    The other LFs keep accuracies spread over 0.7-0.85.
+
+    Examples
+    --------
+    >>> s = make_drifting_stream(4000, drift_at=2000, seed=0)
+    >>> early, late = s.L[:2000, 0], s.L[2000:, 0]
+    >>> acc = lambda v, y: float(((v == y) & (v >= 0)).sum() / (v >= 0).sum())
+    >>> round(acc(early, s.y[:2000]), 1), round(acc(late, s.y[2000:]), 1)
+    (0.9, 0.5)
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    L = np.full((n, n_lfs), -1, dtype=np.int64)
+    accs = np.linspace(0.7, 0.85, n_lfs - 1)
+    for j in range(n_lfs):
+        fire = rng.random(n) < coverage
+        if j == 0:
+            acc = np.where(np.arange(n) < drift_at, before, after)
+        else:
+            acc = np.full(n, accs[j - 1])
+        right = rng.random(n) < acc
+        L[fire, j] = np.where(right, y, 1 - y)[fire]
+    return VoteStream(L, y.astype(np.int64), _ids(n_lfs), 2, _true_accuracies(L, y))
+
+
+def synthetic_regimes(seed: int = 0, n: int = 6000) -> dict[str, VoteStream]:
+    """Return one seeded stream for each regime a label model is tested on.
+
+    - ``unipolar``: binary, 10 one-class LFs;
+    - ``sparse_multiclass``: 10 classes, 150 rarely firing one-class LFs;
+    - ``imbalanced_multiclass``: 6 skewed classes, 60 sparse one-class LFs;
+    - ``imbalanced_low_coverage``: binary 90/10 with about 40% coverage;
+    - ``bipolar``: 4 classes, 12 LFs that vote any class;
+    - ``correlated``: 3 classes, 6 LFs plus 3 near-copies of the first.
+    """
+    return {
+        "unipolar": make_unipolar_stream(n, 2, 10, seed=seed),
+        "sparse_multiclass": make_unipolar_stream(
+            n, 10, 150, recall=(0.005, 0.05), lift=(1.5, 30.0), seed=seed
+        ),
+        "imbalanced_multiclass": make_unipolar_stream(
+            n,
+            6,
+            60,
+            class_balance=[0.4, 0.25, 0.15, 0.1, 0.06, 0.04],
+            recall=(0.01, 0.1),
+            seed=seed,
+        ),
+        "imbalanced_low_coverage": make_unipolar_stream(
+            n,
+            2,
+            8,
+            class_balance=[0.9, 0.1],
+            recall=(0.05, 0.25),
+            lift=(1.5, 10.0),
+            seed=seed,
+        ),
+        "bipolar": make_bipolar_stream(n, 4, 12, seed=seed),
+        "correlated": make_bipolar_stream(n, 3, 6, correlated=3, seed=seed),
+    }

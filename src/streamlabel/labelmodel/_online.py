@@ -1,0 +1,781 @@
+"""The online label model: streaming moments anchor a one-step Dawid-Skene estimate.
+
+Two sets of decayed, additive sufficient statistics are kept per LF (keyed by LF id):
+
+1. **Moments** (parameter-free): how often each LF votes each class, and how often each
+   pair of LFs votes each pair of classes together. Under conditional independence
+   ``P(l_i=u, l_j=v) = sum_y pi_y mu_i(u|y) mu_j(v|y)``; a damped alternating
+   least-squares fit (warm-started, ridge toward an "accurate LF" prior) recovers the
+   class-conditional vote rates ``mu``. No posterior feeds back into these statistics, so
+   they cannot collapse and ``learn_many`` equals a ``learn_one`` loop exactly.
+2. **Expected counts** (one EM step from the moment fit): each event's posterior under
+   ``mu`` is added to ``n[j, y, v]`` (LF j voted v while the class was y) and ``N[j, y]``.
+   Prediction uses ``theta = (n + prior) / (N + s)`` and the class balance from the same
+   counts. Late gold labels enter these counts as one-hot posteriors.
+
+``theta`` models the firing *and* the vote per class, so unipolar LFs carry their
+evidence through class-dependent firing; abstains carry none at prediction, so an
+all-abstain event gets the class balance (as in Snorkel) and the abstain pattern of many
+sparse LFs cannot pull every event into one class. Everything decays with a half-life in
+events, so estimates follow drifting LFs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._base import BaseLabelModel, as_vote_matrix
+
+__all__ = ["OnlineLabelModel"]
+
+_F = NDArray[np.float64]
+# Keep the lazily inflated statistics far from float overflow.
+_MAX_SCALE = 1e120
+_EPS = 1e-6
+
+
+def _softmax(ll: _F) -> _F:
+    ll = ll - ll.max(axis=1, keepdims=True)
+    p = np.exp(ll)
+    return np.asarray(p / p.sum(axis=1, keepdims=True))
+
+
+def _lf_name(lf_id: str) -> str:
+    return lf_id.rsplit("@", 1)[0]
+
+
+class OnlineLabelModel(BaseLabelModel):
+    """Online label model for any cardinality, with abstains, forgetting and late gold.
+
+    Parameters
+    ----------
+    cardinality
+        Number of classes k >= 2.
+    half_life
+        Events after which a statistic's weight halves; None keeps everything.
+    prior_accuracy
+        Accuracy assumed for an LF before evidence (breaks the label-swap symmetry).
+    prior_strength
+        Ridge weight pulling the moment fit toward that prior; larger = more like
+        (weighted) majority vote.
+    prior_events
+        Pseudo-events of the prior in the expected counts (smooths rare LFs).
+    refit_every
+        The moment fit is refreshed at 64, 128, 256, ... events, then every
+        ``refit_every`` events.
+    gold_weight
+        Weight of one late gold label relative to one unlabeled event.
+
+    Examples
+    --------
+    >>> from streamlabel.datasets import make_bipolar_stream
+    >>> stream = make_bipolar_stream(5000, 3, 6, seed=0)
+    >>> model = OnlineLabelModel(cardinality=3)
+    >>> for start in range(0, 5000, 500):  # one pass, in order, no gold
+    ...     model.learn_many(stream.L[start : start + 500], stream.lf_ids)
+    >>> est = model.lf_accuracies()
+    >>> [round(est[i], 2) for i in stream.lf_ids]
+    [0.74, 0.75, 0.74, 0.67, 0.72, 0.68]
+    >>> stream.accuracies.round(2).tolist()  # the truth, for comparison
+    [0.79, 0.76, 0.72, 0.66, 0.72, 0.65]
+    >>> model.predict_proba_one({"lf000@1": 2, "lf001@1": 2, "lf002@1": -1}).argmax()
+    np.int64(2)
+    """
+
+    def __init__(
+        self,
+        cardinality: int,
+        *,
+        half_life: float | None = 50_000.0,
+        prior_accuracy: float = 0.7,
+        prior_strength: float = 0.03,
+        prior_events: float = 20.0,
+        refit_every: int = 4096,
+        gold_weight: float = 1.0,
+    ) -> None:
+        self.cardinality = cardinality
+        self.half_life = half_life
+        self.prior_accuracy = prior_accuracy
+        self.prior_strength = prior_strength
+        self.prior_events = prior_events
+        self.refit_every = refit_every
+        self.gold_weight = gold_weight
+
+    # ------------------------------------------------------------------ settings / state
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "cardinality": self.cardinality,
+            "half_life": self.half_life,
+            "prior_accuracy": self.prior_accuracy,
+            "prior_strength": self.prior_strength,
+            "prior_events": self.prior_events,
+            "refit_every": self.refit_every,
+            "gold_weight": self.gold_weight,
+        }
+
+    def _check_settings(self) -> None:
+        k = self.cardinality
+        if not isinstance(k, int | np.integer) or k < 2:
+            raise ValueError(f"cardinality must be an int >= 2; got {k!r}")
+        if self.half_life is not None and not self.half_life >= 1:
+            raise ValueError(f"half_life must be >= 1 event or None; got {self.half_life!r}")
+        if not 1.0 / k < self.prior_accuracy < 1.0:
+            raise ValueError(
+                f"prior_accuracy must lie in (1/k, 1) = ({1 / k:.3f}, 1); got {self.prior_accuracy}"
+            )
+        if self.prior_strength < 0 or self.prior_events <= 0 or self.gold_weight <= 0:
+            raise ValueError("prior_strength must be >= 0, prior_events and gold_weight > 0")
+        if self.refit_every < 1:
+            raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
+
+    def _init_state(self) -> None:
+        self._check_settings()
+        k = self.cardinality
+        self.lf_ids_: list[str] = []
+        self._index: dict[str, int] = {}
+        self._gamma = 1.0 if self.half_life is None else 0.5 ** (1.0 / self.half_life)
+        # Moments are stored multiplied by ``_scale`` (= gamma ** -events) and expected
+        # counts by ``_scale ** 2`` (they forget twice as fast: they are built from
+        # posteriors of a fit that already lags by the moments' memory), so that
+        # one event touches only the LFs that voted; see ``_renormalize``.
+        self._scale = 1.0
+        self.n_events_ = 0  # undecayed count of events learned (drives the refit schedule)
+        self._t = 0.0  # decayed number of events
+        self._T = np.zeros(0)  # (m,) decayed events each LF was present for
+        self._Fv = np.zeros((0, k))  # (m, k) decayed vote counts
+        self._TT = np.zeros((0, 0))  # (m, m) decayed co-presence
+        self._O = np.zeros((0, 0))  # (m*k, m*k) decayed pair vote counts
+        self._n = np.zeros((0, k, k))  # (m, v, y) expected vote counts per class
+        self._N = np.zeros((0, k))  # (m, y) expected class counts while the LF was present
+        self._logmu = np.zeros((0, k))  # (m*k, y) log of ``_mu``, for the E-step
+        self._logmu_rows: list[list[float]] = []
+        self._log_silent = np.zeros((0, k))
+        self._C = np.zeros(k)  # (y,) expected class counts
+        self._mu = np.zeros((0, k, k))  # (m, v, y) fitted P(l_j = v | y), the E-step model
+        self._next_refit = 64
+        self._conf_rows: list[list[float]] = self._conf().tolist()
+        # learn_one defers the per-LF presence updates while the set of present LFs stays
+        # the same (the usual case), so one event touches only the LFs that voted.
+        self._pend_key: tuple[str, ...] | None = None
+        self._pend_cols = np.zeros(0, dtype=np.int64)
+        self._pend_base: list[int] = []
+        self._pend_set: frozenset[int] = frozenset()
+        self._pend_w = 0.0
+        self._pend_pw = np.zeros(k)
+
+    def _ensure_state(self) -> None:
+        if not hasattr(self, "_index"):
+            self._init_state()
+
+    def _flush(self) -> None:
+        """Apply the deferred presence updates of ``learn_one``."""
+        if self._pend_w:
+            cols = self._pend_cols
+            self._T[cols] += self._pend_w
+            self._TT[np.ix_(cols, cols)] += self._pend_w
+            self._N[cols] += self._pend_pw[None, :]
+            self._pend_w = 0.0
+            self._pend_pw = np.zeros(self.cardinality)
+
+    @property
+    def n_lfs_(self) -> int:
+        """Number of LFs the model currently holds parameters for."""
+        self._ensure_state()
+        return len(self.lf_ids_)
+
+    # ------------------------------------------------------------------ LF registry
+    def add_lf(self, lf_id: str, *, predecessor: str | None = None) -> None:
+        """Start tracking ``lf_id``, from ``predecessor``'s estimate or from the prior.
+
+        ``learn_*`` calls this for unseen ids; a new ``name@version`` of an LF the model
+        already tracks inherits that LF's estimate (``predecessor`` overrides the choice).
+        The inherited counts are capped at ``10 * prior_events`` so the new version
+        re-learns quickly; its pair moments start empty.
+        """
+        self._ensure_state()
+        if predecessor is not None and predecessor not in self._index:
+            raise KeyError(f"unknown predecessor LF {predecessor!r}")
+        self._add_lfs([lf_id], {lf_id: predecessor} if predecessor else {})
+
+    def _add_lfs(self, new_ids: Sequence[str], predecessors: Mapping[str, str]) -> None:
+        new_ids = [i for i in dict.fromkeys(new_ids) if i not in self._index]
+        if not new_ids:
+            return
+        self._flush()
+        self._pend_key = None
+        k = self.cardinality
+        m, a = len(self.lf_ids_), len(new_ids)
+        pred: list[int | None] = []
+        for lf_id in new_ids:
+            p = predecessors.get(lf_id)
+            if p is None:
+                same = [i for i in self.lf_ids_ if _lf_name(i) == _lf_name(lf_id)]
+                p = same[-1] if same else None
+            pred.append(self._index[p] if p is not None else None)
+        for lf_id in new_ids:
+            self._index[lf_id] = len(self.lf_ids_)
+            self.lf_ids_.append(lf_id)
+
+        def grow(arr: _F, axes: tuple[int, ...], step: int) -> _F:
+            shape = list(arr.shape)
+            for ax in axes:
+                shape[ax] += a * step
+            out = np.zeros(shape)
+            out[tuple(slice(0, d) for d in arr.shape)] = arr
+            return out
+
+        self._T = grow(self._T, (0,), 1)
+        self._Fv = grow(self._Fv, (0,), 1)
+        self._TT = grow(self._TT, (0, 1), 1)
+        self._O = grow(self._O, (0, 1), k)
+        self._n = grow(self._n, (0,), 1)
+        self._N = grow(self._N, (0,), 1)
+        self._mu = grow(self._mu, (0,), 1)
+        cap = 10.0 * self.prior_events * self._scale**2
+        for c, src in enumerate(pred):
+            j = m + c
+            if src is None:
+                continue
+            total = self._N[src].sum()
+            shrink = min(1.0, cap / total) if total > 0 else 0.0
+            self._n[j] = self._n[src] * shrink
+            self._N[j] = self._N[src] * shrink
+            self._mu[j] = self._mu[src]
+
+    def retire_lf(self, lf_id: str) -> None:
+        """Forget ``lf_id`` and its statistics (after its LF set version is gone)."""
+        self._ensure_state()
+        if lf_id not in self._index:
+            raise KeyError(f"unknown LF {lf_id!r}")
+        self._flush()
+        self._pend_key = None
+        j = self._index[lf_id]
+        k = self.cardinality
+        keep = np.array([i for i in range(len(self.lf_ids_)) if i != j], dtype=np.int64)
+        keep_v = (keep[:, None] * k + np.arange(k)[None, :]).ravel()
+        self._T = self._T[keep]
+        self._Fv = self._Fv[keep]
+        self._TT = self._TT[np.ix_(keep, keep)]
+        self._O = self._O[np.ix_(keep_v, keep_v)]
+        self._n = self._n[keep]
+        self._N = self._N[keep]
+        self._set_fit(self._mu[keep])
+        del self.lf_ids_[j]
+        self._index = {i: c for c, i in enumerate(self.lf_ids_)}
+
+    def _columns(self, lf_ids: Sequence[str]) -> NDArray[np.int64]:
+        self._add_lfs([i for i in lf_ids if i not in self._index], {})
+        return np.fromiter((self._index[i] for i in lf_ids), dtype=np.int64, count=len(lf_ids))
+
+    # ------------------------------------------------------------------ priors
+    def _conf(self) -> _F:
+        """``k * P(l = v | y, l fires)`` of an LF with accuracy ``prior_accuracy``, (v, y)."""
+        k = self.cardinality
+        a = self.prior_accuracy
+        conf = np.full((k, k), k * (1.0 - a) / (k - 1))
+        np.fill_diagonal(conf, k * a)
+        return conf
+
+    def _prior_table(self, cols: NDArray[np.int64]) -> _F:
+        """Prior P(l_j = v | y) of each LF in ``cols``, shape (m, v, y).
+
+        An LF of accuracy ``prior_accuracy`` whose votes keep their observed rates under a
+        uniform class balance; capped so that P(fire | y) < 1.
+        """
+        k = self.cardinality
+        t = self._T[cols][:, None] + self._scale
+        rates = (self._Fv[cols] + 0.5 / k * self._scale) / t  # (m, v)
+        pri = rates[:, :, None] * self._conf()[None]  # (m, v, y)
+        norm = np.maximum(pri.sum(axis=1, keepdims=True) / 0.999, 1.0)
+        return np.asarray(pri / norm)
+
+    # ------------------------------------------------------------------ moment fit
+    def _fit_moments(self, iters: int = 30) -> None:
+        """Damped Jacobi ALS of the pair moments for ``mu`` (class balance uniform).
+
+        The balance is held uniform here on purpose: it is poorly identified from pair
+        moments when LFs are sparse; the expected counts estimate it afterwards.
+        """
+        self._flush()
+        m = len(self.lf_ids_)
+        k = self.cardinality
+        if m == 0:
+            self._set_fit(np.zeros((0, k, k)))
+            return
+        cols = np.arange(m)
+        mu0 = self._prior_table(cols)  # (m, v, y)
+        mu = np.where(self._mu > 0, self._mu, mu0)
+        if iters:
+            t = max(self._t, 1e-300)
+            tt = self._TT
+            # Pair weight: the fraction of events both LFs were present for; the pair
+            # moment itself is normalised by that co-presence.
+            w = tt / t
+            np.fill_diagonal(w, 0.0)
+            scale = np.where(tt > 0, w / np.where(tt > 0, tt, 1.0), 0.0)
+            Ow = self._O * np.repeat(np.repeat(scale, k, axis=0), k, axis=1)
+            wf = (self._T / t)[:, None, None]
+            rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[:, :, None]
+            pi = np.full(k, 1.0 / k)
+            ridge = self.prior_strength
+            eye = ridge * np.eye(k)[None]
+            pp = np.outer(pi, pi)[None]
+            off = ~np.eye(k, dtype=bool)[None]
+            for _ in range(iters):
+                B = mu * pi[None, None, :]  # (m, u, y)
+                S = (Ow @ B.reshape(m * k, k)).reshape(m, k, k)
+                A = np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
+                G = (w @ A).reshape(m, k, k)  # sum_{i != j} w_ij B_i^T B_i
+                S = S + wf * rates * pi[None, None, :] + ridge * mu0
+                G = G + wf * pp + eye
+                new = np.linalg.solve(G, S.transpose(0, 2, 1)).transpose(0, 2, 1)
+                new = np.clip(new, _EPS, 1.0)
+                # Symmetry breaking: an LF never votes v more often when the class is not
+                # v than when it is (no LF is modelled as flipped).
+                new = np.where(off, np.minimum(new, np.einsum("jvv->jv", new)[:, :, None]), new)
+                new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
+                mu = 0.5 * mu + 0.5 * new
+        self._set_fit(np.asarray(mu))
+
+    def _set_fit(self, mu: _F) -> None:
+        """Install a moment fit and the log tables the E-step reads."""
+        m, k = mu.shape[0], self.cardinality
+        self._mu = mu
+        self._logmu = np.log(np.maximum(mu, 1e-300)).reshape(m * k, k)
+        self._logmu_rows = self._logmu.tolist()
+        # log P(LF j abstains | y): used only for all-abstain events while learning, so the
+        # class balance is not dragged toward uniform by events no LF covers.
+        self._log_silent = np.log(np.maximum(1.0 - mu.sum(axis=1), 1e-9))
+
+    def _log_balance(self) -> _F:
+        return np.asarray(np.log(self._C / self._scale**2 + 1.0))
+
+    # ------------------------------------------------------------------ learning
+    def _decay_weights(self, n: int) -> _F:
+        """Inflated weights of the next ``n`` events, renormalising first if needed."""
+        g = self._gamma
+        if g == 1.0:
+            return np.ones(n)
+        if self._scale * g ** (-n) > _MAX_SCALE:
+            self._renormalize()
+        return np.asarray(self._scale * g ** (-np.arange(1, n + 1, dtype=np.float64)))
+
+    def _renormalize(self) -> None:
+        self._flush()
+        s = self._scale
+        s2 = s * s
+        for name in ("_T", "_Fv", "_TT", "_O"):
+            setattr(self, name, getattr(self, name) / s)
+        for name in ("_n", "_N", "_C"):
+            setattr(self, name, getattr(self, name) / s2)
+        self._t /= s
+        self._scale = 1.0
+
+    def _fired(
+        self, L: NDArray[np.int64], cols: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Rows and flat (LF, vote) codes of the votes that are not ABSTAIN."""
+        r, c = np.nonzero(L >= 0)
+        return r, cols[c] * self.cardinality + L[r, c]
+
+    def _rowsum(self, r: NDArray[np.int64], vals: _F, n: int) -> _F:
+        """Sum the (entries, k) values into their rows, shape (n, k); no BLAS involved."""
+        k = self.cardinality
+        out = np.empty((n, k))
+        for y in range(k):
+            out[:, y] = np.bincount(r, weights=vals[:, y], minlength=n)
+        return out
+
+    def _add(
+        self,
+        r: NDArray[np.int64],
+        code: NDArray[np.int64],
+        cols: NDArray[np.int64],
+        post: _F,
+        wc: _F,
+        w: _F | None,
+    ) -> None:
+        """Add rows to the counts (weights ``wc``) and, unless ``w`` is None, the moments."""
+        self._flush()
+        k = self.cardinality
+        dim = len(self.lf_ids_) * k
+        pw = post * wc[:, None]
+        cls = pw.sum(axis=0)
+        self._C += cls
+        self._N[cols] += cls[None, :]
+        n_flat = self._n.reshape(dim, k)
+        for y in range(k):
+            n_flat[:, y] += np.bincount(code, weights=pw[r, y], minlength=dim)
+        if w is None:
+            return
+        wsum = float(w.sum())
+        self._t += wsum
+        self._T[cols] += wsum
+        self._TT[np.ix_(cols, cols)] += wsum
+        self._Fv.reshape(-1)[:] += np.bincount(code, weights=w[r], minlength=dim)
+        # Pairs of votes cast on the same row (the entries of a row are contiguous).
+        per_row = np.bincount(r, minlength=len(w))
+        reps = per_row[r]
+        a = np.repeat(np.arange(len(r)), reps)
+        first = np.repeat(np.cumsum(per_row)[r] - per_row[r], reps)
+        b = first + np.arange(len(a)) - np.repeat(np.cumsum(reps) - reps, reps)
+        pairs = code[a] * dim + code[b]
+        if len(pairs) * 8 < dim * dim:
+            np.add.at(self._O.reshape(-1), pairs, w[r[a]])
+        else:
+            self._O += np.bincount(pairs, weights=w[r[a]], minlength=dim * dim).reshape(dim, dim)
+
+    def _following_refit(self, at: int) -> int:
+        """Return the event count of the refit after the one at ``at``.
+
+        Refits happen at 64, 128, 256, ... events, then every ``refit_every`` events, and
+        at least 8 times per half-life so the fit keeps up with forgetting.
+        """
+        step = self.refit_every
+        if self.half_life is not None:
+            step = min(step, max(16, int(self.half_life / 8)))
+        return min(2 * at, at + step)
+
+    def _maybe_refit(self) -> None:
+        if self.n_events_ >= self._next_refit:
+            self._fit_moments()
+            self._next_refit = self._following_refit(self._next_refit)
+
+    def learn_many(self, L: ArrayLike, lf_ids: Sequence[str]) -> None:
+        """Learn from a label matrix without gold, in order, as ``learn_one`` would.
+
+        The rows are cut at the moment-fit schedule, so looping ``learn_one`` over the
+        same rows yields the same statistics up to floating-point rounding.
+        """
+        self._ensure_state()
+        arr = as_vote_matrix(L, lf_ids, self.cardinality)
+        cols = self._columns(lf_ids)
+        max_chunk = 1 << 16
+        if self.half_life is not None:
+            max_chunk = max(1, min(max_chunk, int(200 * self.half_life)))
+        start = 0
+        while start < arr.shape[0]:
+            stop = min(arr.shape[0], start + self._next_refit - self.n_events_, start + max_chunk)
+            self._learn_block(arr[start:stop], cols)
+            start = stop
+
+    def _learn_block(self, block: NDArray[np.int64], cols: NDArray[np.int64]) -> None:
+        n = block.shape[0]
+        if self._logmu.shape[0] != self._mu.shape[0] * self.cardinality:
+            self._fit_moments(iters=0)  # new LFs: start them at the prior
+        w = self._decay_weights(n)
+        if self._gamma != 1.0:
+            self._scale = float(w[-1])
+        r, code = self._fired(block, cols)
+        ll = self._rowsum(r, self._logmu[code], n) + self._log_balance()[None, :]
+        silent = np.bincount(r, minlength=n) == 0
+        if silent.any():
+            ll[silent] += self._log_silent[cols].sum(axis=0)[None, :]
+        post = _softmax(ll)
+        self._add(r, code, cols, post, w * w, w)
+        self.n_events_ += n
+        self._maybe_refit()
+
+    def learn_one(self, votes: Mapping[str, int]) -> None:
+        """Learn from one event's votes (LF id -> vote; -1 = the LF ran and abstained)."""
+        self._ensure_state()
+        k = self.cardinality
+        key = tuple(votes)
+        if key != self._pend_key:
+            self._flush()
+            index = self._index
+            if any(i not in index for i in key):
+                self._add_lfs([i for i in key if i not in index], {})
+            self._pend_key = key
+            self._pend_cols = np.fromiter((index[i] for i in key), np.int64, len(key))
+            self._pend_set = frozenset(self._pend_cols.tolist())
+            self._pend_base = [index[i] * k for i in key]
+        codes = []
+        for base, v in zip(self._pend_base, votes.values(), strict=True):
+            if v != -1:
+                if not 0 <= v < k:
+                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r}")
+                codes.append(base + v)
+        if self._logmu.shape[0] != self._mu.shape[0] * k:
+            self._fit_moments(iters=0)
+        g = self._gamma
+        if g != 1.0:
+            if self._scale / g > _MAX_SCALE:
+                self._renormalize()
+            self._scale /= g
+        w = self._scale
+        wc = w * w
+        self._t += w
+        self._pend_w += w
+        lb = [math.log(x) for x in (self._C / wc + 1.0).tolist()]
+        if codes:
+            # Tiny per-event work: plain floats beat numpy's per-call overhead here.
+            rows = self._logmu_rows
+            ll = [lb[y] + sum(rows[c][y] for c in codes) for y in range(k)]
+            top = max(ll)
+            ex = [math.exp(x - top) for x in ll]
+            z = wc / sum(ex)
+            pw = np.array([e * z for e in ex])
+            dim = self._O.shape[0]
+            self._n.reshape(dim, k)[codes] += pw
+            self._Fv.reshape(-1)[codes] += w
+            self._O.reshape(-1)[[a * dim + b for a in codes for b in codes]] += w
+        else:
+            ll = self._log_silent[self._pend_cols].sum(axis=0) + np.array(lb)
+            p = np.exp(ll - ll.max())
+            pw = p * (wc / p.sum())
+        self._C += pw
+        self._pend_pw += pw
+        self.n_events_ += 1
+        self._maybe_refit()
+
+    def learn_gold(
+        self,
+        votes: Mapping[str, int] | ArrayLike,
+        y: int | ArrayLike,
+        lf_ids: Sequence[str] | None = None,
+    ) -> None:
+        """Learn from late gold labels: the true class replaces the posterior.
+
+        Accepts one event (``votes`` a mapping, ``y`` an int) or a matrix with ``lf_ids``.
+        Gold sharpens the expected counts (LF accuracies and class balance); the
+        moments already saw these events when they were first learned.
+        """
+        self._ensure_state()
+        if isinstance(votes, Mapping):
+            ids = list(votes)
+            arr = np.fromiter((votes[i] for i in ids), np.int64, len(ids))[None, :]
+        else:
+            if lf_ids is None:
+                raise ValueError("lf_ids is required with a vote matrix")
+            ids = list(lf_ids)
+            arr = np.asarray(votes)
+        arr = as_vote_matrix(arr, ids, self.cardinality)
+        ys = np.atleast_1d(np.asarray(y, dtype=np.int64))
+        if ys.shape[0] != arr.shape[0]:
+            raise ValueError(f"{arr.shape[0]} vote rows but {ys.shape[0]} gold labels")
+        if ((ys < 0) | (ys >= self.cardinality)).any():
+            raise ValueError(f"gold labels must lie in 0..{self.cardinality - 1}")
+        cols = self._columns(ids)
+        if self._logmu.shape[0] != self._mu.shape[0] * self.cardinality:
+            self._fit_moments(iters=0)
+        post = np.eye(self.cardinality)[ys]
+        # Gold arrives late: weigh it as of now, without advancing the event clock.
+        wc = np.full(arr.shape[0], self._scale**2 * self.gold_weight)
+        r, code = self._fired(arr, cols)
+        self._add(r, code, cols, post, wc, None)
+
+    # ------------------------------------------------------------------ parameters
+    def _log_theta(self, cols: NDArray[np.int64]) -> _F:
+        """Return log P(l_j = v | y) for the LFs in ``cols``, shape (len(cols) * k, y).
+
+        Row ``c * k + v`` belongs to LF ``cols[c]`` voting ``v``: the expected counts
+        smoothed by ``prior_events`` pseudo-events of the prior.
+        """
+        k = self.cardinality
+        s = self.prior_events * self._scale**2
+        num = self._n[cols] + s * self._prior_table(cols)  # (m, v, y)
+        den = self._N[cols] + s  # (m, y)
+        return np.asarray(np.log(num / den[:, None, :]).reshape(len(cols) * k, k))
+
+    @property
+    def class_balance_(self) -> _F:
+        """Estimated class balance P(y), shape (k,)."""
+        self._ensure_state()
+        self._flush()
+        c = self._C / self._scale**2 + 1.0
+        return np.asarray(c / c.sum())
+
+    def _theta_all(self) -> _F:
+        m, k = len(self.lf_ids_), self.cardinality
+        return np.exp(self._log_theta(np.arange(m))).reshape(m, k, k)  # (m, v, y)
+
+    def lf_accuracies(self) -> dict[str, float]:
+        """Estimated P(vote correct | LF votes) per LF id."""
+        self._ensure_state()
+        self._flush()
+        if not self.lf_ids_:
+            return {}
+        theta = self._theta_all()
+        pi = self.class_balance_
+        right = np.einsum("y,jyy->j", pi, theta)
+        fired = np.einsum("y,jvy->j", pi, theta)
+        return {i: float(a) for i, a in zip(self.lf_ids_, right / fired, strict=True)}
+
+    def lf_precisions(self) -> dict[str, NDArray[np.float64]]:
+        """Estimated P(y = v | LF votes v) per LF id, shape (k,) each.
+
+        The per-class accuracy of an LF's votes: a unipolar LF is judged only on the
+        class it votes.
+        """
+        self._ensure_state()
+        self._flush()
+        if not self.lf_ids_:
+            return {}
+        joint = self._theta_all() * self.class_balance_[None, None, :]  # (m, v, y)
+        prec = np.einsum("jvv->jv", joint) / joint.sum(axis=2)
+        return {i: prec[c].copy() for c, i in enumerate(self.lf_ids_)}
+
+    # ------------------------------------------------------------------ prediction
+    def predict_proba_many(self, L: ArrayLike, lf_ids: Sequence[str]) -> _F:
+        """Posterior P(y | votes) per row; never changes the model.
+
+        Abstains carry no evidence, so an all-abstain row gets :attr:`class_balance_`.
+        LFs the model has not seen yet count as abstaining.
+        """
+        self._ensure_state()
+        self._flush()
+        arr = as_vote_matrix(L, lf_ids, self.cardinality)
+        known = np.fromiter((i in self._index for i in lf_ids), bool, len(lf_ids))
+        n = arr.shape[0]
+        log_pi = np.log(self.class_balance_)
+        if not known.any():
+            return np.asarray(np.tile(self.class_balance_, (n, 1)))
+        sub = arr[:, known]
+        cols = np.fromiter(
+            (self._index[i] for i, ok in zip(lf_ids, known, strict=True) if ok), np.int64
+        )
+        k = self.cardinality
+        r, c = np.nonzero(sub >= 0)
+        logt = self._log_theta(cols)
+        ll = self._rowsum(r, logt[c * k + sub[r, c]], n) + log_pi[None, :]
+        return _softmax(ll)
+
+    def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
+        """Posterior P(y | votes) of one event; the matching row of the batch form."""
+        self._ensure_state()
+        k = self.cardinality
+        index = self._index
+        cols_l: list[int] = []
+        vs_l: list[int] = []
+        for i, v in votes.items():
+            if v != -1 and i in index:
+                if not 0 <= v < k:
+                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r}")
+                cols_l.append(index[i])
+                vs_l.append(v)
+        sc = self._scale
+        c = (self._C / (sc * sc) + 1.0).tolist()
+        total = sum(c)
+        ll = [math.log(x / total) for x in c]
+        if cols_l:
+            # Same formula as ``_log_theta``, on plain floats for the few LFs that fired.
+            s = self.prior_events * sc * sc
+            half = 0.5 / k * sc
+            conf = self._conf_rows
+            n_flat = self._n.reshape(-1, k)
+            T = self._T
+            # Read the deferred presence updates of learn_one instead of applying them.
+            pending = self._pend_set if self._pend_w else frozenset()
+            pend_pw = self._pend_pw.tolist()
+            for j, v in zip(cols_l, vs_l, strict=True):
+                tj = float(T[j]) + sc
+                Nrow = self._N[j].tolist()
+                if j in pending:
+                    tj += self._pend_w
+                    Nrow = [a + b for a, b in zip(Nrow, pend_pw, strict=True)]
+                rates = [(x + half) / tj for x in self._Fv[j].tolist()]
+                nrow = n_flat[j * k + v].tolist()
+                for y in range(k):
+                    ps = sum(rates[u] * conf[u][y] for u in range(k))
+                    pri = rates[v] * conf[v][y] / max(ps / 0.999, 1.0)
+                    ll[y] += math.log((nrow[y] + s * pri) / (Nrow[y] + s))
+        top = max(ll)
+        ex = [math.exp(x - top) for x in ll]
+        z = sum(ex)
+        return np.array([e / z for e in ex])
+
+    # ------------------------------------------------------------------ merging
+    def merge(self, other: OnlineLabelModel) -> OnlineLabelModel:
+        """Return a new model whose statistics are the sums of ``self``'s and ``other``'s.
+
+        Use it to combine models that learned disjoint parts of one stream (partitions on
+        different workers); each side's decay is as of its own latest event.
+        """
+        self._ensure_state()
+        other._ensure_state()
+        self._flush()
+        other._flush()
+        if self._settings() != other._settings():
+            raise ValueError("cannot merge label models with different settings")
+        out = OnlineLabelModel(**self._settings())
+        out._init_state()
+        out._add_lfs([*self.lf_ids_, *other.lf_ids_], {})
+        # Zero what a new version may have inherited: merged statistics are plain sums.
+        out._n[:] = 0.0
+        out._N[:] = 0.0
+        out._mu[:] = 0.0
+        k = out.cardinality
+        for src in (self, other):
+            cols = np.fromiter((out._index[i] for i in src.lf_ids_), np.int64, len(src.lf_ids_))
+            vcols = (cols[:, None] * k + np.arange(k)[None, :]).ravel()
+            s = src._scale
+            out._t += src._t / s
+            out._T[cols] += src._T / s
+            out._Fv[cols] += src._Fv / s
+            out._TT[np.ix_(cols, cols)] += src._TT / s
+            out._O[np.ix_(vcols, vcols)] += src._O / s
+            out._n[cols] += src._n / s**2
+            out._N[cols] += src._N / s**2
+            out._C += src._C / s**2
+            out.n_events_ += src.n_events_
+        out._next_refit = 64
+        while out._next_refit <= out.n_events_:
+            out._next_refit = out._following_refit(out._next_refit)
+        out._mu = np.zeros_like(out._mu)
+        out._fit_moments(iters=0)
+        out._fit_moments()
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _state_arrays(self) -> dict[str, NDArray[Any]]:
+        self._ensure_state()
+        self._flush()
+        return {
+            "T": self._T,
+            "Fv": self._Fv,
+            "TT": self._TT,
+            "O": self._O,
+            "n": self._n,
+            "N": self._N,
+            "C": self._C,
+            "mu": self._mu,
+        }
+
+    def _state_header(self) -> dict[str, Any]:
+        return {
+            "lf_ids": list(self.lf_ids_),
+            "scale": self._scale,
+            "t": self._t,
+            "n_events": self.n_events_,
+            "next_refit": self._next_refit,
+        }
+
+    def _load_state(self, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
+        self._init_state()
+        self.lf_ids_ = list(header["lf_ids"])
+        self._index = {i: c for c, i in enumerate(self.lf_ids_)}
+        self._scale = float(header["scale"])
+        self._t = float(header["t"])
+        self.n_events_ = int(header["n_events"])
+        self._next_refit = int(header["next_refit"])
+        for key, attr in (
+            ("T", "_T"),
+            ("Fv", "_Fv"),
+            ("TT", "_TT"),
+            ("O", "_O"),
+            ("n", "_n"),
+            ("N", "_N"),
+            ("C", "_C"),
+            ("mu", "_mu"),
+        ):
+            setattr(self, attr, np.array(arrays[key], dtype=np.float64))
+        m, k = len(self.lf_ids_), self.cardinality
+        if self._mu.shape != (m, k, k) or self._O.shape != (m * k, m * k):
+            raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
+        self._set_fit(self._mu)
