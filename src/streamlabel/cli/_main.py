@@ -87,6 +87,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     ap.set_defaults(handler=_run_apply, render=_render_generic)
+
+    sp = benches.add_parser(
+        "lmspeed",
+        help="label-model throughput (learn/predict, one and many) beside Snorkel",
+        description="Time the label-model verbs on a seeded synthetic stream.",
+    )
+    sp.add_argument(
+        "--events", type=_positive_int, default=200_000, metavar="N", help="default: 200000"
+    )
+    sp.add_argument("--lfs", type=_positive_int, default=10, metavar="M", help="default: 10")
+    sp.add_argument("--classes", type=_positive_int, default=2, metavar="K", help="default: 2")
+    sp.add_argument(
+        "--repeats", type=_positive_int, default=3, metavar="R", help="best of R; default: 3"
+    )
+    sp.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
+    sp.add_argument("--json", action="store_true", help="print one JSON document")
+    sp.set_defaults(handler=_run_lmspeed, render=_render_generic)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the core demo: LFs on a drifting stream, online label model vs majority vote",
+        description=(
+            "Run the label model over a seeded drifting vote stream in one process and "
+            "print how its labels and LF accuracy estimates follow the drift."
+        ),
+    )
+    demo.add_argument(
+        "--events", type=_positive_int, default=40_000, metavar="N", help="default: 40000"
+    )
+    demo.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    demo.add_argument("--json", action="store_true", help="print one JSON document")
+    demo.set_defaults(handler=_run_demo, render=_render_demo)
     return parser
 
 
@@ -94,6 +126,26 @@ def _run_labelmodel(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._labelmodel import bench_labelmodel
 
     return bench_labelmodel(args.wrench, peers=args.peers)
+
+
+def _run_lmspeed(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._speed import bench_lmspeed
+
+    return bench_lmspeed(
+        args.events, args.lfs, args.classes, repeats=args.repeats, peers=args.peers
+    )
+
+
+def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.cli._demo import run_demo
+
+    return run_demo(n_events=args.events, seed=args.seed)
+
+
+def _render_demo(report: Mapping[str, Any]) -> str:
+    from streamlabel.cli._demo import render_demo
+
+    return render_demo(report)
 
 
 def _run_apply(args: argparse.Namespace) -> dict[str, Any]:

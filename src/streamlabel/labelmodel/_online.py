@@ -166,7 +166,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._pend_base: list[int] = []
         self._pend_set: frozenset[int] = frozenset()
         self._pend_w = 0.0
-        self._pend_pw = np.zeros(k)
+        self._pend_pw = [0.0] * k
+        self._pend_pairs: list[tuple[list[int], float]] = []
+        self._sync()
+        self._set_fit(self._mu)
 
     def _ensure_state(self) -> None:
         if not hasattr(self, "_index"):
@@ -174,13 +177,29 @@ class OnlineLabelModel(BaseLabelModel):
 
     def _flush(self) -> None:
         """Apply the deferred presence updates of ``learn_one``."""
+        if self._pend_pairs:
+            dim = self._O.shape[0]
+            idx = [a * dim + b for codes, _ in self._pend_pairs for a in codes for b in codes]
+            wts = [w for codes, w in self._pend_pairs for _ in range(len(codes) ** 2)]
+            self._O += np.bincount(idx, weights=wts, minlength=dim * dim).reshape(dim, dim)
+            self._pend_pairs = []
         if self._pend_w:
             cols = self._pend_cols
+            pw = np.array(self._pend_pw)
             self._T[cols] += self._pend_w
             self._TT[np.ix_(cols, cols)] += self._pend_w
-            self._N[cols] += self._pend_pw[None, :]
+            self._N[cols] += pw[None, :]
+            self._C += pw
             self._pend_w = 0.0
-            self._pend_pw = np.zeros(self.cardinality)
+            self._pend_pw = [0.0] * self.cardinality
+            self._C_list = self._C.tolist()
+
+    def _sync(self) -> None:
+        """Refresh the flat views and the class-count list the per-event paths use."""
+        self._C_list = self._C.tolist()
+        self._n_flat = self._n.reshape(-1)
+        self._Fv_flat = self._Fv.reshape(-1)
+        self._O_flat = self._O.reshape(-1)
 
     @property
     def n_lfs_(self) -> int:
@@ -246,6 +265,7 @@ class OnlineLabelModel(BaseLabelModel):
             self._n[j] = self._n[src] * shrink
             self._N[j] = self._N[src] * shrink
             self._mu[j] = self._mu[src]
+        self._sync()
 
     def retire_lf(self, lf_id: str) -> None:
         """Forget ``lf_id`` and its statistics (after its LF set version is gone)."""
@@ -265,6 +285,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._n = self._n[keep]
         self._N = self._N[keep]
         self._set_fit(self._mu[keep])
+        self._sync()
         del self.lf_ids_[j]
         self._index = {i: c for c, i in enumerate(self.lf_ids_)}
 
@@ -351,9 +372,10 @@ class OnlineLabelModel(BaseLabelModel):
         # log P(LF j abstains | y): used only for all-abstain events while learning, so the
         # class balance is not dragged toward uniform by events no LF covers.
         self._log_silent = np.log(np.maximum(1.0 - mu.sum(axis=1), 1e-9))
-
-    def _log_balance(self) -> _F:
-        return np.asarray(np.log(self._C / self._scale**2 + 1.0))
+        # The E-step's class balance is frozen with the fit, so ``learn_many`` and a
+        # ``learn_one`` loop see the same parameters at every event.
+        self._lb_fit = np.log(self._C / self._scale**2 + 1.0)
+        self._lb_list = self._lb_fit.tolist()
 
     # ------------------------------------------------------------------ learning
     def _decay_weights(self, n: int) -> _F:
@@ -375,6 +397,7 @@ class OnlineLabelModel(BaseLabelModel):
             setattr(self, name, getattr(self, name) / s2)
         self._t /= s
         self._scale = 1.0
+        self._sync()
 
     def _fired(
         self, L: NDArray[np.int64], cols: NDArray[np.int64]
@@ -412,6 +435,7 @@ class OnlineLabelModel(BaseLabelModel):
         for y in range(k):
             n_flat[:, y] += np.bincount(code, weights=pw[r, y], minlength=dim)
         if w is None:
+            self._sync()
             return
         wsum = float(w.sum())
         self._t += wsum
@@ -429,6 +453,7 @@ class OnlineLabelModel(BaseLabelModel):
             np.add.at(self._O.reshape(-1), pairs, w[r[a]])
         else:
             self._O += np.bincount(pairs, weights=w[r[a]], minlength=dim * dim).reshape(dim, dim)
+        self._sync()
 
     def _following_refit(self, at: int) -> int:
         """Return the event count of the refit after the one at ``at``.
@@ -472,7 +497,7 @@ class OnlineLabelModel(BaseLabelModel):
         if self._gamma != 1.0:
             self._scale = float(w[-1])
         r, code = self._fired(block, cols)
-        ll = self._rowsum(r, self._logmu[code], n) + self._log_balance()[None, :]
+        ll = self._rowsum(r, self._logmu[code], n) + self._lb_fit[None, :]
         silent = np.bincount(r, minlength=n) == 0
         if silent.any():
             ll[silent] += self._log_silent[cols].sum(axis=0)[None, :]
@@ -512,25 +537,32 @@ class OnlineLabelModel(BaseLabelModel):
         wc = w * w
         self._t += w
         self._pend_w += w
-        lb = [math.log(x) for x in (self._C / wc + 1.0).tolist()]
+        # One event touches a handful of numbers: plain floats and scalar updates beat
+        # numpy's per-call overhead here (the batch path is vectorised).
+        pend = self._pend_pw
+        lb = self._lb_list
         if codes:
-            # Tiny per-event work: plain floats beat numpy's per-call overhead here.
             rows = self._logmu_rows
             ll = [lb[y] + sum(rows[c][y] for c in codes) for y in range(k)]
-            top = max(ll)
-            ex = [math.exp(x - top) for x in ll]
-            z = wc / sum(ex)
-            pw = np.array([e * z for e in ex])
-            dim = self._O.shape[0]
-            self._n.reshape(dim, k)[codes] += pw
-            self._Fv.reshape(-1)[codes] += w
-            self._O.reshape(-1)[[a * dim + b for a in codes for b in codes]] += w
         else:
-            ll = self._log_silent[self._pend_cols].sum(axis=0) + np.array(lb)
-            p = np.exp(ll - ll.max())
-            pw = p * (wc / p.sum())
-        self._C += pw
-        self._pend_pw += pw
+            silent = self._log_silent[self._pend_cols].sum(axis=0).tolist()
+            ll = [a + b for a, b in zip(lb, silent, strict=True)]
+        top = max(ll)
+        ex = [math.exp(x - top) for x in ll]
+        z = wc / sum(ex)
+        pw = [e * z for e in ex]
+        for y in range(k):
+            pend[y] += pw[y]
+        if codes:
+            n_flat = self._n_flat
+            fv = self._Fv_flat
+            for c in codes:
+                fv[c] += w
+                row = c * k
+                for y in range(k):
+                    n_flat[row + y] += pw[y]
+            if len(codes) > 1:  # pair moments are read only by the fit: add them in bulk
+                self._pend_pairs.append((codes, w))
         self.n_events_ += 1
         self._maybe_refit()
 
@@ -660,31 +692,36 @@ class OnlineLabelModel(BaseLabelModel):
                 cols_l.append(index[i])
                 vs_l.append(v)
         sc = self._scale
-        c = (self._C / (sc * sc) + 1.0).tolist()
+        pend_pw = self._pend_pw
+        c = [a + b + sc * sc for a, b in zip(self._C_list, pend_pw, strict=True)]
         total = sum(c)
         ll = [math.log(x / total) for x in c]
         if cols_l:
             # Same formula as ``_log_theta``, on plain floats for the few LFs that fired.
             s = self.prior_events * sc * sc
             half = 0.5 / k * sc
-            conf = self._conf_rows
-            n_flat = self._n.reshape(-1, k)
+            c_off, c_diag = self._conf_rows[0][1], self._conf_rows[0][0]
+            n_flat = self._n_flat
             T = self._T
             # Read the deferred presence updates of learn_one instead of applying them.
             pending = self._pend_set if self._pend_w else frozenset()
-            pend_pw = self._pend_pw.tolist()
+            zero = [0.0] * k
             for j, v in zip(cols_l, vs_l, strict=True):
                 tj = float(T[j]) + sc
                 Nrow = self._N[j].tolist()
+                pp = zero
                 if j in pending:
                     tj += self._pend_w
-                    Nrow = [a + b for a, b in zip(Nrow, pend_pw, strict=True)]
+                    pp = pend_pw
                 rates = [(x + half) / tj for x in self._Fv[j].tolist()]
-                nrow = n_flat[j * k + v].tolist()
+                off_sum = c_off * sum(rates)
+                rv = rates[v]
+                base = (j * k + v) * k
                 for y in range(k):
-                    ps = sum(rates[u] * conf[u][y] for u in range(k))
-                    pri = rates[v] * conf[v][y] / max(ps / 0.999, 1.0)
-                    ll[y] += math.log((nrow[y] + s * pri) / (Nrow[y] + s))
+                    # sum_u rates[u] conf[u][y], with conf = c_off + (c_diag - c_off) I
+                    ps = off_sum + (c_diag - c_off) * rates[y]
+                    pri = rv * (c_diag if y == v else c_off) / max(ps / 0.999, 1.0)
+                    ll[y] += math.log((n_flat[base + y] + s * pri) / (Nrow[y] + pp[y] + s))
         top = max(ll)
         ex = [math.exp(x - top) for x in ll]
         z = sum(ex)
@@ -729,6 +766,7 @@ class OnlineLabelModel(BaseLabelModel):
             out._next_refit = out._following_refit(out._next_refit)
         out._mu = np.zeros_like(out._mu)
         out._fit_moments(iters=0)
+        out._sync()
         out._fit_moments()
         return out
 
@@ -779,3 +817,4 @@ class OnlineLabelModel(BaseLabelModel):
         if self._mu.shape != (m, k, k) or self._O.shape != (m * k, m * k):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
         self._set_fit(self._mu)
+        self._sync()

@@ -216,6 +216,8 @@ def _is_repeat(op: Any) -> bool:
     return op in (_sre_c.MAX_REPEAT, _sre_c.MIN_REPEAT)
 
 
+#: Most ways (see ``_ways``) bounded repeats and alternations may split a text.
+_MAX_WAYS = 10_000
 #: Most iterations (product over the enclosing repeats) a variable-length repeat or an
 #: ambiguous alternation may run for: ``(\d{1,3}\.){3}`` is fine, ``(a?){5}`` is not.
 _MAX_NESTED_ITERATIONS = 4
@@ -230,12 +232,18 @@ def _flatten(seq: Any) -> Iterator[tuple[Any, Any]]:
             yield op, av
 
 
+def _has_unbounded(op: Any, av: Any) -> bool:
+    if _is_repeat(op) and av[1] == _sre_c.MAXREPEAT:
+        return True
+    return any(_has_unbounded(o, a) for sub in _children(op, av) for o, a in sub)
+
+
 def _check_adjacent(seq: Any, fs: _FirstSets) -> None:
     """Refuse three unbounded repeats in a row over shared characters (``a*a*a*``)."""
     chain: list[set[int]] = []
     for op, av in _flatten(seq):
-        if _is_repeat(op) and av[1] == _sre_c.MAXREPEAT:
-            first, _ = fs.seq(av[2])
+        first, nullable = fs.node(op, av)
+        if _has_unbounded(op, av):
             if chain and not first & chain[-1]:
                 chain = []
             chain.append(first)
@@ -244,11 +252,32 @@ def _check_adjacent(seq: Any, fs: _FirstSets) -> None:
                     "three or more adjacent unbounded quantifiers over the same characters "
                     "(like a*a*a*) take polynomial time"
                 )
-            continue
-        first, nullable = fs.node(op, av)
-        # Only an item that must match a character the repeats cannot breaks the chain.
-        if chain and not nullable and not first & chain[-1]:
+        elif chain and not nullable and not first & chain[-1]:
+            # Only an item that must match a character the repeats cannot breaks the chain.
             chain = []
+
+
+def _ways(seq: Any) -> float:
+    """Rough count of the ways bounded repeats and alternations can split one text."""
+    c = _sre_c
+    total = 1.0
+    for op, av in seq:
+        if _is_repeat(op):
+            lo, hi, body = av
+            w = _ways(body)
+            if hi != c.MAXREPEAT and lo != hi:
+                total *= sum(w**k for k in range(lo, hi + 1))
+            elif hi != c.MAXREPEAT:
+                total *= w**hi
+            else:
+                total *= w
+        elif op is c.BRANCH:
+            total *= sum(_ways(alt) for alt in av[1])
+        elif op is c.SUBPATTERN:
+            total *= _ways(av[3])
+        if total > _MAX_WAYS:
+            return total
+    return total
 
 
 def _check_structure(seq: Any, fs: _FirstSets, outer: float) -> None:
@@ -355,6 +384,11 @@ def check_regex(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
             alphabet.add(av)
     fs = _FirstSets(frozenset(alphabet), bool(compiled.flags & re.IGNORECASE))
     _check_structure(parsed, fs, 1.0)
+    if _ways(parsed) > _MAX_WAYS:
+        raise ValueError(
+            "too many ways to match (bounded repeats of optional parts, like ((a?){3}){4}) "
+            "can take exponential time"
+        )
     if fs.seq(parsed)[1]:
         raise ValueError("pattern can match the empty string, so it would fire on every event")
     return compiled
