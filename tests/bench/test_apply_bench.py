@@ -4,6 +4,7 @@ import importlib.util
 import json
 
 import numpy as np
+import pytest
 
 from streamlabel.bench import bench_apply
 from streamlabel.bench._apply import bench_code_lfs, bench_lfset_spec
@@ -27,6 +28,9 @@ def test_bench_apply_small_run_is_json_and_consistent() -> None:
     )
     assert set(out["votes_per_lf"]) == set(LFSet.from_spec(bench_lfset_spec()).ids)
     assert 0 < out["coverage"] <= 1
+    kw = out["keywords"]
+    assert kw["identical_L"] is True
+    assert set(kw["rows_per_s"]) >= {"plain_loop", "applier_code", "applier_declarative"}
     if importlib.util.find_spec("snorkel") is None:
         assert out["snorkel"]["available"] is False
         assert "snorkel" in out["snorkel"]["skipped"]
@@ -37,12 +41,20 @@ def test_bench_apply_small_run_is_json_and_consistent() -> None:
         assert "applier_code_vs_snorkel" in out["ratios"]
 
 
-def test_bench_lfs_fire_and_agree() -> None:
+@pytest.mark.parametrize("workload", ["mixed", "keywords"])
+def test_bench_lfs_fire_and_agree(workload: str) -> None:
     events = make_transactions(2000, seed=3)
-    L_code = LFApplier(bench_code_lfs(), cardinality=2).apply_many(events)
-    L_decl = LFApplier(LFSet.from_spec(bench_lfset_spec())).apply_many(events)
+    L_code = LFApplier(bench_code_lfs(workload), cardinality=2).apply_many(events)
+    L_decl = LFApplier(LFSet.from_spec(bench_lfset_spec(workload))).apply_many(events)
     assert np.array_equal(L_code, L_decl)
     assert ((L_code != -1).sum(axis=0) > 0).all()
+
+
+def test_unknown_workload_is_refused() -> None:
+    with pytest.raises(ValueError, match="workload"):
+        bench_code_lfs("nope")
+    with pytest.raises(ValueError, match="workload"):
+        bench_lfset_spec("nope")
 
 
 def test_make_transactions_is_deterministic_and_typed() -> None:

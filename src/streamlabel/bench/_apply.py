@@ -11,7 +11,9 @@ declarative spec with the same meaning, are applied to the same events by:
 - snorkel's ``PandasLFApplier`` over the same functions, when snorkel is installed (the
   DataFrame is built outside the timed region).
 
-All methods must produce the identical label matrix; the result says so.
+A second workload, ten one-keyword LFs (the shape of the earlier snorkel measurement),
+is timed the same way and reported under ``keywords``. All methods must produce the
+identical label matrix; the result says so.
 """
 
 from __future__ import annotations
@@ -108,13 +110,55 @@ _FUNCTIONS: tuple[tuple[Callable[[Any], int], tuple[str, ...]], ...] = (
 )
 
 
+_KEYWORDS = (
+    "casino",
+    "poker",
+    "bitcoin",
+    "gift card",
+    "prepaid",
+    "urgent",
+    "wire transfer",
+    "refund",
+    "atm",
+    "2fa",
+)
+
+
+def _substring_lf(word: str) -> Callable[[Any], int]:
+    def lf(x: Any) -> int:
+        return FRAUD if word in x["descriptor"].lower() else ABSTAIN
+
+    lf.__name__ = lf.__qualname__ = "kw_" + word.replace(" ", "_")
+    return lf
+
+
+# The shape of the earlier snorkel measurement: ten one-keyword LFs on one text field.
+_KEYWORD_FUNCTIONS = tuple((_substring_lf(w), ("descriptor",)) for w in _KEYWORDS)
+
+
 def _kw(field: str, keywords: list[str], **options: Any) -> dict[str, Any]:
     return {"kind": "keyword", "field": field, "keywords": keywords, **options}
 
 
-def bench_lfset_spec() -> dict[str, Any]:
-    """Return the declarative spec equivalent to :func:`bench_code_lfs`, as a dict."""
+def bench_lfset_spec(workload: str = "mixed") -> dict[str, Any]:
+    """Return the declarative spec equivalent to :func:`bench_code_lfs`, as a dict.
+
+    ``workload`` is ``"mixed"`` (7 text LFs, 3 numeric) or ``"keywords"`` (10 one-keyword
+    LFs).
+    """
     d = "descriptor"
+    if workload == "keywords":
+        return {
+            "name": "bench_keywords",
+            "version": "1",
+            "cardinality": 2,
+            "lfs": [
+                {"name": f.__name__, "label": FRAUD, "when": _kw(d, [w], word_boundary=False)}
+                for (f, _), w in zip(_KEYWORD_FUNCTIONS, _KEYWORDS, strict=True)
+            ],
+        }
+    if workload != "mixed":
+        raise ValueError(f"unknown workload {workload!r}")
     whens: list[dict[str, Any]] = [
         _kw(d, ["casino", "poker", "slots", "bet365"], word_boundary=False),
         _kw(d, ["bitcoin", "btc", "crypto", "coinbase", "binance", "kraken"]),
@@ -146,9 +190,15 @@ def bench_lfset_spec() -> dict[str, Any]:
     }
 
 
-def bench_code_lfs() -> list[LabelingFunction]:
-    """Return the ten code LFs of the benchmark."""
-    return [LabelingFunction(f.__name__, f, fields=fields) for f, fields in _FUNCTIONS]
+def _functions(workload: str) -> tuple[tuple[Callable[[Any], int], tuple[str, ...]], ...]:
+    if workload not in ("mixed", "keywords"):
+        raise ValueError(f"unknown workload {workload!r}")
+    return _FUNCTIONS if workload == "mixed" else _KEYWORD_FUNCTIONS
+
+
+def bench_code_lfs(workload: str = "mixed") -> list[LabelingFunction]:
+    """Return the ten code LFs of a benchmark workload (see :func:`bench_lfset_spec`)."""
+    return [LabelingFunction(f.__name__, f, fields=fields) for f, fields in _functions(workload)]
 
 
 def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -161,7 +211,9 @@ def _best(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return best, out
 
 
-def _snorkel_apply(events: list[dict[str, Any]], repeats: int) -> tuple[dict[str, Any], Any]:
+def _snorkel_apply(
+    events: list[dict[str, Any]], functions: Any, repeats: int
+) -> tuple[dict[str, Any], Any]:
     try:
         import pandas as pd
         import snorkel
@@ -170,15 +222,67 @@ def _snorkel_apply(events: list[dict[str, Any]], repeats: int) -> tuple[dict[str
     except Exception as exc:  # any import failure means "not available here"
         return {"available": False, "skipped": f"snorkel not importable: {exc!r}"}, None
     df = pd.DataFrame(events)
-    lfs = [SnorkelLF(name=f.__name__, f=f) for f, _ in _FUNCTIONS]
+    lfs = [SnorkelLF(name=f.__name__, f=f) for f, _ in functions]
     applier = PandasLFApplier(lfs)
     seconds, L = _best(lambda: applier.apply(df, progress_bar=False), repeats)
     info = {"available": True, "version": getattr(snorkel, "__version__", "?"), "seconds": seconds}
     return info, np.asarray(L, dtype=np.int64)
 
 
+def _run_workload(
+    events: list[dict[str, Any]], workload: str, repeats: int
+) -> tuple[dict[str, Any], NDArray[np.int64], LFSet]:
+    """Time every method on one workload; check they all give the same ``L``."""
+    n = len(events)
+    fns = [f for f, _ in _functions(workload)]
+    code = LFApplier(bench_code_lfs(workload), cardinality=2)
+    lfset = LFSet.from_spec(bench_lfset_spec(workload))
+    decl = LFApplier(lfset)
+
+    seconds: dict[str, float] = {}
+    seconds["plain_loop"], plain = _best(lambda: [[f(e) for f in fns] for e in events], repeats)
+    L_plain: NDArray[np.int64] = np.asarray(plain, dtype=np.int64).reshape(n, len(fns))
+    seconds["applier_code"], L_code = _best(lambda: code.apply_many(events), repeats)
+    seconds["applier_declarative"], L_decl = _best(lambda: decl.apply_many(events), repeats)
+    snorkel_info, L_snorkel = _snorkel_apply(events, _functions(workload), repeats)
+
+    checks = {"applier_code": L_code, "applier_declarative": L_decl}
+    if L_snorkel is not None:
+        checks["snorkel_pandas"] = L_snorkel
+        seconds["snorkel_pandas"] = snorkel_info.pop("seconds")
+    for name, L in checks.items():
+        if L.shape != L_plain.shape or not np.array_equal(L, L_plain):
+            rows = np.flatnonzero((L != L_plain).any(axis=1))[:5].tolist()
+            raise AssertionError(f"{name} label matrix differs from the plain loop at rows {rows}")
+    faults = sum(code.fault_counts_.values()) + sum(decl.fault_counts_.values())
+    invalid = sum(code.invalid_counts_.values()) + sum(decl.invalid_counts_.values())
+    if faults or invalid:
+        raise AssertionError(f"unexpected faults ({faults}) or invalid events ({invalid})")
+
+    rate = {k: n / v for k, v in seconds.items()}
+    ratios = {
+        "code_vs_plain": rate["applier_code"] / rate["plain_loop"],
+        "declarative_vs_plain": rate["applier_declarative"] / rate["plain_loop"],
+    }
+    if "snorkel_pandas" in rate:
+        for k in ("plain_loop", "applier_code", "applier_declarative"):
+            ratios[f"{k}_vs_snorkel"] = rate[k] / rate["snorkel_pandas"]
+    result = {
+        "rows_per_s": {k: round(v, 1) for k, v in rate.items()},
+        "seconds": {k: round(v, 6) for k, v in seconds.items()},
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "identical_L": True,
+        "snorkel": snorkel_info,
+    }
+    return result, L_plain, lfset
+
+
 def bench_apply(n_events: int = 100_000, seed: int = 0, repeats: int = 3) -> dict[str, Any]:
     """Measure LF application throughput (rows/s, best of ``repeats``).
+
+    The main workload (``"mixed"``: seven text LFs, three numeric) is reported at the top
+    level; ``"keywords"`` (ten one-keyword LFs, the shape of the earlier snorkel
+    measurement) is reported under the ``keywords`` key.
 
     Parameters
     ----------
@@ -206,53 +310,21 @@ def bench_apply(n_events: int = 100_000, seed: int = 0, repeats: int = 3) -> dic
     if n_events < 1 or repeats < 1:
         raise ValueError("n_events and repeats must be >= 1")
     events = make_transactions(n_events, seed=seed)
-    fns = [f for f, _ in _FUNCTIONS]
-    code = LFApplier(bench_code_lfs(), cardinality=2)
-    lfset = LFSet.from_spec(bench_lfset_spec())
-    decl = LFApplier(lfset)
-
-    seconds: dict[str, float] = {}
-    seconds["plain_loop"], plain = _best(lambda: [[f(e) for f in fns] for e in events], repeats)
-    L_plain: NDArray[np.int64] = np.asarray(plain, dtype=np.int64)
-    seconds["applier_code"], L_code = _best(lambda: code.apply_many(events), repeats)
-    seconds["applier_declarative"], L_decl = _best(lambda: decl.apply_many(events), repeats)
-    snorkel_info, L_snorkel = _snorkel_apply(events, repeats)
-
-    checks = {"applier_code": L_code, "applier_declarative": L_decl}
-    if L_snorkel is not None:
-        checks["snorkel_pandas"] = L_snorkel
-        seconds["snorkel_pandas"] = snorkel_info.pop("seconds")
-    for name, L in checks.items():
-        if L.shape != L_plain.shape or not np.array_equal(L, L_plain):
-            rows = np.flatnonzero((L != L_plain).any(axis=1))[:5].tolist()
-            raise AssertionError(f"{name} label matrix differs from the plain loop at rows {rows}")
-    faults = sum(code.fault_counts_.values()) + sum(decl.fault_counts_.values())
-    invalid = sum(code.invalid_counts_.values()) + sum(decl.invalid_counts_.values())
-    if faults or invalid:
-        raise AssertionError(f"unexpected faults ({faults}) or invalid events ({invalid})")
-
-    rate = {k: n_events / v for k, v in seconds.items()}
-    ratios = {
-        "code_vs_plain": rate["applier_code"] / rate["plain_loop"],
-        "declarative_vs_plain": rate["applier_declarative"] / rate["plain_loop"],
-    }
-    if "snorkel_pandas" in rate:
-        for k in ("plain_loop", "applier_code", "applier_declarative"):
-            ratios[f"{k}_vs_snorkel"] = rate[k] / rate["snorkel_pandas"]
+    mixed, L, lfset = _run_workload(events, "mixed", repeats)
+    keywords, _, _ = _run_workload(events, "keywords", repeats)
+    keywords.pop("snorkel")
     return {
         "bench": "apply",
         "n_events": n_events,
         "seed": seed,
         "repeats": repeats,
-        "n_lfs": len(fns),
+        "workload": "mixed",
+        "n_lfs": len(lfset),
         "lfs": {"text": 7, "numeric": 3},
-        "rows_per_s": {k: round(v, 1) for k, v in rate.items()},
-        "seconds": {k: round(v, 6) for k, v in seconds.items()},
-        "ratios": {k: round(v, 3) for k, v in ratios.items()},
-        "identical_L": True,
-        "coverage": float(np.mean((L_plain != ABSTAIN).any(axis=1))),
-        "votes_per_lf": _votes_per_lf(L_plain, lfset.ids),
-        "snorkel": snorkel_info,
+        **mixed,
+        "coverage": float(np.mean((L != ABSTAIN).any(axis=1))),
+        "votes_per_lf": _votes_per_lf(L, lfset.ids),
+        "keywords": {"workload": "10 one-keyword LFs on the descriptor", **keywords},
         "plain_loop_note": "time of the list-of-lists loop only (no conversion to an array)",
         "python": platform.python_version(),
         "numpy": np.__version__,

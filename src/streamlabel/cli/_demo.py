@@ -48,8 +48,8 @@ def _votes(
     # One-class LF: fires on its class with rate ``cov`` and elsewhere at the rate that
     # makes ``acc`` its precision at a balanced stream.
     other = cov * (1 - acc) / acc
-    fire = np.where(y == pol, rng.random(n) < cov, rng.random(n) < other)
-    out[fire] = pol
+    hit = np.where(y == pol, rng.random(n) < cov, rng.random(n) < other)
+    out[hit] = pol
     return out
 
 
