@@ -6,7 +6,7 @@ is exercised, not only the prior.
 
 from __future__ import annotations
 
-import copy
+import itertools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ def learn_in_chunks(
     model: OnlineLabelModel, L: np.ndarray, ids: list[str], cuts: list[int]
 ) -> None:
     bounds = sorted({0, L.shape[0], *(c % (L.shape[0] + 1) for c in cuts)})
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         model.learn_many(L[a:b], ids)
 
 
@@ -214,12 +214,18 @@ def test_online_prediction_does_not_mutate_and_one_matches_many(
 ) -> None:
     k, L, ids = data
     split = min(split, L.shape[0])
-    model = OnlineLabelModel(k, half_life=half_life)
-    model.learn_many(L[:split], ids)
-    # Finish with learn_one so deferred presence updates are pending while predicting.
-    for row in L[split:]:
-        model.learn_one(dict(zip(ids, row.tolist(), strict=True)))
-    twin = copy.deepcopy(model)
+
+    def trained() -> OnlineLabelModel:
+        mdl = OnlineLabelModel(k, half_life=half_life)
+        mdl.learn_many(L[:split], ids)
+        # Finish with learn_one so deferred presence updates are pending while predicting.
+        for row in L[split:]:
+            mdl.learn_one(dict(zip(ids, row.tolist(), strict=True)))
+        return mdl
+
+    # The twin is trained identically, not deep-copied (a deep copy detaches the model's
+    # cached flat views; see test_online.py::test_copied_model_learns_like_the_original).
+    model, twin = trained(), trained()
     extra = [*ids, "unseen@1"]  # an unknown id counts as abstaining
     Lx = np.concatenate([L, np.zeros((L.shape[0], 1), dtype=np.int64)], axis=1)
     rows_one = np.array(

@@ -183,6 +183,14 @@ def test_yaml_python_tags_are_refused() -> None:
         load_lfset_spec("name: !!python/object/apply:os.system ['echo hi']\n")
 
 
+def test_label_names_as_a_mapping_become_a_list() -> None:
+    spec = load_lfset_spec("name: s\ncardinality: 2\nlabel_names: {1: fraud, 0: legit}\n")
+    assert spec.label_names == ["legit", "fraud"]
+    with pytest.raises(LFSpecError) as info:
+        load_lfset_spec(_set(_lf("x", KW), label_names={0: "a", 2: "b"}))
+    assert info.value.field == "label_names"
+
+
 def test_label_names_must_match_cardinality() -> None:
     with pytest.raises(LFSpecError) as info:
         load_lfset_spec(_set(_lf("x", KW), label_names=["a", "b", "c"]))

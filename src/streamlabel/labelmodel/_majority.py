@@ -79,5 +79,9 @@ class MajorityVote(BaseLabelModel):
         arr = as_vote_matrix(L, lf_ids, self.cardinality)
         counts = self._vote_counts(arr)
         top = counts.max(axis=1, keepdims=True)
-        tied = (counts == top).astype(np.float64) * self.class_balance_[None, :]
+        top_mask = (counts == top).astype(np.float64)
+        tied = top_mask * self.class_balance_[None, :]
+        # A fixed prior may be zero on every top class: split those rows evenly instead.
+        zero = tied.sum(axis=1) == 0
+        tied[zero] = top_mask[zero]
         return np.asarray(tied / tied.sum(axis=1, keepdims=True), dtype=np.float64)

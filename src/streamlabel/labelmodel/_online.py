@@ -122,14 +122,22 @@ class OnlineLabelModel(BaseLabelModel):
         k = self.cardinality
         if not isinstance(k, int | np.integer) or k < 2:
             raise ValueError(f"cardinality must be an int >= 2; got {k!r}")
-        if self.half_life is not None and not self.half_life >= 1:
+        if self.half_life is not None and not (1 <= self.half_life < math.inf):
             raise ValueError(f"half_life must be >= 1 event or None; got {self.half_life!r}")
         if not 1.0 / k < self.prior_accuracy < 1.0:
             raise ValueError(
                 f"prior_accuracy must lie in (1/k, 1) = ({1 / k:.3f}, 1); got {self.prior_accuracy}"
             )
-        if self.prior_strength < 0 or self.prior_events <= 0 or self.gold_weight <= 0:
-            raise ValueError("prior_strength must be >= 0, prior_events and gold_weight > 0")
+        # Written so that NaN fails every check.
+        if not (
+            0 <= self.prior_strength < math.inf
+            and 0 < self.prior_events < math.inf
+            and 0 < self.gold_weight < math.inf
+        ):
+            raise ValueError(
+                "prior_strength must be >= 0, prior_events and gold_weight > 0 (all finite); "
+                f"got {self.prior_strength!r}, {self.prior_events!r}, {self.gold_weight!r}"
+            )
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
 
@@ -170,6 +178,19 @@ class OnlineLabelModel(BaseLabelModel):
         self._pend_pairs: list[tuple[list[int], float]] = []
         self._sync()
         self._set_fit(self._mu)
+        self._freeze_balance()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The flat views would become independent arrays in a copy: rebuild them instead.
+        state = self.__dict__.copy()
+        for name in ("_n_flat", "_Fv_flat", "_O_flat"):
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_n" in state:
+            self._sync()
 
     def _ensure_state(self) -> None:
         if not hasattr(self, "_index"):
@@ -265,6 +286,10 @@ class OnlineLabelModel(BaseLabelModel):
             self._n[j] = self._n[src] * shrink
             self._N[j] = self._N[src] * shrink
             self._mu[j] = self._mu[src]
+        fresh = np.array([m + c for c, src in enumerate(pred) if src is None], dtype=np.int64)
+        if len(fresh):
+            self._mu[fresh] = self._prior_table(fresh)
+        self._set_fit(self._mu)
         self._sync()
 
     def retire_lf(self, lf_id: str) -> None:
@@ -362,6 +387,7 @@ class OnlineLabelModel(BaseLabelModel):
                 new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
                 mu = 0.5 * mu + 0.5 * new
         self._set_fit(np.asarray(mu))
+        self._freeze_balance()
 
     def _set_fit(self, mu: _F) -> None:
         """Install a moment fit and the log tables the E-step reads."""
@@ -372,9 +398,16 @@ class OnlineLabelModel(BaseLabelModel):
         # log P(LF j abstains | y): used only for all-abstain events while learning, so the
         # class balance is not dragged toward uniform by events no LF covers.
         self._log_silent = np.log(np.maximum(1.0 - mu.sum(axis=1), 1e-9))
-        # The E-step's class balance is frozen with the fit, so ``learn_many`` and a
-        # ``learn_one`` loop see the same parameters at every event.
-        self._lb_fit = np.log(self._C / self._scale**2 + 1.0)
+
+    def _freeze_balance(self, lb: _F | None = None) -> None:
+        """Freeze the E-step's log class balance (at each refit; restored on load).
+
+        Freezing it with the fit makes ``learn_many`` and a ``learn_one`` loop see the same
+        parameters at every event.
+        """
+        if lb is None:
+            lb = np.log(self._C / self._scale**2 + 1.0)
+        self._lb_fit = np.asarray(lb, dtype=np.float64)
         self._lb_list = self._lb_fit.tolist()
 
     # ------------------------------------------------------------------ learning
@@ -491,8 +524,6 @@ class OnlineLabelModel(BaseLabelModel):
 
     def _learn_block(self, block: NDArray[np.int64], cols: NDArray[np.int64]) -> None:
         n = block.shape[0]
-        if self._logmu.shape[0] != self._mu.shape[0] * self.cardinality:
-            self._fit_moments(iters=0)  # new LFs: start them at the prior
         w = self._decay_weights(n)
         if self._gamma != 1.0:
             self._scale = float(w[-1])
@@ -515,6 +546,10 @@ class OnlineLabelModel(BaseLabelModel):
             self._flush()
             index = self._index
             if any(i not in index for i in key):
+                # Validate before registering, so a bad event leaves no trace.
+                for i, v in votes.items():
+                    if v != -1 and not 0 <= v < k:
+                        raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r} from {i!r}")
                 self._add_lfs([i for i in key if i not in index], {})
             self._pend_key = key
             self._pend_cols = np.fromiter((index[i] for i in key), np.int64, len(key))
@@ -526,8 +561,6 @@ class OnlineLabelModel(BaseLabelModel):
                 if not 0 <= v < k:
                     raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r}")
                 codes.append(base + v)
-        if self._logmu.shape[0] != self._mu.shape[0] * k:
-            self._fit_moments(iters=0)
         g = self._gamma
         if g != 1.0:
             if self._scale / g > _MAX_SCALE:
@@ -561,8 +594,8 @@ class OnlineLabelModel(BaseLabelModel):
                 row = c * k
                 for y in range(k):
                     n_flat[row + y] += pw[y]
-            if len(codes) > 1:  # pair moments are read only by the fit: add them in bulk
-                self._pend_pairs.append((codes, w))
+            # Pair moments (diagonal included) are read only by the fit: add them in bulk.
+            self._pend_pairs.append((codes, w))
         self.n_events_ += 1
         self._maybe_refit()
 
@@ -594,8 +627,6 @@ class OnlineLabelModel(BaseLabelModel):
         if ((ys < 0) | (ys >= self.cardinality)).any():
             raise ValueError(f"gold labels must lie in 0..{self.cardinality - 1}")
         cols = self._columns(ids)
-        if self._logmu.shape[0] != self._mu.shape[0] * self.cardinality:
-            self._fit_moments(iters=0)
         post = np.eye(self.cardinality)[ys]
         # Gold arrives late: weigh it as of now, without advancing the event clock.
         wc = np.full(arr.shape[0], self._scale**2 * self.gold_weight)
@@ -686,11 +717,12 @@ class OnlineLabelModel(BaseLabelModel):
         cols_l: list[int] = []
         vs_l: list[int] = []
         for i, v in votes.items():
-            if v != -1 and i in index:
+            if v != -1:
                 if not 0 <= v < k:
-                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r}")
-                cols_l.append(index[i])
-                vs_l.append(v)
+                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r} from {i!r}")
+                if i in index:  # an LF the model has not seen counts as abstaining
+                    cols_l.append(index[i])
+                    vs_l.append(v)
         sc = self._scale
         pend_pw = self._pend_pw
         c = [a + b + sc * sc for a, b in zip(self._C_list, pend_pw, strict=True)]
@@ -765,7 +797,7 @@ class OnlineLabelModel(BaseLabelModel):
         while out._next_refit <= out.n_events_:
             out._next_refit = out._following_refit(out._next_refit)
         out._mu = np.zeros_like(out._mu)
-        out._fit_moments(iters=0)
+        out._set_fit(out._prior_table(np.arange(len(out.lf_ids_))))
         out._sync()
         out._fit_moments()
         return out
@@ -783,9 +815,11 @@ class OnlineLabelModel(BaseLabelModel):
             "N": self._N,
             "C": self._C,
             "mu": self._mu,
+            "lb": self._lb_fit,
         }
 
     def _state_header(self) -> dict[str, Any]:
+        self._ensure_state()
         return {
             "lf_ids": list(self.lf_ids_),
             "scale": self._scale,
@@ -817,4 +851,5 @@ class OnlineLabelModel(BaseLabelModel):
         if self._mu.shape != (m, k, k) or self._O.shape != (m * k, m * k):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
         self._set_fit(self._mu)
+        self._freeze_balance(arrays["lb"])
         self._sync()

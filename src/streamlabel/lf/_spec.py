@@ -677,6 +677,21 @@ class LFSetSpec(_Model):
     def _version_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
 
+    @field_validator("label_names", mode="before")
+    @classmethod
+    def _names_from_mapping(cls, v: Any) -> Any:
+        # YAML reads naturally as {0: legit, 1: fraud}; keep the list form canonical.
+        if isinstance(v, Mapping):
+            try:
+                keys = sorted(int(k) for k in v)
+            except (TypeError, ValueError):
+                raise ValueError("label_names keys must be the labels 0..k-1") from None
+            if keys != list(range(len(keys))):
+                raise ValueError(f"label_names keys must be 0..{len(keys) - 1}, got {keys}")
+            by_int = {int(k): name for k, name in v.items()}
+            return [by_int[k] for k in keys]
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> LFSetSpec:
         if self.label_names is not None and len(self.label_names) != self.cardinality:
@@ -751,8 +766,15 @@ def _raise_from_validation(exc: ValidationError, data: Any) -> LFSpecError:
         lf_name = name if isinstance(name, str) else f"#{loc[1]}"
         field_loc = loc[2:]
     msg = str(err["msg"]).removeprefix("Value error, ")
-    if len(errors) > 1:
-        msg += f" (and {len(errors) - 1} more error(s))"
+    others = [
+        f"{_loc_to_path(tuple(e['loc'])) or '(set)'}: {str(e['msg']).removeprefix('Value error, ')}"
+        for e in errors[1:3]
+    ]
+    if others:
+        # ``of: ...`` in place of ``conditions: ...`` gives "required" + "extra": show both.
+        msg += "; also " + "; ".join(others)
+        if len(errors) > 3:
+            msg += f" (and {len(errors) - 3} more)"
     return LFSpecError(msg, lf=lf_name, field=_loc_to_path(field_loc) or None)
 
 

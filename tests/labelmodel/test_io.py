@@ -1,0 +1,163 @@
+"""Persistence of OnlineLabelModel: exact, versioned, pickle-free."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamlabel.datasets import make_bipolar_stream, make_drifting_stream
+from streamlabel.labelmodel import (
+    FORMAT_VERSION,
+    IncompatibleModelError,
+    MajorityVote,
+    OnlineLabelModel,
+    load_model,
+    save_model,
+)
+
+
+def assert_same_model(
+    a: OnlineLabelModel, b: OnlineLabelModel, L: np.ndarray, ids: list[str]
+) -> None:
+    assert a._settings() == b._settings()
+    assert a.lf_ids_ == b.lf_ids_
+    assert a._state_header() == b._state_header()
+    sa, sb = a._state_arrays(), b._state_arrays()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert sa[key].dtype == sb[key].dtype
+        assert np.array_equal(sa[key], sb[key]), key
+    assert np.array_equal(a.predict_proba_many(L, ids), b.predict_proba_many(L, ids))
+    assert a.lf_accuracies() == b.lf_accuracies()
+    assert np.array_equal(a.class_balance_, b.class_balance_)
+
+
+def test_round_trip_after_forgetting(tmp_path: Path) -> None:
+    s = make_drifting_stream(3000, drift_at=1500, n_lfs=6, seed=0)
+    model = OnlineLabelModel(2, half_life=200)  # the scale has grown to 2**15
+    for start in range(0, 3000, 250):
+        model.learn_many(s.L[start : start + 250], s.lf_ids)
+    assert model._scale > 1e4
+    back = load_model(save_model(model, tmp_path / "lm.npz"))
+    assert_same_model(model, back, s.L, s.lf_ids)
+
+
+def test_round_trip_after_add_and_retire(tmp_path: Path) -> None:
+    s = make_bipolar_stream(2000, 3, 5, seed=1)
+    model = OnlineLabelModel(3, half_life=500)
+    model.learn_many(s.L[:1000], s.lf_ids)
+    model.add_lf("lf000@2")
+    model.retire_lf("lf003@1")
+    ids = [*s.lf_ids[:3], "lf004@1", "lf000@2"]
+    L = s.L[:, [0, 1, 2, 4, 0]]
+    model.learn_many(L[1000:1500], ids)
+    back = load_model(save_model(model, tmp_path / "lm.npz"))
+    assert back.lf_ids_ == ["lf000@1", "lf001@1", "lf002@1", "lf004@1", "lf000@2"]
+    assert_same_model(model, back, L, ids)
+
+
+def test_round_trip_of_untrained_model(tmp_path: Path) -> None:
+    model = OnlineLabelModel(4, half_life=None, prior_accuracy=0.6)
+    back = load_model(save_model(model, tmp_path / "lm.npz"))
+    assert back._settings() == model._settings()
+    assert back.lf_ids_ == []
+    np.testing.assert_array_equal(back.class_balance_, np.full(4, 0.25))
+
+
+def test_loaded_model_keeps_learning_like_the_original(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    L = rng.integers(-1, 2, size=(100, 2))
+    ids = ["a@1", "b@1"]
+    model = OnlineLabelModel(2, half_life=None)
+    model.learn_many(L[:70], ids)  # refit at event 64, then 6 events more
+    back = load_model(save_model(model, tmp_path / "lm.npz"))
+    model.learn_many(L[70:], ids)
+    back.learn_many(L[70:], ids)
+    # Measured: max |dp| 1.3e-3 and C [49.41, 50.59] vs [49.34, 50.66]; should be ~1e-15.
+    np.testing.assert_allclose(
+        back.predict_proba_many(L, ids), model.predict_proba_many(L, ids), atol=1e-12
+    )
+
+
+def test_loaded_model_after_add_lf_keeps_learning_like_the_original(tmp_path: Path) -> None:
+    s = make_bipolar_stream(2000, 3, 5, seed=1)
+    model = OnlineLabelModel(3, half_life=500)
+    model.learn_many(s.L[:1000, :4], s.lf_ids[:4])
+    model.add_lf(s.lf_ids[4])
+    back = load_model(save_model(model, tmp_path / "lm.npz"))
+    model.learn_many(s.L[1000:1010], s.lf_ids)
+    back.learn_many(s.L[1000:1010], s.lf_ids)
+    # Measured: max |dp| 0.075.
+    np.testing.assert_allclose(
+        back.predict_proba_many(s.L, s.lf_ids), model.predict_proba_many(s.L, s.lf_ids), atol=1e-9
+    )
+
+
+def _rewrite_header(path: Path, out: Path, **changes: object) -> None:
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    header = json.loads(bytes(arrays["header"]).decode())
+    header.update(changes)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    with out.open("wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def _saved(tmp_path: Path) -> Path:
+    model = OnlineLabelModel(2)
+    model.learn_many([[0, 1], [1, 1], [-1, 0]], ["a@1", "b@1"])
+    return save_model(model, tmp_path / "lm.npz")
+
+
+def test_bumped_format_version_is_refused(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    bumped = tmp_path / "bumped.npz"
+    _rewrite_header(path, bumped, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(IncompatibleModelError, match=f"version {FORMAT_VERSION + 1}"):
+        load_model(bumped)
+    # The untouched rewrite of the same file loads: only the version made the difference.
+    same = tmp_path / "same.npz"
+    _rewrite_header(path, same)
+    assert load_model(same).lf_ids_ == ["a@1", "b@1"]
+
+
+def test_other_format_or_class_is_refused(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    other = tmp_path / "other.npz"
+    _rewrite_header(path, other, format="something.else")
+    with pytest.raises(IncompatibleModelError, match=r"something\.else"):
+        load_model(other)
+    _rewrite_header(path, other, **{"class": "SnorkelModel"})
+    with pytest.raises(IncompatibleModelError, match="SnorkelModel"):
+        load_model(other)
+
+
+def test_non_npz_and_headerless_files_are_refused(tmp_path: Path) -> None:
+    text = tmp_path / "model.npz"
+    text.write_text("not a model at all", encoding="utf-8")
+    with pytest.raises(IncompatibleModelError):
+        load_model(text)
+    bare = tmp_path / "bare.npz"
+    np.savez(bare, T=np.zeros(2))
+    with pytest.raises(IncompatibleModelError, match="no header"):
+        load_model(bare)
+    assert issubclass(IncompatibleModelError, ValueError)
+
+
+def test_file_loads_without_pickle(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    assert "header" in arrays
+    assert all(a.dtype != object for a in arrays.values())
+    header = json.loads(bytes(arrays["header"]).decode())
+    assert header["format_version"] == FORMAT_VERSION
+    assert header["state"]["lf_ids"] == ["a@1", "b@1"]
+
+
+def test_only_online_models_are_saved(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match="MajorityVote"):
+        save_model(MajorityVote(2), tmp_path / "mv.npz")  # type: ignore[arg-type]
