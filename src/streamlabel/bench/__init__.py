@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlabel.bench._apply import bench_apply
 from streamlabel.bench._labelmodel import bench_labelmodel
+from streamlabel.bench._regimes import bench_regimes
 from streamlabel.bench._speed import bench_lmspeed
 
-__all__ = ["bench_apply", "bench_labelmodel", "bench_lmspeed"]
+__all__ = ["bench_apply", "bench_labelmodel", "bench_lmspeed", "bench_regimes"]

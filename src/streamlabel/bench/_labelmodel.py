@@ -190,7 +190,7 @@ def _snorkel_rows(
     """Fit and score Snorkel's peers, or say why they were skipped."""
     try:
         import snorkel
-        import torch  # type: ignore[import-not-found, unused-ignore]  # CI lacks torch
+        import torch
         from snorkel.labeling.model import LabelModel, MajorityLabelVoter
     except Exception as exc:  # snorkel absent, or broken by its torch/numpy pins
         return {}, {"skipped": f"snorkel is not importable ({type(exc).__name__}: {exc})"}

@@ -105,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print one JSON document")
     sp.set_defaults(handler=_run_lmspeed, render=_render_generic)
 
+    rg = benches.add_parser(
+        "regimes",
+        help="label models on the synthetic regimes (unipolar, sparse, imbalanced, ...)",
+        description="Stream each synthetic regime once and score label models on held-out rows.",
+    )
+    rg.add_argument("--seeds", type=_positive_int, default=3, metavar="S", help="default: 3")
+    rg.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
+    rg.add_argument("--json", action="store_true", help="print one JSON document")
+    rg.set_defaults(handler=_run_regimes, render=_render_generic)
+
     demo = commands.add_parser(
         "demo",
         help="the core demo: LFs on a drifting stream, online label model vs majority vote",
@@ -134,6 +144,12 @@ def _run_lmspeed(args: argparse.Namespace) -> dict[str, Any]:
     return bench_lmspeed(
         args.events, args.lfs, args.classes, repeats=args.repeats, peers=args.peers
     )
+
+
+def _run_regimes(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._regimes import bench_regimes
+
+    return bench_regimes(seeds=tuple(range(args.seeds)), peers=args.peers)
 
 
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
