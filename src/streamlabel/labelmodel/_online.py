@@ -733,27 +733,34 @@ class OnlineLabelModel(BaseLabelModel):
             s = self.prior_events * sc * sc
             half = 0.5 / k * sc
             c_off, c_diag = self._conf_rows[0][1], self._conf_rows[0][0]
-            n_flat = self._n_flat
             T = self._T
             # Read the deferred presence updates of learn_one instead of applying them.
             pending = self._pend_set if self._pend_w else frozenset()
             zero = [0.0] * k
-            for j, v in zip(cols_l, vs_l, strict=True):
-                tj = float(T[j]) + sc
-                Nrow = self._N[j].tolist()
+            # One gather per statistic for all fired LFs (numpy calls dominate here).
+            t_sel = T[cols_l].tolist()
+            n_sel = self._N[cols_l].tolist()
+            f_sel = self._Fv[cols_l].tolist()
+            codes = [j * k + v for j, v in zip(cols_l, vs_l, strict=True)]
+            num_sel = self._n.reshape(-1, k)[codes].tolist()
+            pend_w = self._pend_w
+            diff = c_diag - c_off
+            for j, v, tj, n_row, f_row, num in zip(
+                cols_l, vs_l, t_sel, n_sel, f_sel, num_sel, strict=True
+            ):
                 pp = zero
+                tj += sc
                 if j in pending:
-                    tj += self._pend_w
+                    tj += pend_w
                     pp = pend_pw
-                rates = [(x + half) / tj for x in self._Fv[j].tolist()]
+                rates = [(x + half) / tj for x in f_row]
                 off_sum = c_off * sum(rates)
                 rv = rates[v]
-                base = (j * k + v) * k
                 for y in range(k):
                     # sum_u rates[u] conf[u][y], with conf = c_off + (c_diag - c_off) I
-                    ps = off_sum + (c_diag - c_off) * rates[y]
+                    ps = off_sum + diff * rates[y]
                     pri = rv * (c_diag if y == v else c_off) / max(ps / 0.999, 1.0)
-                    ll[y] += math.log((n_flat[base + y] + s * pri) / (Nrow[y] + pp[y] + s))
+                    ll[y] += math.log((num[y] + s * pri) / (n_row[y] + pp[y] + s))
         top = max(ll)
         ex = [math.exp(x - top) for x in ll]
         z = sum(ex)
