@@ -175,52 +175,67 @@ class OnlineLabelModel(BaseLabelModel):
         self._pend_set: frozenset[int] = frozenset()
         self._pend_w = 0.0
         self._pend_pw = [0.0] * k
-        self._pend_pairs: list[tuple[list[int], float]] = []
+        self._pend_events: list[tuple[list[int], list[float], float]] = []
+        self._mirror_dirty = False
         self._sync()
         self._set_fit(self._mu)
         self._freeze_balance()
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The flat views would become independent arrays in a copy: rebuild them instead.
-        state = self.__dict__.copy()
-        for name in ("_n_flat", "_Fv_flat", "_O_flat"):
-            state.pop(name, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        if "_n" in state:
-            self._sync()
 
     def _ensure_state(self) -> None:
         if not hasattr(self, "_index"):
             self._init_state()
 
     def _flush(self) -> None:
-        """Apply the deferred presence updates of ``learn_one``."""
-        if self._pend_pairs:
+        """Apply to the arrays what ``learn_one`` recorded since the last flush.
+
+        ``learn_one`` keeps the per-event work to a few float additions on list mirrors of
+        the statistics that prediction reads, and records the event; the arrays (and the
+        pair moments, read only by the fit) are brought up to date here, vectorised.
+        """
+        flushed = bool(self._pend_events or self._pend_w)
+        if self._pend_events:
+            k = self.cardinality
             dim = self._O.shape[0]
-            idx = [a * dim + b for codes, _ in self._pend_pairs for a in codes for b in codes]
-            wts = [w for codes, w in self._pend_pairs for _ in range(len(codes) ** 2)]
-            self._O += np.bincount(idx, weights=wts, minlength=dim * dim).reshape(dim, dim)
-            self._pend_pairs = []
+            events = self._pend_events
+            self._pend_events = []
+            codes = np.fromiter((c for cs, _, _ in events for c in cs), np.int64)
+            lens = np.fromiter((len(cs) for cs, _, _ in events), np.int64, len(events))
+            pw = np.array([p for _, p, _ in events], dtype=np.float64).reshape(-1, k)
+            w = np.fromiter((x for _, _, x in events), np.float64, len(events))
+            ev = np.repeat(np.arange(len(events)), lens)
+            n_flat = self._n.reshape(dim, k)
+            for y in range(k):
+                n_flat[:, y] += np.bincount(codes, weights=pw[ev, y], minlength=dim)
+            self._Fv.reshape(-1)[:] += np.bincount(codes, weights=w[ev], minlength=dim)
+            # All pairs of codes within each event (diagonal included).
+            reps = lens[ev]
+            a = np.repeat(np.arange(len(codes)), reps)
+            starts = np.cumsum(lens) - lens
+            first = np.repeat(starts[ev], reps)
+            b = first + np.arange(len(a)) - np.repeat(np.cumsum(reps) - reps, reps)
+            pairs = codes[a] * dim + codes[b]
+            self._O += np.bincount(pairs, weights=w[ev[a]], minlength=dim * dim).reshape(dim, dim)
         if self._pend_w:
             cols = self._pend_cols
-            pw = np.array(self._pend_pw)
+            pw_sum = np.array(self._pend_pw)
             self._T[cols] += self._pend_w
             self._TT[np.ix_(cols, cols)] += self._pend_w
-            self._N[cols] += pw[None, :]
-            self._C += pw
+            self._N[cols] += pw_sum[None, :]
+            self._C += pw_sum
             self._pend_w = 0.0
             self._pend_pw = [0.0] * self.cardinality
-            self._C_list = self._C.tolist()
+        if flushed or self._mirror_dirty:
+            self._sync()
 
     def _sync(self) -> None:
-        """Refresh the flat views and the class-count list the per-event paths use."""
+        """Rebuild the list mirrors the per-event paths read, from the arrays."""
+        k = self.cardinality
         self._C_list = self._C.tolist()
-        self._n_flat = self._n.reshape(-1)
-        self._Fv_flat = self._Fv.reshape(-1)
-        self._O_flat = self._O.reshape(-1)
+        self._T_list = self._T.tolist()
+        self._N_list = self._N.tolist()
+        self._Fv_list = self._Fv.tolist()
+        self._n_list = self._n.reshape(-1, k).tolist()
+        self._mirror_dirty = False
 
     @property
     def n_lfs_(self) -> int:
@@ -539,7 +554,8 @@ class OnlineLabelModel(BaseLabelModel):
 
     def learn_one(self, votes: Mapping[str, int]) -> None:
         """Learn from one event's votes (LF id -> vote; -1 = the LF ran and abstained)."""
-        self._ensure_state()
+        if "_index" not in self.__dict__:
+            self._init_state()
         k = self.cardinality
         key = tuple(votes)
         if key != self._pend_key:
@@ -576,7 +592,7 @@ class OnlineLabelModel(BaseLabelModel):
         lb = self._lb_list
         if codes:
             rows = self._logmu_rows
-            ll = [lb[y] + sum(rows[c][y] for c in codes) for y in range(k)]
+            ll = [sum(col) for col in zip(lb, *[rows[c] for c in codes], strict=True)]
         else:
             silent = self._log_silent[self._pend_cols].sum(axis=0).tolist()
             ll = [a + b for a, b in zip(lb, silent, strict=True)]
@@ -587,17 +603,18 @@ class OnlineLabelModel(BaseLabelModel):
         for y in range(k):
             pend[y] += pw[y]
         if codes:
-            n_flat = self._n_flat
-            fv = self._Fv_flat
+            n_list = self._n_list
+            fv_list = self._Fv_list
             for c in codes:
-                fv[c] += w
-                row = c * k
+                fv_list[c // k][c % k] += w
+                row = n_list[c]
                 for y in range(k):
-                    n_flat[row + y] += pw[y]
-            # Pair moments (diagonal included) are read only by the fit: add them in bulk.
-            self._pend_pairs.append((codes, w))
+                    row[y] += pw[y]
+            self._pend_events.append((codes, pw, w))
+            self._mirror_dirty = True
         self.n_events_ += 1
-        self._maybe_refit()
+        if self.n_events_ >= self._next_refit:
+            self._maybe_refit()
 
     def learn_gold(
         self,
@@ -711,7 +728,8 @@ class OnlineLabelModel(BaseLabelModel):
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
         """Posterior P(y | votes) of one event; the matching row of the batch form."""
-        self._ensure_state()
+        if "_index" not in self.__dict__:
+            self._init_state()
         k = self.cardinality
         index = self._index
         cols_l: list[int] = []
@@ -733,16 +751,20 @@ class OnlineLabelModel(BaseLabelModel):
             s = self.prior_events * sc * sc
             half = 0.5 / k * sc
             c_off, c_diag = self._conf_rows[0][1], self._conf_rows[0][0]
-            T = self._T
             # Read the deferred presence updates of learn_one instead of applying them.
             pending = self._pend_set if self._pend_w else frozenset()
             zero = [0.0] * k
-            # One gather per statistic for all fired LFs (numpy calls dominate here).
-            t_sel = T[cols_l].tolist()
-            n_sel = self._N[cols_l].tolist()
-            f_sel = self._Fv[cols_l].tolist()
-            codes = [j * k + v for j, v in zip(cols_l, vs_l, strict=True)]
-            num_sel = self._n.reshape(-1, k)[codes].tolist()
+            # Read the list mirrors: numpy indexing costs more than the arithmetic here.
+            t_list, n_list, f_list, num_list = (
+                self._T_list,
+                self._N_list,
+                self._Fv_list,
+                self._n_list,
+            )
+            t_sel = [t_list[j] for j in cols_l]
+            n_sel = [n_list[j] for j in cols_l]
+            f_sel = [f_list[j] for j in cols_l]
+            num_sel = [num_list[j * k + v] for j, v in zip(cols_l, vs_l, strict=True)]
             pend_w = self._pend_w
             diff = c_diag - c_off
             for j, v, tj, n_row, f_row, num in zip(
