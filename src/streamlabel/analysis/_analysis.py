@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["LFAnalysis", "LFStats", "OverallStats", "SupportsLFAccuracies"]
 
-_ABSTAIN = -1
+from streamlabel._constants import ABSTAIN as _ABSTAIN
 
 # Column layout of the per-LF counter matrix; the label counts follow at ``_LABELS``.
 _ACTIVE, _FIRED, _OVERLAP, _CONFLICT, _GOLD, _CORRECT = range(6)

@@ -32,7 +32,8 @@ from streamlabel.datasets import load_wrench
 
 __all__ = ["bench_labelmodel", "snorkel_random_tie_break", "vote_counts"]
 
-_ABSTAIN = -1
+from streamlabel._constants import ABSTAIN as _ABSTAIN
+
 #: Rows per ``learn_many`` call when streaming the train split.
 CHUNK_SIZE = 256
 # Predicting 250 test rows takes well under a millisecond; repeat up to this long so the

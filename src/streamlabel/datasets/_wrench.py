@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from streamlabel._constants import ABSTAIN as _ABSTAIN
+
 __all__ = ["WrenchSplit", "load_wrench", "shared_data_dir"]
 
 #: Environment variable that points at the shared data folder (the one holding ``youtube/``).
 SHARED_DATA_ENV = "STREAMLABEL_SHARED_DATA"
 
 _SPLITS = ("train", "valid", "test")
-_ABSTAIN = -1
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: element-wise array comparison has no bool

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-ABSTAIN = -1
+from streamlabel._constants import ABSTAIN
 
 __all__ = ["ABSTAIN", "BaseLabelModel", "as_vote_matrix"]
 

@@ -237,7 +237,7 @@ class LFApplier:
         for start in range(0, n, step):
             chunk = events[start : start + step] if n > step else events
             try:
-                col = [fn(e) for e in chunk]
+                col = list(map(fn, chunk))
             except Exception:
                 self._code_slow(lf, chunk, start, out)
                 continue

@@ -8,12 +8,12 @@ import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any
+
+from streamlabel._constants import ABSTAIN
 
 __all__ = ["ABSTAIN", "LabelingFunction", "labeling_function"]
 
-#: The vote of a labeling function that does not label an event.
-ABSTAIN: Final = -1
 
 # Names and versions end up in LF ids ("name@version") and in YAML keys, so keep them tame.
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
