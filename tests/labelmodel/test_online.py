@@ -17,21 +17,10 @@ from streamlabel.datasets import (
 )
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
-_COUNTS = ("n", "N", "C")
-
 
 def normalised_state(model: OnlineLabelModel) -> dict[str, np.ndarray]:
-    """Statistics divided by their scale (moments by _scale, counts by _scale**2)."""
-    s = model._scale
-    out: dict[str, np.ndarray] = {}
-    for key, arr in model._state_arrays().items():
-        if key in _COUNTS:
-            out[key] = arr / s**2
-        elif key == "mu":
-            out[key] = arr.copy()
-        else:
-            out[key] = arr / s
-    return out
+    """The model's statistics at true scale, plus its fitted ``mu``."""
+    return {**model.sufficient_statistics(), "mu": model._mu.copy()}
 
 
 def accuracy(model: object, s: VoteStream, sl: slice = slice(None)) -> float:

@@ -20,22 +20,10 @@ from streamlabel.labelmodel import MajorityVote, OnlineLabelModel, load_model, s
 
 MAX_EXAMPLES = 30
 
-# The statistics are stored multiplied by the model's scale: moments by ``_scale`` and the
-# expected counts (n, N, C) by ``_scale ** 2``; ``mu`` is a fitted table and is not scaled.
-_COUNTS = ("n", "N", "C")
-
 
 def normalised_state(model: OnlineLabelModel) -> dict[str, np.ndarray]:
-    s = model._scale
-    out: dict[str, np.ndarray] = {}
-    for key, arr in model._state_arrays().items():
-        if key in _COUNTS:
-            out[key] = arr / s**2
-        elif key == "mu":
-            out[key] = arr.copy()
-        else:
-            out[key] = arr / s
-    return out
+    """The model's statistics at true scale, plus its fitted ``mu``."""
+    return {**model.sufficient_statistics(), "mu": model._mu.copy()}
 
 
 def ids_for(m: int) -> list[str]:

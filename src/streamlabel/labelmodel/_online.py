@@ -831,6 +831,24 @@ class OnlineLabelModel(BaseLabelModel):
         out._fit_moments()
         return out
 
+    def sufficient_statistics(self) -> dict[str, NDArray[np.float64]]:
+        """Return the decayed sufficient statistics, as of now, keyed by name.
+
+        ``t`` events seen (decayed), and per LF in ``lf_ids_`` order: ``T`` presence, ``Fv``
+        vote counts, ``TT`` pair presence, ``O`` pair vote counts (the moments), ``n``
+        and ``N`` expected counts, ``C`` expected class counts. They are additive: the
+        statistics of a merge are the sums of its parts'.
+        """
+        self._ensure_state()
+        self._flush()
+        s = self._scale
+        out = {"t": np.array([self._t / s])}
+        for key, arr in (("T", self._T), ("Fv", self._Fv), ("TT", self._TT), ("O", self._O)):
+            out[key] = arr / s
+        for key, arr in (("n", self._n), ("N", self._N), ("C", self._C)):
+            out[key] = arr / (s * s)
+        return out
+
     # ------------------------------------------------------------------ persistence
     def _state_arrays(self) -> dict[str, NDArray[Any]]:
         self._ensure_state()
