@@ -842,10 +842,17 @@ class OnlineLabelModel(BaseLabelModel):
         self._ensure_state()
         self._flush()
         s = self._scale
-        out = {"t": np.array([self._t / s])}
-        for key, arr in (("T", self._T), ("Fv", self._Fv), ("TT", self._TT), ("O", self._O)):
+        out: dict[str, NDArray[np.float64]] = {"t": np.array([self._t / s])}
+        moments: tuple[tuple[str, _F], ...] = (
+            ("T", self._T),
+            ("Fv", self._Fv),
+            ("TT", self._TT),
+            ("O", self._O),
+        )
+        counts: tuple[tuple[str, _F], ...] = (("n", self._n), ("N", self._N), ("C", self._C))
+        for key, arr in moments:
             out[key] = arr / s
-        for key, arr in (("n", self._n), ("N", self._N), ("C", self._C)):
+        for key, arr in counts:
             out[key] = arr / (s * s)
         return out
 
