@@ -400,7 +400,11 @@ class OnlineLabelModel(BaseLabelModel):
                 # v than when it is (no LF is modelled as flipped).
                 new = np.where(off, np.minimum(new, np.einsum("jvv->jv", new)[:, :, None]), new)
                 new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
-                mu = 0.5 * mu + 0.5 * new
+                step = 0.5 * (new - mu)
+                mu = mu + step
+                # Warm-started refits usually converge in a few sweeps.
+                if np.abs(step).max() < 1e-7:
+                    break
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
 
