@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,10 @@ from streamlabel.datasets import shared_data_dir
 
 # Set to 1 (as CI does where the data is mounted) to turn missing-data skips into failures.
 REQUIRE_DATA_ENV = "STREAMLABEL_REQUIRE_DATA"
+# A bootstrap address (host:port) of a broker to use instead of starting one.
+KAFKA_ENV = "STREAMLABEL_KAFKA"
+# Set to 1 (as .ci/run does) to turn "the broker did not start" skips into failures.
+REQUIRE_KAFKA_ENV = "STREAMLABEL_REQUIRE_KAFKA"
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +35,62 @@ def youtube_wrench_dir() -> Path:
             pytest.fail(f"{msg} and {REQUIRE_DATA_ENV}=1", pytrace=False)
         pytest.skip(msg)
     return path
+
+
+def _free_ports(n: int) -> list[int]:
+    """Ports free on 127.0.0.1 right now (held together while drawn, so distinct)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a Kafka broker for the whole session.
+
+    ``STREAMLABEL_KAFKA`` if set; else a :class:`~streamlabel.dev.LocalKafka` on free ports
+    with a temporary data folder, stopped at the end of the session. A broker that cannot
+    start skips the test, or fails it when ``STREAMLABEL_REQUIRE_KAFKA=1``.
+    """
+    external = os.environ.get(KAFKA_ENV, "").strip()
+    if external:
+        yield external
+        return
+
+    from streamlabel.dev import KafkaDevError, LocalKafka
+
+    data_dir = tmp_path_factory.mktemp("kafka")
+    broker: LocalKafka | None = None
+    failure = ""
+    for _ in range(3):  # a drawn port can be taken before the broker binds it
+        port, controller_port = _free_ports(2)
+        candidate = LocalKafka(data_dir=data_dir, port=port, controller_port=controller_port)
+        try:
+            candidate.up(timeout=90)
+        except KafkaDevError as exc:
+            failure = str(exc)
+            if "already in use" in failure:
+                continue
+            break
+        broker = candidate
+        break
+    if broker is None:
+        msg = f"local Kafka broker did not start: {failure}"
+        if os.environ.get(REQUIRE_KAFKA_ENV) == "1":
+            pytest.fail(f"{msg}\n({REQUIRE_KAFKA_ENV}=1)", pytrace=False)
+        pytest.skip(msg)
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.down()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A unique topic (and group) name prefix for one test, e.g. ``t1a2b3c4d.``."""
+    return f"t{uuid.uuid4().hex[:8]}."

@@ -24,6 +24,10 @@ EXIT_USAGE = 2
 _Handler = Callable[[argparse.Namespace], dict[str, Any]]
 
 
+class _CommandError(Exception):
+    """An expected failure of a command: printed as ``streamlabel: error: ...``, exit 2."""
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -31,6 +35,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port in 1..65535, got {value}")
     return value
 
 
@@ -129,7 +143,65 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
     demo.add_argument("--json", action="store_true", help="print one JSON document")
     demo.set_defaults(handler=_run_demo, render=_render_demo)
+
+    _add_dev(commands)
     return parser
+
+
+def _add_dev(commands: Any) -> None:
+    """``streamlabel dev kafka up|down|status|logs``."""
+    dev = commands.add_parser(
+        "dev", help="development tools (a local Kafka broker)", description="Development tools."
+    )
+    tools = dev.add_subparsers(dest="tool", metavar="TOOL", required=True)
+    kafka = tools.add_parser(
+        "kafka",
+        help="a local single-node Apache Kafka broker (needs Java 17+ and Maven)",
+        description=(
+            "Run the official Apache Kafka broker (version pinned in deploy/kafka/pom.xml, "
+            "jars fetched by Maven) in KRaft mode on 127.0.0.1, data under var/kafka."
+        ),
+    )
+    verbs = kafka.add_subparsers(dest="verb", metavar="VERB", required=True)
+    data_dir = {"metavar": "DIR", "help": "broker data folder; default: <repository>/var/kafka"}
+
+    up = verbs.add_parser(
+        "up",
+        help="start the broker and wait until it answers",
+        description="Start the broker (if not running) and wait until it answers metadata.",
+    )
+    up.add_argument("--port", type=_port, default=9092, metavar="P", help="default: 9092")
+    up.add_argument(
+        "--controller-port", type=_port, default=None, metavar="P", help="default: port + 1"
+    )
+    up.add_argument("--data-dir", **data_dir)
+    up.add_argument(
+        "--timeout", type=_positive_int, default=60, metavar="S", help="seconds; default: 60"
+    )
+    up.set_defaults(handler=_run_kafka_up, render=_render_kafka_status, json=False)
+
+    down = verbs.add_parser("down", help="stop the broker", description="Stop the broker.")
+    down.add_argument("--data-dir", **data_dir)
+    down.add_argument(
+        "--timeout",
+        type=_positive_int,
+        default=30,
+        metavar="S",
+        help="seconds before SIGKILL; default: 30",
+    )
+    down.set_defaults(handler=_run_kafka_down, render=_render_kafka_down, json=False)
+
+    status = verbs.add_parser("status", help="is it running, where", description="Broker status.")
+    status.add_argument("--data-dir", **data_dir)
+    status.add_argument("--json", action="store_true", help="print one JSON document")
+    status.set_defaults(handler=_run_kafka_status, render=_render_kafka_status)
+
+    logs = verbs.add_parser("logs", help="the broker's last log lines", description="Broker log.")
+    logs.add_argument("--data-dir", **data_dir)
+    logs.add_argument(
+        "-n", "--lines", type=_positive_int, default=50, metavar="N", help="default: 50"
+    )
+    logs.set_defaults(handler=_run_kafka_logs, render=lambda r: r["text"], json=False)
 
 
 def _run_labelmodel(args: argparse.Namespace) -> dict[str, Any]:
@@ -170,6 +242,93 @@ def _run_apply(args: argparse.Namespace) -> dict[str, Any]:
     return bench_apply(n_events=args.events, seed=args.seed, repeats=args.repeats)
 
 
+def _local_kafka(args: argparse.Namespace, **settings: Any) -> Any:
+    from streamlabel.dev import KafkaDevError, LocalKafka
+
+    try:
+        return LocalKafka(data_dir=args.data_dir, **settings)
+    except KafkaDevError as exc:
+        raise _CommandError(str(exc)) from None
+
+
+def _run_kafka_up(args: argparse.Namespace) -> dict[str, Any]:
+    import logging
+    import shlex
+
+    from streamlabel.dev import KafkaDevError
+
+    broker = _local_kafka(args, port=args.port, controller_port=args.controller_port)
+    progress = logging.StreamHandler(sys.stderr)
+    progress.setFormatter(logging.Formatter("streamlabel: %(message)s"))
+    dev_logger = logging.getLogger("streamlabel.dev")
+    dev_logger.addHandler(progress)
+    dev_logger.setLevel(logging.INFO)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # retries while it starts are expected
+    try:
+        broker.up(timeout=args.timeout)
+    except KafkaDevError as exc:
+        raise _CommandError(str(exc)) from None
+    finally:
+        dev_logger.removeHandler(progress)
+    status: dict[str, Any] = broker.status()
+    status["stop"] = "streamlabel dev kafka down" + (
+        f" --data-dir {shlex.quote(args.data_dir)}" if args.data_dir else ""
+    )
+    return status
+
+
+def _run_kafka_down(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.dev import KafkaDevError
+
+    broker = _local_kafka(args)
+    try:
+        stopped = broker.down(timeout=args.timeout)
+    except KafkaDevError as exc:
+        raise _CommandError(str(exc)) from None
+    return {"stopped": stopped, "data_dir": str(broker.data_dir)}
+
+
+def _run_kafka_status(args: argparse.Namespace) -> dict[str, Any]:
+    status: dict[str, Any] = _local_kafka(args).status()
+    return status
+
+
+def _run_kafka_logs(args: argparse.Namespace) -> dict[str, Any]:
+    broker = _local_kafka(args)
+    text = broker.logs(args.lines)
+    return {"text": text or f"(no broker log yet at {broker.log_file})"}
+
+
+def _render_kafka_status(status: Mapping[str, Any]) -> str:
+    """Readable broker status.
+
+    Examples
+    --------
+    >>> print(_render_kafka_status({"running": False, "version": "4.1.1",
+    ...                             "data_dir": "/d", "log": "/d/logs/kafka.out"}))
+    Kafka 4.1.1: not running (data /d)
+    """
+    if not status["running"]:
+        return f"Kafka {status['version']}: not running (data {status['data_dir']})"
+    state = "listening on" if status["listening"] else "started, not answering on"
+    return "\n".join(
+        [
+            f"Kafka {status['version']} {state} {status['bootstrap']} (pid {status['pid']})",
+            f"data: {status['data_dir']}",
+            f"log:  {status['log']}",
+            *([f"stop: {status['stop']}"] if "stop" in status else []),
+        ]
+    )
+
+
+def _render_kafka_down(result: Mapping[str, Any]) -> str:
+    return (
+        f"Kafka stopped (data {result['data_dir']})"
+        if result["stopped"]
+        else f"Kafka was not running (data {result['data_dir']})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``streamlabel`` command.
 
@@ -201,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Peers may chatter on stdout; keep stdout for the report alone (one JSON document).
         with contextlib.redirect_stdout(sys.stderr):
             result = handler(args)
-    except (FileNotFoundError, NotADirectoryError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, ValueError, _CommandError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

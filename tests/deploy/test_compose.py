@@ -1,0 +1,107 @@
+"""docker-compose.yml checked statically (no Docker engine runs in CI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from streamlabel.dev import LocalKafka, kafka_version
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+# Host ports, all on 127.0.0.1; deploy/README.md documents the same table.
+DOCUMENTED_PORTS = {"kafka": {9092}, "prometheus": {9090}, "grafana": {3000}}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_only_services_that_exist(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == set(DOCUMENTED_PORTS)
+
+
+def test_kafka_image_is_the_pinned_version(compose: dict[str, Any]) -> None:
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{kafka_version()}"
+
+
+def test_images_are_pinned(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service["image"]
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag, f"{name}: {image} has no tag"
+        assert tag != "latest", f"{name}: {image} uses latest"
+        assert any(ch.isdigit() for ch in tag), f"{name}: {image} is not a version tag"
+
+
+def test_bind_mounts_exist_and_named_volumes_are_declared(compose: dict[str, Any]) -> None:
+    declared = set(compose.get("volumes") or {})
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            assert isinstance(volume, str), f"{name}: use the short volume syntax"
+            source = volume.split(":")[0]
+            if source.startswith((".", "/")):
+                assert not source.startswith("/"), f"{name}: absolute host path {source}"
+                assert (ROOT / source).exists(), f"{name}: {source} does not exist in the repo"
+            else:
+                assert source in declared, f"{name}: volume {source} is not declared"
+
+
+def test_ports_only_on_loopback_and_as_documented(compose: dict[str, Any]) -> None:
+    readme = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    for name, service in compose["services"].items():
+        host_ports = set()
+        for mapping in service.get("ports", []):
+            assert isinstance(mapping, str), f"{name}: use the short port syntax"
+            ip, host, container = mapping.split(":")
+            assert ip == "127.0.0.1", f"{name}: {mapping} is not bound to 127.0.0.1"
+            assert host.isdigit() and container.isdigit(), mapping
+            host_ports.add(int(host))
+            assert f"127.0.0.1:{host}" in readme, f"{name}: port {host} not in deploy/README.md"
+        assert host_ports == DOCUMENTED_PORTS[name], name
+
+
+def test_kafka_has_the_single_node_settings_of_local_kafka(compose: dict[str, Any]) -> None:
+    env = compose["services"]["kafka"]["environment"]
+    properties = {
+        k.removeprefix("KAFKA_").lower().replace("_", "."): str(v) for k, v in env.items()
+    }
+    local = LocalKafka(data_dir=ROOT / "var" / "never-used")._settings()
+    shared = [
+        "process.roles",
+        "node.id",
+        "controller.listener.names",
+        "inter.broker.listener.name",
+        "num.partitions",
+        "auto.create.topics.enable",
+        "offsets.topic.replication.factor",
+        "transaction.state.log.replication.factor",
+        "transaction.state.log.min.isr",
+        "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.state.topic.min.isr",
+        "group.initial.rebalance.delay.ms",
+    ]
+    for key in shared:
+        assert properties.get(key) == local[key], key
+    assert properties["controller.quorum.voters"] == "1@kafka:9093"
+    assert "HOST://127.0.0.1:9092" in properties["advertised.listeners"]
+
+
+def test_prometheus_and_grafana_configs_parse() -> None:
+    prometheus = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    assert isinstance(prometheus["global"], dict)
+    assert prometheus["scrape_configs"] == []
+    provisioning = ROOT / "deploy/grafana/provisioning"
+    files = sorted(provisioning.rglob("*.y*ml"))
+    assert files, "no Grafana provisioning file"
+    for path in files:
+        doc = yaml.safe_load(path.read_text())
+        assert doc["apiVersion"] == 1, path
+    datasources = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
+    assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
