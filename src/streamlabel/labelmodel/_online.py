@@ -153,6 +153,7 @@ class OnlineLabelModel(BaseLabelModel):
         # one event touches only the LFs that voted; see ``_renormalize``.
         self._scale = 1.0
         self.n_events_ = 0  # undecayed count of events learned (drives the refit schedule)
+        self.n_fits_ = 0  # completed moment fits: the parameters' version
         self._t = 0.0  # decayed number of events
         self._T = np.zeros(0)  # (m,) decayed events each LF was present for
         self._Fv = np.zeros((0, k))  # (m, k) decayed vote counts
@@ -236,6 +237,16 @@ class OnlineLabelModel(BaseLabelModel):
         self._Fv_list = self._Fv.tolist()
         self._n_list = self._n.reshape(-1, k).tolist()
         self._mirror_dirty = False
+
+    @property
+    def version_(self) -> str:
+        """Version of the parameters: ``"<fits>.<events>"`` (moment fits, events learned).
+
+        Every label says which parameters produced it; two models with the same version
+        and history have the same parameters.
+        """
+        self._ensure_state()
+        return f"{self.n_fits_}.{self.n_events_}"
 
     @property
     def n_lfs_(self) -> int:
@@ -407,6 +418,8 @@ class OnlineLabelModel(BaseLabelModel):
                     break
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
+        if iters:
+            self.n_fits_ += 1
 
     def _set_fit(self, mu: _F) -> None:
         """Install a moment fit and the log tables the E-step reads."""
@@ -883,6 +896,7 @@ class OnlineLabelModel(BaseLabelModel):
             "scale": self._scale,
             "t": self._t,
             "n_events": self.n_events_,
+            "n_fits": self.n_fits_,
             "next_refit": self._next_refit,
         }
 
@@ -893,6 +907,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._scale = float(header["scale"])
         self._t = float(header["t"])
         self.n_events_ = int(header["n_events"])
+        self.n_fits_ = int(header["n_fits"])
         self._next_refit = int(header["next_refit"])
         for key, attr in (
             ("T", "_T"),
