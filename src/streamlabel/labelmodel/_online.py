@@ -153,7 +153,8 @@ class OnlineLabelModel(BaseLabelModel):
         # one event touches only the LFs that voted; see ``_renormalize``.
         self._scale = 1.0
         self.n_events_ = 0  # undecayed count of events learned (drives the refit schedule)
-        self.n_fits_ = 0  # completed moment fits: the parameters' version
+        self.n_fits_ = 0  # completed moment fits
+        self._revision = 0  # every change of the statistics (learn, gold, LFs in or out)
         self._t = 0.0  # decayed number of events
         self._T = np.zeros(0)  # (m,) decayed events each LF was present for
         self._Fv = np.zeros((0, k))  # (m, k) decayed vote counts
@@ -240,13 +241,13 @@ class OnlineLabelModel(BaseLabelModel):
 
     @property
     def version_(self) -> str:
-        """Version of the parameters: ``"<fits>.<events>"`` (moment fits, events learned).
+        """Version of the parameters: ``"<moment fits>.<revision>"``.
 
-        Every label says which parameters produced it; two models with the same version
-        and history have the same parameters.
+        The revision counts every change of the statistics (events learned, gold labels,
+        LFs added or retired), so a label that names it names the parameters behind it.
         """
         self._ensure_state()
-        return f"{self.n_fits_}.{self.n_events_}"
+        return f"{self.n_fits_}.{self._revision}"
 
     @property
     def n_lfs_(self) -> int:
@@ -255,20 +256,25 @@ class OnlineLabelModel(BaseLabelModel):
         return len(self.lf_ids_)
 
     # ------------------------------------------------------------------ LF registry
-    def add_lf(self, lf_id: str, *, predecessor: str | None = None) -> None:
+    def add_lf(self, lf_id: str, *, predecessor: str | None = None, inherit: bool = True) -> None:
         """Start tracking ``lf_id``, from ``predecessor``'s estimate or from the prior.
 
         ``learn_*`` calls this for unseen ids; a new ``name@version`` of an LF the model
-        already tracks inherits that LF's estimate (``predecessor`` overrides the choice).
-        The inherited counts are capped at ``10 * prior_events`` so the new version
+        already tracks inherits that LF's estimate (``predecessor`` overrides the choice;
+        ``inherit=False`` starts it at the prior). The inherited statistics (expected counts
+        and vote rates) are capped at ``10 * prior_events`` events so the new version
         re-learns quickly; its pair moments start empty.
         """
         self._ensure_state()
         if predecessor is not None and predecessor not in self._index:
             raise KeyError(f"unknown predecessor LF {predecessor!r}")
-        self._add_lfs([lf_id], {lf_id: predecessor} if predecessor else {})
+        if not inherit and predecessor is not None:
+            raise ValueError("predecessor and inherit=False contradict each other")
+        self._add_lfs([lf_id], {lf_id: predecessor} if predecessor else {}, inherit=inherit)
 
-    def _add_lfs(self, new_ids: Sequence[str], predecessors: Mapping[str, str]) -> None:
+    def _add_lfs(
+        self, new_ids: Sequence[str], predecessors: Mapping[str, str], *, inherit: bool = True
+    ) -> None:
         new_ids = [i for i in dict.fromkeys(new_ids) if i not in self._index]
         if not new_ids:
             return
@@ -279,7 +285,7 @@ class OnlineLabelModel(BaseLabelModel):
         pred: list[int | None] = []
         for lf_id in new_ids:
             p = predecessors.get(lf_id)
-            if p is None:
+            if p is None and inherit:
                 same = [i for i in self.lf_ids_ if _lf_name(i) == _lf_name(lf_id)]
                 p = same[-1] if same else None
             pred.append(self._index[p] if p is not None else None)
@@ -311,12 +317,18 @@ class OnlineLabelModel(BaseLabelModel):
             shrink = min(1.0, cap / total) if total > 0 else 0.0
             self._n[j] = self._n[src] * shrink
             self._N[j] = self._N[src] * shrink
+            # The vote rates too: the prior of the expected counts is built from them.
+            present = self._T[src]
+            shrink_m = min(1.0, cap / self._scale / present) if present > 0 else 0.0
+            self._T[j] = present * shrink_m
+            self._Fv[j] = self._Fv[src] * shrink_m
             self._mu[j] = self._mu[src]
         fresh = np.array([m + c for c, src in enumerate(pred) if src is None], dtype=np.int64)
         if len(fresh):
             self._mu[fresh] = self._prior_table(fresh)
         self._set_fit(self._mu)
         self._sync()
+        self._revision += 1
 
     def retire_lf(self, lf_id: str) -> None:
         """Forget ``lf_id`` and its statistics (after its LF set version is gone)."""
@@ -337,6 +349,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._N = self._N[keep]
         self._set_fit(self._mu[keep])
         self._sync()
+        self._revision += 1
         del self.lf_ids_[j]
         self._index = {i: c for c, i in enumerate(self.lf_ids_)}
 
@@ -567,6 +580,7 @@ class OnlineLabelModel(BaseLabelModel):
         post = _softmax(ll)
         self._add(r, code, cols, post, w * w, w)
         self.n_events_ += n
+        self._revision += n
         self._maybe_refit()
 
     def learn_one(self, votes: Mapping[str, int]) -> None:
@@ -630,6 +644,7 @@ class OnlineLabelModel(BaseLabelModel):
             self._pend_events.append((codes, pw, w))
             self._mirror_dirty = True
         self.n_events_ += 1
+        self._revision += 1
         if self.n_events_ >= self._next_refit:
             self._maybe_refit()
 
@@ -666,6 +681,7 @@ class OnlineLabelModel(BaseLabelModel):
         wc = np.full(arr.shape[0], self._scale**2 * self.gold_weight)
         r, code = self._fired(arr, cols)
         self._add(r, code, cols, post, wc, None)
+        self._revision += arr.shape[0]
 
     # ------------------------------------------------------------------ parameters
     def _log_theta(self, cols: NDArray[np.int64]) -> _F:
@@ -839,6 +855,7 @@ class OnlineLabelModel(BaseLabelModel):
             out._N[cols] += src._N / s**2
             out._C += src._C / s**2
             out.n_events_ += src.n_events_
+            out._revision += src._revision
         out._next_refit = 64
         while out._next_refit <= out.n_events_:
             out._next_refit = out._following_refit(out._next_refit)
@@ -897,6 +914,7 @@ class OnlineLabelModel(BaseLabelModel):
             "t": self._t,
             "n_events": self.n_events_,
             "n_fits": self.n_fits_,
+            "revision": self._revision,
             "next_refit": self._next_refit,
         }
 
@@ -908,6 +926,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._t = float(header["t"])
         self.n_events_ = int(header["n_events"])
         self.n_fits_ = int(header["n_fits"])
+        self._revision = int(header["revision"])
         self._next_refit = int(header["next_refit"])
         for key, attr in (
             ("T", "_T"),

@@ -1,0 +1,75 @@
+"""The labeler core: parse events, vote, label, route to review or the DLQ; no engine.
+
+Nothing here imports Faust, Kafka clients or a web framework; the stream adapter
+(``streamlabel.stream``) feeds batches of raw message values in and publishes what
+comes out.
+
+- :class:`Event` / :func:`parse_event` / :class:`InvalidEvent`: the event schema and its
+  parser with a bounded error vocabulary (:data:`INVALID_REASONS`);
+- :class:`LabelRecord`, :class:`DLQRecord`, :class:`ReviewRecord`, :class:`FeedbackRecord`
+  (with :func:`parse_feedback`) and :class:`Source`: the records in and out, JSON-able;
+- :class:`ReviewPolicy`: which events go to review (uncertain / conflicting), rate-limited
+  by event count;
+- :class:`Labeler`: batches in, :class:`BatchOutcome` out; hot LF-set reloads; late gold.
+
+Examples
+--------
+>>> from streamlabel.labelmodel import OnlineLabelModel
+>>> from streamlabel.lf import load_lfset
+>>> from streamlabel.pipeline import Labeler
+>>> lfset = load_lfset({"name": "fraud", "cardinality": 2, "lfs": [
+...     {"name": "casino", "label": 1,
+...      "when": {"kind": "keyword", "field": "descriptor", "keywords": ["casino"]}}]})
+>>> labeler = Labeler(lfset, OnlineLabelModel(cardinality=2))
+>>> out = labeler.process_one(
+...     b'{"id": "tx1", "ts": 1.7e9, "entity": "c1", "payload": {"descriptor": "Casino"}}')
+>>> out.labels[0].votes, out.labels[0].label
+({'casino@1': 1}, 1)
+"""
+
+from __future__ import annotations
+
+from streamlabel.pipeline._events import (
+    DEFAULT_MAX_BYTES,
+    INVALID_REASONS,
+    Event,
+    InvalidEvent,
+    InvalidReason,
+    parse_event,
+)
+from streamlabel.pipeline._labeler import BatchOutcome, Labeler, RawInput
+from streamlabel.pipeline._records import (
+    MAX_RAW_CHARS,
+    DLQRecord,
+    FeedbackRecord,
+    LabelRecord,
+    ReviewReason,
+    ReviewRecord,
+    Source,
+    parse_feedback,
+    raw_text,
+)
+from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "INVALID_REASONS",
+    "MAX_RAW_CHARS",
+    "REVIEW_REASONS",
+    "BatchOutcome",
+    "DLQRecord",
+    "Event",
+    "FeedbackRecord",
+    "InvalidEvent",
+    "InvalidReason",
+    "LabelRecord",
+    "Labeler",
+    "RawInput",
+    "ReviewPolicy",
+    "ReviewReason",
+    "ReviewRecord",
+    "Source",
+    "parse_event",
+    "parse_feedback",
+    "raw_text",
+]

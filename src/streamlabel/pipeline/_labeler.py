@@ -1,0 +1,534 @@
+"""The labeler: events in; labels, review items and DLQ records out; hot LF reloads; gold.
+
+Engine-free: it knows nothing of Kafka or Faust. The stream adapter hands it batches of
+raw message values with their source offsets, publishes what comes back, and calls
+:meth:`Labeler.set_lfset` and :meth:`Labeler.learn_feedback` between batches.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any, Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from streamlabel._constants import ABSTAIN
+from streamlabel.labelmodel import OnlineLabelModel
+from streamlabel.lf import LFApplier, LFSet, LFSetDiff, LFVersionError
+from streamlabel.pipeline._events import (
+    DEFAULT_MAX_BYTES,
+    INVALID_REASONS,
+    Event,
+    InvalidEvent,
+    parse_event,
+)
+from streamlabel.pipeline._records import (
+    DLQRecord,
+    FeedbackRecord,
+    LabelRecord,
+    ReviewRecord,
+    Source,
+)
+from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
+
+__all__ = ["BatchOutcome", "Labeler", "RawInput"]
+
+#: One input of :meth:`Labeler.process_many`: the message value and where it came from.
+RawInput = tuple[bytes | str | Mapping[str, Any], Source | None]
+
+# Row of a cache entry whose gold label was already learned.
+_GOLD_DONE: Final = -1
+
+
+class _Batch:
+    """One batch's votes, shared by the cache entries of its events."""
+
+    __slots__ = ("L", "event_ids", "ids", "start")
+
+    def __init__(self, ids: tuple[str, ...], L: NDArray[np.int64], event_ids: list[str]) -> None:
+        self.ids = ids
+        self.L = L
+        self.event_ids = event_ids
+        self.start = 0  # event_ids[:start] are evicted
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What one batch produced.
+
+    Attributes
+    ----------
+    labels : list of LabelRecord
+        One per valid input, in input order.
+    dlq : list of DLQRecord
+        One per invalid input, in input order.
+    review : list of ReviewRecord
+        The labeled events routed to review (a subset of ``labels``), in input order.
+    """
+
+    labels: list[LabelRecord]
+    dlq: list[DLQRecord]
+    review: list[ReviewRecord]
+
+
+def _model_ids(model: OnlineLabelModel) -> set[str]:
+    """LF ids the model currently holds (creating its empty state if needed)."""
+    if model.n_lfs_ == 0:
+        return set()
+    return set(model.lf_ids_)
+
+
+class Labeler:
+    """Label a stream of events with a hot-swappable LF set and an online label model.
+
+    Parameters
+    ----------
+    lfset
+        The LF set to apply first.
+    model
+        The online label model (fresh or restored); its cardinality must equal the set's.
+        The labeler owns it from now on: it learns every batch, gains the set's LF ids
+        (``add_lf``) and loses retired ones (``retire_lf``).
+    review
+        Routing of uncertain/conflicting events to review; ``None`` routes nothing.
+    feedback_cache
+        How many recent events' votes are kept (LRU) for late gold labels; 0 keeps none.
+    clock
+        Epoch seconds for ``processed_at`` / ``at`` (processing time is measured with
+        ``time.perf_counter`` regardless).
+    max_bytes
+        Largest event accepted, in bytes (larger ones go to the DLQ as ``"oversized"``).
+
+    Attributes
+    ----------
+    lfset : LFSet
+        The LF set applied to the next batch.
+    events_in_, labels_out_ : int
+        Inputs received and label records emitted.
+    dlq_by_reason_ : dict of str to int
+        DLQ records per :data:`~streamlabel.pipeline.INVALID_REASONS` entry.
+    review_by_reason_ : dict of str to int
+        Review records per reason.
+    feedback_applied_, feedback_unmatched_, feedback_duplicate_ : int
+        Gold labels learned; those whose event is unknown or evicted from the cache; those
+        for an event whose gold was already learned.
+    lf_faults_, lf_invalid_ : dict of str to int
+        Per LF id (of every set applied so far), events on which the LF raised (fault) or
+        lacked a field / met the wrong type (invalid); the LF abstained there.
+    batches_, lfset_swaps_ : int
+        Batches processed and LF sets swapped in.
+
+    Notes
+    -----
+    **Labels come from the model as it was before the batch (prequential).** Each batch
+    is predicted with ``predict_proba_many`` first and learned with ``learn_many`` after.
+    Reasons:
+
+    - an event's label never uses statistics the event itself fed, so labels compared
+      with late gold, and drift monitors fed with them, measure the model honestly
+      (test-then-train);
+    - a label depends only on the parameters at the start of its batch and on its own
+      votes, never on which other events shared the batch (micro-batches are cut by size
+      and time, so anything else would make labels depend on timing);
+    - ``labelmodel_version`` names parameters that reproduce the posterior exactly:
+      ``predict_proba_one(record.votes)`` on the model saved before the batch;
+    - the cost is freshness of one batch (hundreds to a few thousand events) against a
+      model whose memory (``half_life``) is tens of thousands of events.
+
+    **Hot reload** (:meth:`set_lfset`) takes effect for the next batch. LFs whose id is
+    unchanged keep their estimates untouched; a changed LF (same name, new version) starts
+    from its predecessor's estimate; added LFs start at the prior. LFs that leave the set
+    (removed ones and the old versions of changed ones) are **retired** from the model
+    right after the swap: a retired LF never votes again, so its statistics would only
+    decay while the moment fit, whose cost grows as ``(m * k) ** 2``, kept paying for it
+    at every refit, and every pushed version would add one more. A rollback loses little:
+    the returning version is a "changed" LF again and inherits from the one it replaces.
+    Late gold for an event labeled under an older set skips the retired ids.
+
+    Not thread-safe: call everything from one task (the stream adapter's agent).
+
+    Examples
+    --------
+    >>> import json
+    >>> from streamlabel.labelmodel import OnlineLabelModel
+    >>> from streamlabel.lf import load_lfset
+    >>> from streamlabel.pipeline import Labeler, Source
+    >>> lfset = load_lfset({"name": "fraud", "version": "1", "cardinality": 2, "lfs": [
+    ...     {"name": "big", "label": 1,
+    ...      "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 1000}}]})
+    >>> labeler = Labeler(lfset, OnlineLabelModel(cardinality=2), clock=lambda: 0.0)
+    >>> good = json.dumps({"id": "tx1", "ts": 1.0, "entity": "c1", "payload": {"amount": 5e3}})
+    >>> out = labeler.process_many([(good, Source("events", 0, 0)), (b"{oops", None)])
+    >>> [(r.event_id, r.votes, r.label, r.lfset_version) for r in out.labels]
+    [('tx1', {'big@1': 1}, 1, '1')]
+    >>> [(d.reason, d.raw) for d in out.dlq]
+    [('not_json', '{oops')]
+    """
+
+    def __init__(
+        self,
+        lfset: LFSet,
+        model: OnlineLabelModel,
+        *,
+        review: ReviewPolicy | None = None,
+        feedback_cache: int = 100_000,
+        clock: Callable[[], float] = time.time,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        if not isinstance(lfset, LFSet):
+            raise TypeError(f"lfset must be an LFSet, got {type(lfset).__name__}")
+        if model.cardinality != lfset.cardinality:
+            raise ValueError(
+                f"model cardinality {model.cardinality} != LF set cardinality {lfset.cardinality}"
+            )
+        if isinstance(feedback_cache, bool) or not isinstance(feedback_cache, int):
+            raise TypeError(f"feedback_cache must be an int, got {feedback_cache!r}")
+        if feedback_cache < 0:
+            raise ValueError(f"feedback_cache must be >= 0, got {feedback_cache}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        applier = LFApplier(lfset).reset()  # validates the set before anything changes
+        self.model = model
+        self.review = review
+        self.feedback_cache = feedback_cache
+        self.clock = clock
+        self.max_bytes = max_bytes
+        known = _model_ids(model)
+        for lf_id in lfset.ids:
+            if lf_id not in known:
+                # A restored model holding an older version of the LF inherits from it
+                # (the model's rule for a new version of a known name).
+                model.add_lf(lf_id)
+        self.lfset = lfset
+        self._applier = applier
+        # event id -> (its batch, row in the batch's L); row _GOLD_DONE once gold is in.
+        self._seen: dict[str, tuple[_Batch, int]] = {}
+        self._batches: collections.deque[_Batch] = collections.deque()
+        self._held = 0
+        self.events_in_ = 0
+        self.labels_out_ = 0
+        self.dlq_by_reason_: dict[str, int] = dict.fromkeys(INVALID_REASONS, 0)
+        self.review_by_reason_: dict[str, int] = dict.fromkeys(REVIEW_REASONS, 0)
+        self.feedback_applied_ = 0
+        self.feedback_unmatched_ = 0
+        self.feedback_duplicate_ = 0
+        self.lf_faults_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
+        self.lf_invalid_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
+        self.batches_ = 0
+        self.lfset_swaps_ = 0
+
+    # ------------------------------------------------------------------ processing
+
+    def process_one(
+        self, raw: bytes | str | Mapping[str, Any], source: Source | None = None
+    ) -> BatchOutcome:
+        """Process one input: exactly one label or one DLQ record (and maybe a review item).
+
+        The same as ``process_many([(raw, source)])``.
+        """
+        return self.process_many([(raw, source)])
+
+    def process_many(self, raws: Sequence[RawInput]) -> BatchOutcome:
+        """Process a batch of inputs; every input yields exactly one label or DLQ record.
+
+        Parameters
+        ----------
+        raws
+            ``(value, source)`` pairs: the message value (JSON bytes, JSON text or a
+            mapping) and where it was read from (``None`` when unknown).
+
+        Returns
+        -------
+        BatchOutcome
+            Labels of the valid events and DLQ records of the invalid ones, each in input
+            order, and the review items selected by the review policy.
+
+        Notes
+        -----
+        Invalid inputs go to the DLQ with their reason and source; the batch goes on.
+        The valid events' payloads are voted on by the current LF set in one
+        ``apply_many`` call (an LF that raises, or finds a field missing or mistyped,
+        abstains on that event, which is still labeled); the posteriors come from the
+        model *before* it learns the batch (see the class notes), then it learns the
+        batch.
+        """
+        t0 = time.perf_counter()
+        if not isinstance(raws, Sequence):
+            raws = list(raws)
+        events: list[Event] = []
+        sources: list[Source | None] = []
+        bad: list[tuple[str, str, Any, Source | None]] = []
+        max_bytes = self.max_bytes
+        for raw, source in raws:
+            try:
+                event = parse_event(raw, max_bytes=max_bytes)
+            except InvalidEvent as exc:
+                bad.append((exc.reason, exc.detail, raw, source))
+                continue
+            except Exception as exc:  # a parser bug must not stop the stream
+                bad.append(("invalid_value", f"{type(exc).__name__}: {exc}", raw, source))
+                continue
+            events.append(event)
+            sources.append(source)
+
+        lfset = self.lfset
+        ids = lfset.ids
+        n = len(events)
+        labels: list[LabelRecord] = []
+        review: list[ReviewRecord] = []
+        if n:
+            L = self._apply(events)
+            model = self.model
+            P = model.predict_proba_many(L, ids)
+            lm_version = model.version_
+            model.learn_many(L, ids)
+            votes = self._votes(L, ids)
+            self._remember(events, ids, L)
+            posts: list[list[float]] = P.tolist()
+            top: list[int] = P.argmax(axis=1).tolist()
+            conf: list[float] = P.max(axis=1).tolist()
+            name, version = lfset.name, lfset.version
+            at = self.clock()
+            per_event = (time.perf_counter() - t0) / len(raws)
+            labels = [
+                LabelRecord(e.id, e.entity, name, version, v, p, y, c, lm_version, at, per_event, s)
+                for e, v, p, y, c, s in zip(events, votes, posts, top, conf, sources, strict=True)
+            ]
+            if self.review is not None:
+                for i, why in self.review.select_many(P, L):
+                    e = events[i]
+                    review.append(
+                        ReviewRecord(e.id, e.entity, why, list(posts[i]), dict(votes[i]), version)
+                    )
+                    self.review_by_reason_[why] += 1
+        dlq: list[DLQRecord] = []
+        if bad:
+            at = self.clock()
+            for reason, detail, raw, source in bad:
+                dlq.append(DLQRecord.of(reason, detail, raw, source, at))
+                self.dlq_by_reason_[reason] = self.dlq_by_reason_.get(reason, 0) + 1
+        self.events_in_ += len(raws)
+        self.labels_out_ += n
+        self.batches_ += 1
+        return BatchOutcome(labels, dlq, review)
+
+    def _apply(self, events: list[Event]) -> NDArray[np.int64]:
+        """Votes of the current LF set on the events' payloads; folds in the LF counters."""
+        applier = self._applier
+        faults = dict(applier.fault_counts_)
+        invalid = dict(applier.invalid_counts_)
+        L = applier.apply_many([e.payload for e in events])
+        for lf_id, count in applier.fault_counts_.items():
+            if count != faults[lf_id]:
+                self.lf_faults_[lf_id] = self.lf_faults_.get(lf_id, 0) + count - faults[lf_id]
+        for lf_id, count in applier.invalid_counts_.items():
+            if count != invalid[lf_id]:
+                self.lf_invalid_[lf_id] = self.lf_invalid_.get(lf_id, 0) + count - invalid[lf_id]
+        return L
+
+    @staticmethod
+    def _votes(L: NDArray[np.int64], ids: tuple[str, ...]) -> list[dict[str, int]]:
+        """Per row, the non-abstain votes as ``{lf_id: vote}`` (a fresh dict per row).
+
+        Few LFs fire per event, so rows repeat: each distinct row is turned into a dict
+        once per batch and copied.
+        """
+        out: list[dict[str, int]] = []
+        append = out.append
+        cache: dict[tuple[int, ...], dict[str, int]] = {}
+        get = cache.get
+        for row in map(tuple, L.tolist()):
+            d = get(row)
+            if d is None:
+                d = cache[row] = {i: v for i, v in zip(ids, row, strict=True) if v != ABSTAIN}
+            append(d.copy())
+        return out
+
+    def _remember(self, events: list[Event], ids: tuple[str, ...], L: NDArray[np.int64]) -> None:
+        """Keep the votes of the batch's events for late gold: the last ``feedback_cache``.
+
+        Entries are inserted in bulk and evicted oldest first (a re-seen id counts as
+        its latest sighting), so the cache holds exactly the most recent events.
+        """
+        cap = self.feedback_cache
+        if cap == 0:
+            return
+        start = max(0, len(events) - cap)  # earlier rows would be evicted right away
+        batch = _Batch(ids, L, [e.id for e in events[start:]])
+        rows = range(start, len(events))
+        self._seen.update(zip(batch.event_ids, zip(repeat(batch), rows), strict=True))
+        self._batches.append(batch)
+        self._held += len(batch.event_ids)
+        self._evict(self._held - cap)
+
+    def _evict(self, excess: int) -> None:
+        seen = self._seen
+        batches = self._batches
+        while excess > 0:
+            old = batches[0]
+            stop = min(len(old.event_ids), old.start + excess)
+            for eid in old.event_ids[old.start : stop]:
+                entry = seen.get(eid)
+                if entry is not None and entry[0] is old:  # not seen again since
+                    del seen[eid]
+            excess -= stop - old.start
+            self._held -= stop - old.start
+            old.start = stop
+            if stop == len(old.event_ids):
+                batches.popleft()
+
+    # ------------------------------------------------------------------ hot reload
+
+    def set_lfset(self, new: LFSet) -> LFSetDiff:
+        """Swap in another version of the LF set, for the next batch; return the diff.
+
+        Parameters
+        ----------
+        new
+            The new version: same name and cardinality as the current set.
+
+        Returns
+        -------
+        LFSetDiff
+            What changed (LFs matched by name).
+
+        Raises
+        ------
+        ValueError
+            Another cardinality or set name (nothing is changed).
+        LFVersionError
+            An LF changed its logic but kept its id (nothing is changed); bump its version.
+
+        Notes
+        -----
+        Unchanged ids keep their estimates; a changed LF is added to the model from its
+        predecessor (``add_lf(new_id, predecessor=old_id)``); an added one from the prior;
+        then the LFs that left the set are retired (``retire_lf``). See the class notes.
+
+        Examples
+        --------
+        >>> from streamlabel.labelmodel import OnlineLabelModel
+        >>> from streamlabel.lf import load_lfset
+        >>> from streamlabel.pipeline import Labeler
+        >>> def lfset(version, lf_version):
+        ...     return load_lfset({"name": "fraud", "version": version, "cardinality": 2,
+        ...         "lfs": [{"name": "big", "label": 1, "version": lf_version, "when":
+        ...         {"kind": "threshold", "field": "amount", "op": "gt", "value": 1000}}]})
+        >>> labeler = Labeler(lfset("1", "1"), OnlineLabelModel(cardinality=2))
+        >>> labeler.set_lfset(lfset("2", "2"))
+        LFSetDiff(added=(), removed=(), changed=(('big@1', 'big@2'),))
+        >>> labeler.model.lf_ids_, labeler.lfset.version
+        (['big@2'], '2')
+        """
+        if not isinstance(new, LFSet):
+            raise TypeError(f"expected an LFSet, got {type(new).__name__}")
+        old = self.lfset
+        if new.cardinality != old.cardinality:
+            raise ValueError(
+                f"LF set {new.name!r} version {new.version!r} has cardinality "
+                f"{new.cardinality}; the labeler's is {old.cardinality}"
+            )
+        if new.name != old.name:
+            raise ValueError(f"the labeler serves LF set {old.name!r}, not {new.name!r}")
+        diff = old.diff(new)
+        for old_id, new_id in diff.changed:
+            if old_id == new_id:
+                raise LFVersionError(
+                    f"LF {new_id!r} changed its logic but kept its version; bump the LF's version"
+                )
+        applier = LFApplier(new).reset()  # may raise: nothing has changed yet
+        model = self.model
+        known = _model_ids(model)
+        for old_id, new_id in diff.changed:
+            if new_id not in known:
+                model.add_lf(new_id, predecessor=old_id if old_id in known else None)
+        known = _model_ids(model)
+        for lf_id in new.ids:
+            if lf_id not in known:
+                model.add_lf(lf_id)
+        leaving = [*diff.removed, *(old_id for old_id, _ in diff.changed)]
+        known = _model_ids(model)
+        for lf_id in leaving:
+            if lf_id in known and lf_id not in new.ids:
+                model.retire_lf(lf_id)
+        self.lfset = new
+        self._applier = applier
+        for lf_id in new.ids:
+            self.lf_faults_.setdefault(lf_id, 0)
+            self.lf_invalid_.setdefault(lf_id, 0)
+        self.lfset_swaps_ += 1
+        return diff
+
+    # ------------------------------------------------------------------ late gold
+
+    def learn_feedback(self, record: FeedbackRecord) -> bool:
+        """Learn a late gold label; return whether it matched a remembered event.
+
+        The event's votes are looked up in the LRU cache of recent events (as they were
+        when it was labeled, under whichever LF set version; LFs the model has retired
+        since are skipped) and passed to ``model.learn_gold``. An unknown or evicted event
+        counts in ``feedback_unmatched_``; a second gold label for the same event is
+        ignored and counts in ``feedback_duplicate_`` (the first verdict wins, so a
+        redelivered feedback message is not learned twice). Both return ``False``.
+
+        Raises
+        ------
+        InvalidEvent
+            ``"invalid_value"`` when the label is not a class of this labeler.
+
+        Examples
+        --------
+        >>> from streamlabel.labelmodel import OnlineLabelModel
+        >>> from streamlabel.lf import load_lfset
+        >>> from streamlabel.pipeline import FeedbackRecord, Labeler
+        >>> labeler = Labeler(load_lfset({"name": "s", "cardinality": 2, "lfs": [
+        ...     {"name": "big", "label": 1,
+        ...      "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 9}}]}),
+        ...     OnlineLabelModel(cardinality=2))
+        >>> event = {"id": "tx1", "ts": 0, "entity": "c", "payload": {"amount": 50}}
+        >>> _ = labeler.process_one(event)
+        >>> labeler.learn_feedback(FeedbackRecord("tx1", 1, "chargeback", 10.0))
+        True
+        >>> labeler.learn_feedback(FeedbackRecord("tx9", 1, "chargeback", 10.0))
+        False
+        >>> labeler.feedback_applied_, labeler.feedback_unmatched_
+        (1, 1)
+        """
+        k = self.lfset.cardinality
+        label = record.label
+        if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < k:
+            raise InvalidEvent(
+                "invalid_value", f"label: {label!r} is not a class in 0..{k - 1}", field="label"
+            )
+        entry = self._seen.get(record.event_id)
+        if entry is None:
+            self.feedback_unmatched_ += 1
+            return False
+        batch, row = entry
+        if row == _GOLD_DONE:
+            self.feedback_duplicate_ += 1
+            return False
+        known = _model_ids(self.model)
+        votes = {i: v for i, v in zip(batch.ids, batch.L[row].tolist(), strict=True) if i in known}
+        self.model.learn_gold(votes, label)
+        self._seen[record.event_id] = (batch, _GOLD_DONE)
+        self.feedback_applied_ += 1
+        return True
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def n_remembered_(self) -> int:
+        """Events currently held for late gold (including those whose gold is in)."""
+        return len(self._seen)
+
+    def __repr__(self) -> str:
+        return (
+            f"Labeler({self.lfset!r}, {self.model!r}, review={self.review!r}, "
+            f"feedback_cache={self.feedback_cache})"
+        )
