@@ -1,0 +1,309 @@
+"""The labeler's Faust app, built by a factory: topics and the micro-batching agent.
+
+Faust is imported inside :func:`create_app` only: ``import faust`` reads ``sys.argv``
+(``--datadir``, ``-L``) and pulls in aiokafka and aiohttp, so importing
+:mod:`streamlabel.stream` stays cheap and side-effect free.
+
+The agent reads ``events`` in micro-batches and hands each batch of raw records to a
+*batch handler*: a plain function ``handler(batch) -> outputs`` that knows nothing about
+Faust. The adapter sends the outputs it returns; offsets are committed (at least once)
+only after the batch's outputs were handed to the producer and the producer was flushed.
+The default handler, :func:`echo_handler`, is a stand-in until the pipeline is plugged in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from streamlabel.stream._settings import StreamSettings
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = [
+    "OUTPUT_TOPICS",
+    "TOPICS",
+    "BatchHandler",
+    "Output",
+    "RawEvent",
+    "TopicSpec",
+    "create_app",
+    "echo_handler",
+    "ensure_topics",
+]
+
+logger = logging.getLogger("streamlabel.stream")
+
+OutputTopic = Literal["labels", "review", "dlq"]
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    """One logical topic of the design.
+
+    Parameters
+    ----------
+    name : str
+        Logical name; the Kafka topic is ``settings.topic_prefix + name``.
+    direction : {"in", "out"}
+        Whether the labeler reads or writes it.
+    key : str
+        What the record key holds.
+    value : {"raw", "json"}
+        Faust value codec. Inputs stay raw bytes: they are validated by the pipeline, so a
+        malformed record becomes a DLQ entry instead of a deserialisation error.
+    compacted : bool, default=False
+        ``cleanup.policy=compact`` (latest value per key kept).
+    """
+
+    name: str
+    direction: Literal["in", "out"]
+    key: str
+    value: Literal["raw", "json"]
+    compacted: bool = False
+
+
+#: The labeler's topics (design: "Kafka topics").
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec("events", "in", "entity id", "raw"),
+    TopicSpec("labels", "out", "event id", "json"),
+    TopicSpec("review", "out", "event id", "json"),
+    TopicSpec("dlq", "out", "source topic:partition:offset", "json"),
+    TopicSpec("lfsets", "in", "LF set name", "raw", compacted=True),
+    TopicSpec("feedback", "in", "event id", "raw"),
+)
+
+#: Logical topics a batch handler may write to.
+OUTPUT_TOPICS: frozenset[str] = frozenset(t.name for t in TOPICS if t.direction == "out")
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    """One ``events`` record as it came off the topic, not validated.
+
+    Parameters
+    ----------
+    key : bytes or None
+        Record key (the entity id by the design).
+    value : bytes
+        Record value.
+    topic, partition, offset : str, int, int
+        Where it was read; the DLQ key is built from them.
+    timestamp : float or None
+        Record timestamp in seconds since the epoch.
+    """
+
+    key: bytes | None
+    value: bytes
+    topic: str
+    partition: int
+    offset: int
+    timestamp: float | None = None
+
+    @property
+    def source(self) -> str:
+        """``topic:partition:offset``, the key of a DLQ record for this event."""
+        return f"{self.topic}:{self.partition}:{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A record a batch handler asks the adapter to publish.
+
+    Parameters
+    ----------
+    topic : {"labels", "review", "dlq"}
+        Logical output topic.
+    key : str or bytes or None
+        Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq).
+    value : mapping
+        JSON-serialisable record value.
+    """
+
+    topic: OutputTopic
+    key: str | bytes | None
+    value: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: ``handler(batch) -> outputs``: called once per micro-batch, in the agent's task. It must
+#: not raise for a bad event (that is a DLQ output); an exception stops the agent.
+BatchHandler = Callable[[Sequence[RawEvent]], Iterable[Output]]
+
+
+def echo_handler(batch: Sequence[RawEvent]) -> list[Output]:
+    """Stand-in handler: one ``labels`` record per event, keyed by the event's key.
+
+    The value is ``{"event_id", "raw_len", "partition", "offset"}`` where ``event_id`` is
+    the decoded key (the value is not parsed) or :attr:`RawEvent.source` without a key.
+
+    Examples
+    --------
+    >>> out = echo_handler([RawEvent(b"e1", b'{"a": 1}', "events", 0, 7)])
+    >>> out[0].topic, out[0].key, dict(out[0].value)
+    ('labels', b'e1', {'event_id': 'e1', 'raw_len': 8, 'partition': 0, 'offset': 7})
+    """
+    return [
+        Output(
+            "labels",
+            ev.key,
+            {
+                "event_id": ev.key.decode("utf-8", "replace") if ev.key is not None else ev.source,
+                "raw_len": len(ev.value),
+                "partition": ev.partition,
+                "offset": ev.offset,
+            },
+        )
+        for ev in batch
+    ]
+
+
+def _as_bytes(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8")
+
+
+def create_app(settings: StreamSettings, handler: BatchHandler | None = None) -> faust.App:
+    """Build the labeler's Faust app: the design's topics and one micro-batching agent.
+
+    Parameters
+    ----------
+    settings : StreamSettings
+        Brokers, topic prefix, app id, batching and group settings.
+    handler : callable, optional
+        The :data:`BatchHandler`; :func:`echo_handler` by default.
+
+    Returns
+    -------
+    faust.App
+        Not started; run it with ``faust.Worker(app).execute_from_commandline()`` (see
+        ``python -m streamlabel.stream._worker``). The agent is ``app.agents`` entry
+        ``<module>.labeler``; topics are declared on the broker by :func:`ensure_topics`,
+        not by Faust.
+
+    Notes
+    -----
+    The agent uses ``stream.take_events`` (the same micro-batching as ``stream.take``,
+    which yields values only) because it needs each record's key, partition and offset.
+    Faust acknowledges the events of a batch after the agent's loop body ran, and flushes
+    the producer before committing offsets: a crash re-delivers, never loses.
+    """
+    import faust
+
+    handle: BatchHandler = echo_handler if handler is None else handler
+    session_s = settings.session_timeout_ms / 1000.0
+    extra: dict[str, Any] = {}
+    if settings.datadir is not None:
+        extra["datadir"] = str(settings.datadir)
+    app = faust.App(
+        settings.group_id,
+        broker=settings.broker_urls,
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        # Faust declares its own internal topics (the assignor's leader topic); ours are
+        # created by ensure_topics, with our partitions and compaction.
+        topic_allow_declare=True,
+        processing_guarantee=settings.processing_guarantee,
+        broker_session_timeout=session_s,
+        broker_heartbeat_interval=max(0.1, session_s / 3.0),
+        # A new group starts at the beginning: no event is skipped.
+        consumer_auto_offset_reset="earliest",
+        web_enabled=settings.web_enabled,
+        **extra,
+    )
+    topics: dict[str, faust.TopicT] = {}
+    for spec in TOPICS:
+        topics[spec.name] = app.topic(
+            settings.topic(spec.name),
+            key_type=bytes,
+            value_type=bytes if spec.value == "raw" else None,
+            key_serializer="raw",
+            value_serializer=spec.value,
+            partitions=settings.partitions,
+            replicas=settings.replication_factor,
+            compacting=True if spec.compacted else None,
+        )
+    outputs = {name: topics[name] for name in OUTPUT_TOPICS}
+
+    async def labeler(stream: faust.StreamT[bytes]) -> None:
+        # take_events is on faust.Stream, not on the StreamT interface.
+        async for events in cast("faust.Stream[bytes]", stream).take_events(
+            settings.batch_size, within=settings.batch_max_wait
+        ):
+            batch = [
+                RawEvent(
+                    key=None if ev.key is None else _as_bytes(ev.key),
+                    value=_as_bytes(ev.value),
+                    topic=ev.message.topic,
+                    partition=ev.message.partition,
+                    offset=ev.message.offset,
+                    timestamp=ev.message.timestamp,
+                )
+                for ev in events
+            ]
+            for out in handle(batch):
+                try:
+                    topic = outputs[out.topic]
+                except KeyError:
+                    raise ValueError(
+                        f"handler returned an output for {out.topic!r}; "
+                        f"outputs go to {sorted(OUTPUT_TOPICS)}"
+                    ) from None
+                await topic.send(key=out.key, value=out.value)
+
+    app.agent(topics["events"], name="labeler")(labeler)
+    return app
+
+
+def ensure_topics(settings: StreamSettings, timeout: float = 30.0) -> list[str]:
+    """Create the topics of :data:`TOPICS` that do not exist yet (kafka-python admin).
+
+    Parameters
+    ----------
+    settings : StreamSettings
+        Brokers, prefix, partitions and replication factor.
+    timeout : float, default=30
+        Seconds for the admin requests.
+
+    Returns
+    -------
+    list of str
+        Names of the topics created (empty when all existed). Existing topics are left
+        as they are, even with another partition count.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.errors import TopicAlreadyExistsError
+
+    ms = int(timeout * 1000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.group_id}-admin",
+        request_timeout_ms=ms,
+    )
+    try:
+        existing = set(admin.list_topics())
+        wanted = {
+            settings.topic(spec.name): {
+                "num_partitions": settings.partitions,
+                "replication_factor": settings.replication_factor,
+                "configs": {"cleanup.policy": "compact"} if spec.compacted else {},
+            }
+            for spec in TOPICS
+            if settings.topic(spec.name) not in existing
+        }
+        if wanted:
+            try:
+                admin.create_topics(wanted, timeout_ms=ms, wait_for_metadata=True)
+            except TopicAlreadyExistsError:  # created concurrently by another worker
+                logger.info("a topic of %s was created concurrently", sorted(wanted))
+    finally:
+        with contextlib.suppress(Exception):
+            admin.close()
+    return sorted(wanted)

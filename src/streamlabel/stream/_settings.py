@@ -1,0 +1,157 @@
+"""Settings of the stream adapter, read from the environment.
+
+pydantic-settings is not a dependency: :meth:`StreamSettings.from_env` maps each field to
+one ``<PREFIX><FIELD NAME IN UPPER CASE>`` variable and lets pydantic convert the strings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["StreamSettings"]
+
+_TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]*")
+_SCHEME = "kafka://"
+
+
+class StreamSettings(BaseModel):
+    """Settings of the labeler's Faust app.
+
+    Parameters
+    ----------
+    brokers : list of str, default=["127.0.0.1:9092"]
+        Bootstrap addresses, ``host:port`` or ``kafka://host:port``; from the environment a
+        comma-separated list.
+    topic_prefix : str, default=""
+        Prepended to every topic name, to the consumer group and to Faust's internal topics
+        (letters, digits, ``.``, ``_``, ``-``).
+    app_id : str, default="streamlabel-labeler"
+        Faust app id; the consumer group is ``topic_prefix + app_id``.
+    batch_size : int, default=500
+        Most events one micro-batch holds.
+    batch_max_wait : float, default=0.25
+        Seconds a partial micro-batch waits for more events before it is processed.
+    partitions : int, default=1
+        Partitions of the topics the app declares.
+    replication_factor : int, default=1
+        Replication factor of the topics the app declares.
+    session_timeout_ms : int, default=6000
+        Consumer-group session timeout. A group join takes about half of it; 6000 is the
+        smallest the broker accepts by default (``group.min.session.timeout.ms``).
+    processing_guarantee : {"at_least_once"}
+        Only at-least-once: outputs are keyed by event id so consumers de-duplicate.
+        Faust's ``exactly_once`` is refused until it is tested here (its users report
+        duplicates and hangs, see ``../shared/notes/faust-and-kafka-clients.md``).
+    datadir : Path, optional
+        Faust's data folder; Faust's default (``<app id>-data`` in the working directory)
+        when None.
+    web_enabled : bool, default=False
+        Whether Faust starts its own web server (port 6066 by default, so two workers on
+        one host would collide).
+
+    Examples
+    --------
+    >>> s = StreamSettings.from_env(environ={
+    ...     "STREAMLABEL_BROKERS": "127.0.0.1:9092, kafka://127.0.0.1:9094",
+    ...     "STREAMLABEL_BATCH_SIZE": "64",
+    ... })
+    >>> s.broker_urls, s.bootstrap_servers, s.batch_size
+    (['kafka://127.0.0.1:9092', 'kafka://127.0.0.1:9094'], ['127.0.0.1:9092', '127.0.0.1:9094'], 64)
+    >>> StreamSettings(topic_prefix="t1.").topic("events"), StreamSettings().group_id
+    ('t1.events', 'streamlabel-labeler')
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    brokers: list[str] = Field(default_factory=lambda: ["127.0.0.1:9092"], min_length=1)
+    topic_prefix: str = ""
+    app_id: str = Field(default="streamlabel-labeler", min_length=1)
+    batch_size: int = Field(default=500, ge=1)
+    batch_max_wait: float = Field(default=0.25, gt=0)
+    partitions: int = Field(default=1, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    processing_guarantee: Literal["at_least_once"] = "at_least_once"
+    datadir: Path | None = None
+    web_enabled: bool = False
+
+    @field_validator("brokers", mode="before")
+    @classmethod
+    def _split_brokers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            out = []
+            for item in value:
+                text = str(item).strip().removeprefix(_SCHEME)
+                if text:
+                    if not text.rpartition(":")[2].isdigit():
+                        raise ValueError(f"broker {item!r} is not host:port")
+                    out.append(text)
+            return out
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not _TOPIC_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"topic_prefix may hold letters, digits, '.', '_' and '-' only, got {value!r}"
+            )
+        return value
+
+    @classmethod
+    def from_env(
+        cls, prefix: str = "STREAMLABEL_", environ: Mapping[str, str] | None = None
+    ) -> StreamSettings:
+        """Build settings from environment variables.
+
+        Parameters
+        ----------
+        prefix : str, default="STREAMLABEL_"
+            Each field ``name`` is read from ``prefix + name.upper()``; unset or empty
+            variables keep the default, other variables with the prefix are ignored.
+        environ : mapping, optional
+            Where to read; ``os.environ`` by default.
+
+        Returns
+        -------
+        StreamSettings
+
+        Raises
+        ------
+        pydantic.ValidationError
+            A value that does not convert or is out of range.
+        """
+        env = os.environ if environ is None else environ
+        data: dict[str, str] = {}
+        for name in cls.model_fields:
+            raw = env.get(prefix + name.upper(), "").strip()
+            if raw:
+                data[name] = raw
+        return cls.model_validate(data)
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """Broker addresses as ``host:port`` (kafka-python)."""
+        return list(self.brokers)
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """Broker addresses as ``kafka://host:port`` (Faust)."""
+        return [_SCHEME + b for b in self.brokers]
+
+    @property
+    def group_id(self) -> str:
+        """The consumer group and Faust app id: ``topic_prefix + app_id``."""
+        return self.topic_prefix + self.app_id
+
+    def topic(self, name: str) -> str:
+        """Return the full name of the logical topic ``name`` (prefix added)."""
+        return self.topic_prefix + name
