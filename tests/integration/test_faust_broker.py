@@ -57,7 +57,7 @@ class Worker:
         self.started = time.monotonic()
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlabel.stream._worker"],
+                [sys.executable, "-m", "streamlabel.stream._worker", "--handler", "echo"],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,

@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_run_demo, render=_render_demo)
 
     _add_dev(commands)
+    _add_run(commands)
+    from streamlabel.cli._lf import add_lf_commands
+
+    add_lf_commands(commands)
     return parser
 
 
@@ -327,6 +331,75 @@ def _render_kafka_down(result: Mapping[str, Any]) -> str:
         if result["stopped"]
         else f"Kafka was not running (data {result['data_dir']})"
     )
+
+
+def _add_run(commands: Any) -> None:
+    """``streamlabel run``: one labeler worker."""
+    run = commands.add_parser(
+        "run",
+        help="run a labeler worker against Kafka (events -> labels, review, dlq)",
+        description=(
+            "Run one labeler worker: create the topics if missing, start with the newest "
+            "valid version of the LF set on the lfsets topic (else --lfset-file), then label "
+            "events until SIGTERM/SIGINT. Settings come from STREAMLABEL_* variables; the "
+            "flags override them."
+        ),
+    )
+    run.add_argument(
+        "--brokers",
+        metavar="HOST:PORT[,...]",
+        help="default: $STREAMLABEL_BROKERS or 127.0.0.1:9092",
+    )
+    run.add_argument(
+        "--prefix", metavar="P", help="topic name prefix; default: $STREAMLABEL_TOPIC_PREFIX"
+    )
+    run.add_argument("--lfset", metavar="NAME", help="LF set to serve; default: $STREAMLABEL_LFSET")
+    run.add_argument(
+        "--lfset-file",
+        metavar="FILE",
+        help="LF set (YAML/JSON) used until one is on lfsets; default: $STREAMLABEL_LFSET_FILE",
+    )
+    run.add_argument("--loglevel", default="warning", metavar="LEVEL", help="default: warning")
+    run.set_defaults(handler=_run_labeler, render=_render_generic, json=False)
+
+
+def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Any:
+    """``StreamSettings`` of ``streamlabel run``: the environment, overridden by the flags.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["run", "--brokers", "h:1", "--lfset", "fraud"])
+    >>> s = run_settings(args, environ={"STREAMLABEL_TOPIC_PREFIX": "x.", "STREAMLABEL_LFSET": "y"})
+    >>> s.brokers, s.topic_prefix, s.lfset, s.lfset_file
+    (['h:1'], 'x.', 'fraud', None)
+    """
+    import os
+
+    from streamlabel.stream import StreamSettings
+
+    env = dict(os.environ if environ is None else environ)
+    for flag, name in (
+        ("brokers", "BROKERS"),
+        ("prefix", "TOPIC_PREFIX"),
+        ("lfset", "LFSET"),
+        ("lfset_file", "LFSET_FILE"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            env["STREAMLABEL_" + name] = value
+    return StreamSettings.from_env(environ=env)
+
+
+def _run_labeler(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.stream import StartupError
+    from streamlabel.stream._worker import run_worker
+
+    settings = run_settings(args)
+    try:
+        run_worker(settings, loglevel=args.loglevel)  # exits the process when it stops
+    except StartupError as exc:
+        raise _CommandError(str(exc)) from None
+    return {"stopped": True}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

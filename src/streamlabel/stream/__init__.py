@@ -7,8 +7,13 @@
   and one agent that hands micro-batches of :class:`RawEvent` to a :data:`BatchHandler`
   and publishes the :class:`Output` records it returns.
 - :func:`ensure_topics` -- creates the topics (partitions, compaction) with kafka-python.
-- ``python -m streamlabel.stream._worker`` -- runs one worker with settings from the
-  environment.
+- :class:`LabelerHandler` -- the :class:`~streamlabel.pipeline.Labeler` as a batch
+  handler, with LF-set hot reload (:meth:`~LabelerHandler.offer_lfset`) and late gold
+  (:meth:`~LabelerHandler.on_feedback`); :func:`prepare_labeler` picks the LF set to start
+  with (newest valid version on ``lfsets``, else ``lfset_file``) or raises
+  :class:`StartupError`.
+- ``python -m streamlabel.stream._worker`` (``streamlabel run``) -- runs one labeler worker
+  with settings from the environment.
 
 This is the only package that imports faust, and it does so inside :func:`create_app`:
 importing :mod:`streamlabel.stream` imports neither faust nor a Kafka client.
@@ -22,22 +27,42 @@ from streamlabel.stream._app import (
     BatchHandler,
     Output,
     RawEvent,
+    RecordHandler,
     TopicSpec,
     create_app,
     echo_handler,
     ensure_topics,
 )
+from streamlabel.stream._service import (
+    INVALID_LFSET,
+    LabelerHandler,
+    LabelerStart,
+    LFSetLog,
+    StartupError,
+    parse_lfset_record,
+    prepare_labeler,
+    read_lfsets,
+)
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
+    "INVALID_LFSET",
     "OUTPUT_TOPICS",
     "TOPICS",
     "BatchHandler",
+    "LFSetLog",
+    "LabelerHandler",
+    "LabelerStart",
     "Output",
     "RawEvent",
+    "RecordHandler",
+    "StartupError",
     "StreamSettings",
     "TopicSpec",
     "create_app",
     "echo_handler",
     "ensure_topics",
+    "parse_lfset_record",
+    "prepare_labeler",
+    "read_lfsets",
 ]

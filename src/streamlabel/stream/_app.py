@@ -13,9 +13,10 @@ The default handler, :func:`echo_handler`, is a stand-in until the pipeline is p
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -30,6 +31,7 @@ __all__ = [
     "BatchHandler",
     "Output",
     "RawEvent",
+    "RecordHandler",
     "TopicSpec",
     "create_app",
     "echo_handler",
@@ -133,6 +135,10 @@ class Output:
 #: not raise for a bad event (that is a DLQ output); an exception stops the agent.
 BatchHandler = Callable[[Sequence[RawEvent]], Iterable[Output]]
 
+#: ``on_lfset(record) -> outputs``: called for every ``lfsets`` record, in the worker's
+#: ``lfsets`` follower task (the same event loop as the agents).
+RecordHandler = Callable[[RawEvent], Iterable[Output]]
+
 
 def echo_handler(batch: Sequence[RawEvent]) -> list[Output]:
     """Stand-in handler: one ``labels`` record per event, keyed by the event's key.
@@ -169,30 +175,51 @@ def _as_bytes(value: Any) -> bytes:
     return str(value).encode("utf-8")
 
 
-def create_app(settings: StreamSettings, handler: BatchHandler | None = None) -> faust.App:
-    """Build the labeler's Faust app: the design's topics and one micro-batching agent.
+def create_app(
+    settings: StreamSettings,
+    handler: BatchHandler | None = None,
+    *,
+    on_feedback: BatchHandler | None = None,
+    on_lfset: RecordHandler | None = None,
+    lfsets_from: Mapping[int, int] | None = None,
+) -> faust.App:
+    """Build the labeler's Faust app: the design's topics and its agents.
 
     Parameters
     ----------
     settings : StreamSettings
         Brokers, topic prefix, app id, batching and group settings.
     handler : callable, optional
-        The :data:`BatchHandler`; :func:`echo_handler` by default.
+        The :data:`BatchHandler` of ``events``; :func:`echo_handler` by default.
+    on_feedback : callable, optional
+        A :data:`BatchHandler` for micro-batches of ``feedback`` records (a second agent,
+        ``feedback``, in the same consumer group); no feedback agent when None.
+    on_lfset : callable, optional
+        A :data:`RecordHandler` for every ``lfsets`` record. ``lfsets`` is read by a task
+        of its own with an aiokafka consumer *outside* the consumer group, assigned every
+        partition: each worker must see every LF set version, which a group member
+        reading its share of the partitions would not. Not read when None.
+    lfsets_from : mapping of int to int, optional
+        Per ``lfsets`` partition, the offset to start at: the partitions read, and
+        required with ``on_lfset``. The worker passes the end of its start-up read
+        (:attr:`LFSetLog.end_offsets`); ``{p: 0 ...}`` replays the topic.
 
     Returns
     -------
     faust.App
         Not started; run it with ``faust.Worker(app).execute_from_commandline()`` (see
-        ``python -m streamlabel.stream._worker``). The agent is ``app.agents`` entry
-        ``<module>.labeler``; topics are declared on the broker by :func:`ensure_topics`,
-        not by Faust.
+        ``python -m streamlabel.stream._worker``). The agents are ``app.agents`` entries
+        ``<module>.labeler`` (and ``<module>.feedback``); topics are declared on the broker
+        by :func:`ensure_topics`, not by Faust.
 
     Notes
     -----
-    The agent uses ``stream.take_events`` (the same micro-batching as ``stream.take``,
-    which yields values only) because it needs each record's key, partition and offset.
+    The agents use ``stream.take_events`` (the same micro-batching as ``stream.take``,
+    which yields values only) because they need each record's key, partition and offset.
     Faust acknowledges the events of a batch after the agent's loop body ran, and flushes
-    the producer before committing offsets: a crash re-delivers, never loses.
+    the producer before committing offsets: a crash re-delivers, never loses. Outputs of
+    the ``lfsets`` task (DLQ records of refused specs) are sent the same way; its position
+    is not committed anywhere: a restarted worker reads ``lfsets`` again at start-up.
     """
     import faust
 
@@ -216,6 +243,10 @@ def create_app(settings: StreamSettings, handler: BatchHandler | None = None) ->
         # A new group starts at the beginning: no event is skipped.
         consumer_auto_offset_reset="earliest",
         web_enabled=settings.web_enabled,
+        # A batch's outputs are sent together: large producer batches cut the produce
+        # round trips (aiokafka keeps one batch in flight per partition).
+        producer_max_batch_size=1_048_576,
+        producer_max_request_size=4_194_304,
         **extra,
     )
     topics: dict[str, faust.TopicT] = {}
@@ -232,34 +263,99 @@ def create_app(settings: StreamSettings, handler: BatchHandler | None = None) ->
         )
     outputs = {name: topics[name] for name in OUTPUT_TOPICS}
 
-    async def labeler(stream: faust.StreamT[bytes]) -> None:
-        # take_events is on faust.Stream, not on the StreamT interface.
-        async for events in cast("faust.Stream[bytes]", stream).take_events(
-            settings.batch_size, within=settings.batch_max_wait
-        ):
-            batch = [
-                RawEvent(
-                    key=None if ev.key is None else _as_bytes(ev.key),
-                    value=_as_bytes(ev.value),
-                    topic=ev.message.topic,
-                    partition=ev.message.partition,
-                    offset=ev.message.offset,
-                    timestamp=ev.message.timestamp,
-                )
-                for ev in events
-            ]
-            for out in handle(batch):
-                try:
-                    topic = outputs[out.topic]
-                except KeyError:
-                    raise ValueError(
-                        f"handler returned an output for {out.topic!r}; "
-                        f"outputs go to {sorted(OUTPUT_TOPICS)}"
-                    ) from None
-                await topic.send(key=out.key, value=out.value)
+    async def publish(results: Iterable[Output]) -> None:
+        sends = []
+        for out in results:
+            try:
+                topic = outputs[out.topic]
+            except KeyError:
+                raise ValueError(
+                    f"handler returned an output for {out.topic!r}; "
+                    f"outputs go to {sorted(OUTPUT_TOPICS)}"
+                ) from None
+            sends.append(topic.send(key=out.key, value=out.value))
+        if sends:
+            await asyncio.gather(*sends)
 
-    app.agent(topics["events"], name="labeler")(labeler)
+    def batching_agent(
+        name: str, handle_batch: BatchHandler
+    ) -> Callable[[faust.StreamT[bytes]], Any]:
+        async def agent(stream: faust.StreamT[bytes]) -> None:
+            # take_events is on faust.Stream, not on the StreamT interface.
+            async for events in cast("faust.Stream[bytes]", stream).take_events(
+                settings.batch_size, within=settings.batch_max_wait
+            ):
+                batch = [
+                    RawEvent(
+                        key=None if ev.key is None else _as_bytes(ev.key),
+                        value=_as_bytes(ev.value),
+                        topic=ev.message.topic,
+                        partition=ev.message.partition,
+                        offset=ev.message.offset,
+                        timestamp=ev.message.timestamp,
+                    )
+                    for ev in events
+                ]
+                await publish(handle_batch(batch))
+
+        agent.__name__ = agent.__qualname__ = name  # names the agent in faust's logs
+        return agent
+
+    app.agent(topics["events"], name="labeler")(batching_agent("labeler", handle))
+    if on_feedback is not None:
+        app.agent(topics["feedback"], name="feedback")(batching_agent("feedback", on_feedback))
+    if on_lfset is not None:
+        if not lfsets_from:
+            raise ValueError("on_lfset needs lfsets_from: the lfsets partitions and offsets")
+        follow = on_lfset
+        start = dict(lfsets_from)
+
+        async def follow_lfsets() -> None:
+            await _follow_lfsets(settings, follow, start, publish)
+
+        app.task(follow_lfsets)
     return app
+
+
+async def _follow_lfsets(
+    settings: StreamSettings,
+    on_lfset: RecordHandler,
+    start: Mapping[int, int],
+    publish: Callable[[Iterable[Output]], Awaitable[None]],
+) -> None:
+    """Read ``lfsets`` from ``start`` (no group) and hand each record to ``on_lfset``."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+
+    name = settings.topic("lfsets")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.group_id}-lfsets",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for p in sorted(start)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, start[tp.partition])
+        logger.info("following %s from %s", name, dict(start))
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for rec in records:
+                    raw = RawEvent(
+                        key=None if rec.key is None else _as_bytes(rec.key),
+                        value=_as_bytes(rec.value),
+                        topic=rec.topic,
+                        partition=rec.partition,
+                        offset=rec.offset,
+                        timestamp=rec.timestamp / 1000.0,
+                    )
+                    await publish(on_lfset(raw))
+    finally:
+        await consumer.stop()
 
 
 def ensure_topics(settings: StreamSettings, timeout: float = 30.0) -> list[str]:

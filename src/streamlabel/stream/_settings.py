@@ -54,6 +54,24 @@ class StreamSettings(BaseModel):
     web_enabled : bool, default=False
         Whether Faust starts its own web server (port 6066 by default, so two workers on
         one host would collide).
+    lfset : str, optional
+        Name of the LF set the labeler serves: the key of its records on ``lfsets``.
+        Defaults to the name inside ``lfset_file`` when only the file is given.
+    lfset_file : Path, optional
+        A declarative LF set (YAML or JSON) used at start-up when ``lfsets`` holds no
+        valid version of the set yet; a version arriving on ``lfsets`` replaces it.
+    half_life : float, default=50000
+        The online label model's forgetting half-life, in events.
+    feedback_cache : int, default=100000
+        Recent events whose votes are kept for late gold labels (``feedback``).
+    max_event_bytes : int, default=64000
+        Largest event accepted; larger ones go to ``dlq`` as ``oversized``.
+    review_min_confidence : float, default=0.6
+        Events whose top posterior is below this go to ``review`` as ``uncertain``.
+    review_conflicts : bool, default=True
+        Whether events on which LFs vote different classes go to ``review``.
+    review_max_per_1000 : int, default=20
+        Review items per 1000 events at most (0 turns review off).
 
     Examples
     --------
@@ -80,6 +98,14 @@ class StreamSettings(BaseModel):
     processing_guarantee: Literal["at_least_once"] = "at_least_once"
     datadir: Path | None = None
     web_enabled: bool = False
+    lfset: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+    lfset_file: Path | None = None
+    half_life: float = Field(default=50_000.0, ge=1, allow_inf_nan=False)
+    feedback_cache: int = Field(default=100_000, ge=0)
+    max_event_bytes: int = Field(default=64_000, ge=1)
+    review_min_confidence: float = Field(default=0.6, ge=0, le=1)
+    review_conflicts: bool = True
+    review_max_per_1000: int = Field(default=20, ge=0, le=1000)
 
     @field_validator("brokers", mode="before")
     @classmethod

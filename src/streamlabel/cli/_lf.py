@@ -1,0 +1,708 @@
+"""``streamlabel lf check|push|list|show``: declarative LF sets and the ``lfsets`` topic.
+
+The compacted ``lfsets`` topic (``topic_prefix + "lfsets"``) holds one record per LF set:
+key = the set's name (utf-8), value = the JSON of its declarative spec,
+``LFSetSpec.model_dump(mode="json")`` (see ``docs/CONTRACTS.md``). The latest record of a
+key is the set's current version.
+
+``push`` validates the file locally before it talks to a broker (a spec that fails
+validation is refused with the LF, field and reason, and nothing is published), then reads
+the latest value of every key (the topic from its beginning to the end offsets taken when
+reading starts, within ``--timeout``), and applies the :class:`~streamlabel.lf.LFSetRegistry`
+rules against the latest published version of the set: the same set version with other
+content, or an LF id (``name@version``) with other logic, is refused; the same version with
+the same content hash is a no-op. Only then is the record produced (``acks=all``) and
+flushed.
+
+Only the standard library is imported at module level; pydantic, the LF code and
+kafka-python are imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamlabel.lf import LFSet, LFSetSpec
+    from streamlabel.stream import StreamSettings
+
+__all__ = ["LFSETS_TOPIC", "LFCommandError", "PublishedSet", "add_lf_commands", "read_lfsets"]
+
+#: Logical name of the compacted topic of LF sets (the prefix is added).
+LFSETS_TOPIC = "lfsets"
+
+#: Default bound, in seconds, on each broker interaction (connect, read to the end, produce).
+DEFAULT_TIMEOUT = 10.0
+
+
+class LFCommandError(ValueError):
+    """An expected failure of an ``lf`` command: ``streamlabel: error: ...``, exit 2."""
+
+
+@dataclass(frozen=True)
+class PublishedSet:
+    """The latest record of one key of the ``lfsets`` topic.
+
+    Attributes
+    ----------
+    name : str
+        The record key (the LF set name).
+    partition, offset : int
+        Where the record is.
+    timestamp_ms : int or None
+        The record timestamp.
+    spec : LFSetSpec or None
+        The validated spec; None when the value does not validate.
+    lfset : LFSet or None
+        The compiled set; None when the value does not validate.
+    error : str or None
+        Why the value is unreadable, when it is.
+    """
+
+    name: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    spec: LFSetSpec | None
+    lfset: LFSet | None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 3600], got {value}")
+    return value
+
+
+def _add_broker_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--brokers",
+        metavar="B",
+        help="bootstrap host:port[,host:port...]; default: $STREAMLABEL_BROKERS or 127.0.0.1:9092",
+    )
+    parser.add_argument(
+        "--prefix",
+        metavar="P",
+        help="topic name prefix; default: $STREAMLABEL_TOPIC_PREFIX or none",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds for each broker step; default: {DEFAULT_TIMEOUT:g}",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def add_lf_commands(commands: Any) -> None:
+    """Add ``lf check|push|list|show`` to the ``streamlabel`` subcommands ``commands``."""
+    lf = commands.add_parser(
+        "lf",
+        help="check declarative LF sets and publish them to the lfsets topic",
+        description=(
+            "Validate declarative LF sets (YAML/JSON) and publish them to, or read them "
+            "back from, the compacted lfsets topic the labelers read."
+        ),
+    )
+    verbs = lf.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    check = verbs.add_parser(
+        "check",
+        help="validate an LF set file locally (no broker)",
+        description="Validate a declarative LF set file and list its LFs; no broker is used.",
+    )
+    check.add_argument("file", metavar="FILE", help="LF set spec (.yaml, .yml or .json)")
+    check.add_argument("--json", action="store_true", help="print one JSON document")
+    check.set_defaults(handler=_run_check, render=_render_check)
+
+    push = verbs.add_parser(
+        "push",
+        help="validate an LF set file and publish it to the lfsets topic",
+        description=(
+            "Validate FILE locally, then publish it to the lfsets topic (key = set name). "
+            "Refused, with nothing published: an invalid spec; a set version already "
+            "published with other content; an LF whose logic changed under the same "
+            "name@version. Pushing the latest version again unchanged is a no-op."
+        ),
+    )
+    push.add_argument("file", metavar="FILE", help="LF set spec (.yaml, .yml or .json)")
+    push.add_argument(
+        "--set", metavar="NAME", help="expected set name; must equal the name in FILE"
+    )
+    _add_broker_options(push)
+    push.set_defaults(handler=_run_push, render=_render_push)
+
+    ls = verbs.add_parser(
+        "list",
+        help="the latest version of every LF set on the topic",
+        description="Read the lfsets topic and list the latest version of every LF set.",
+    )
+    _add_broker_options(ls)
+    ls.set_defaults(handler=_run_list, render=_render_list)
+
+    show = verbs.add_parser(
+        "show",
+        help="the latest spec of one LF set",
+        description="Print the latest published spec of the LF set NAME.",
+    )
+    show.add_argument("name", metavar="NAME", help="LF set name")
+    _add_broker_options(show)
+    show.set_defaults(handler=_run_show, render=_render_show)
+
+
+# --------------------------------------------------------------------------- local
+
+
+def _load_local(file: str) -> tuple[LFSetSpec, LFSet]:
+    """Validate and compile ``file``; :class:`~streamlabel.lf.LFSpecError` when invalid."""
+    from streamlabel.lf import LFSet, load_lfset_spec
+
+    path = Path(file)
+    if not path.is_file():
+        raise LFCommandError(f"no such file: {file}")
+    spec = load_lfset_spec(path)
+    return spec, LFSet.from_spec(spec)
+
+
+def _describe(spec: LFSetSpec, lfset: LFSet) -> dict[str, Any]:
+    names = spec.label_names
+    lfs = []
+    for lf_spec, lf in zip(spec.lfs, lfset.lfs, strict=True):
+        lfs.append(
+            {
+                "id": lf.id,
+                "kind": lf_spec.when.kind,
+                "label": lf_spec.label,
+                "label_name": names[lf_spec.label] if names is not None else None,
+                "fields": list(getattr(lf, "fields", ())),
+            }
+        )
+    return {
+        "name": spec.name,
+        "version": spec.version,
+        "cardinality": spec.cardinality,
+        "label_names": names,
+        "content_hash": lfset.content_hash,
+        "n_lfs": len(lfset),
+        "lfs": lfs,
+    }
+
+
+def _run_check(args: argparse.Namespace) -> dict[str, Any]:
+    spec, lfset = _load_local(args.file)
+    return {"file": args.file, "valid": True, **_describe(spec, lfset)}
+
+
+# --------------------------------------------------------------------------- kafka
+
+
+def _settings(args: argparse.Namespace) -> StreamSettings:
+    from pydantic import ValidationError
+
+    from streamlabel.stream import StreamSettings
+
+    # Each flag is validated alone, then replaces the value read from the environment.
+    update: dict[str, Any] = {}
+    for flag, field, value in (
+        ("--brokers", "brokers", args.brokers),
+        ("--prefix", "topic_prefix", args.prefix),
+    ):
+        if value is None:
+            continue
+        try:
+            update[field] = getattr(StreamSettings.model_validate({field: value}), field)
+        except ValidationError as exc:
+            reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+            raise LFCommandError(f"{flag} {value!r}: {reason}") from None
+    return StreamSettings.from_env().model_copy(update=update)
+
+
+@contextlib.contextmanager
+def _kafka_errors(settings: StreamSettings, timeout: float) -> Iterator[None]:
+    """Quiet kafka-python's logging; turn its errors into :class:`LFCommandError`."""
+    from kafka.errors import KafkaError
+
+    kafka_logger = logging.getLogger("kafka")
+    level = kafka_logger.level
+    kafka_logger.setLevel(logging.CRITICAL)  # reconnect chatter; we report the outcome
+    brokers = ",".join(settings.bootstrap_servers)
+    try:
+        yield
+    except KafkaError as exc:
+        text = str(exc) or type(exc).__name__
+        if "bootstrap" in text.lower() or type(exc).__name__ == "NoBrokersAvailable":
+            raise LFCommandError(
+                f"no Kafka broker answers at {brokers} within {timeout:g} s ({text}); "
+                "set --brokers or STREAMLABEL_BROKERS (`streamlabel dev kafka up` starts one)"
+            ) from None
+        raise LFCommandError(f"Kafka error at {brokers}: {type(exc).__name__}: {text}") from None
+    finally:
+        kafka_logger.setLevel(level)
+
+
+def _parse_value(name: str, value: bytes) -> tuple[LFSetSpec, LFSet]:
+    from streamlabel.lf import LFSet, LFSpecError, load_lfset_spec
+
+    try:
+        data = json.loads(value.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LFSpecError(f"value is not UTF-8 JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise LFSpecError(f"value is not a JSON object but {type(data).__name__}")
+    spec = load_lfset_spec(data)
+    if spec.name != name:
+        raise LFSpecError(f"value names the set {spec.name!r} under the key {name!r}")
+    return spec, LFSet.from_spec(spec)
+
+
+def read_lfsets(settings: StreamSettings, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """Read the latest record of every key of the ``lfsets`` topic.
+
+    The topic is read from its beginning up to the end offsets taken when reading starts;
+    the last record of each key wins and a tombstone (null value) removes the key.
+
+    Parameters
+    ----------
+    settings : StreamSettings
+        Brokers and topic prefix.
+    timeout : float, default=10
+        Seconds to connect, and then to read to the end offsets.
+
+    Returns
+    -------
+    dict
+        ``topic``; ``exists`` (whether the topic exists); ``end_offsets`` (partition ->
+        end offset); ``sets``: set name -> :class:`PublishedSet`, sorted by name.
+
+    Raises
+    ------
+    kafka.errors.KafkaError
+        The broker cannot be reached (``KafkaTimeoutError`` after ``timeout``).
+    LFCommandError
+        Reading did not reach the end offsets within ``timeout``.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streamlabel.lf import LFSpecError
+
+    topic = settings.topic(LFSETS_TOPIC)
+    ms = max(int(timeout * 1000), 1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="streamlabel-lf",
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        allow_auto_create_topics=False,
+        bootstrap_timeout_ms=ms,
+        request_timeout_ms=ms,
+        fetch_max_wait_ms=200,
+    )
+    try:
+        if topic not in consumer.topics():
+            return {"topic": topic, "exists": False, "end_offsets": {}, "sets": {}}
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        end = consumer.end_offsets(tps, timeout_ms=ms)
+        consumer.seek_to_beginning(*tps)
+        latest: dict[str, PublishedSet] = {}
+        remaining = {tp for tp in tps if end[tp] > 0}
+        deadline = time.monotonic() + timeout
+        while remaining:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                behind = {tp.partition: (consumer.position(tp), end[tp]) for tp in remaining}
+                raise LFCommandError(
+                    f"timed out after {timeout:g} s reading {topic} to its end offsets "
+                    f"(partition: (position, end) {behind})"
+                )
+            for tp, records in consumer.poll(timeout_ms=int(min(left, 0.5) * 1000)).items():
+                for record in records:
+                    if record.offset >= end[tp] or record.key is None:
+                        continue  # produced after we started, or not an LF set record
+                    name = record.key.decode("utf-8", errors="replace")
+                    if record.value is None:
+                        latest.pop(name, None)
+                        continue
+                    try:
+                        spec, lfset = _parse_value(name, record.value)
+                        error = None
+                    except LFSpecError as exc:
+                        spec, lfset, error = None, None, str(exc)
+                    latest[name] = PublishedSet(
+                        name,
+                        record.partition,
+                        record.offset,
+                        record.timestamp,
+                        spec,
+                        lfset,
+                        error,
+                    )
+            remaining = {tp for tp in remaining if consumer.position(tp, timeout_ms=ms) < end[tp]}
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close(timeout_ms=ms)
+    return {
+        "topic": topic,
+        "exists": True,
+        "end_offsets": {tp.partition: end[tp] for tp in tps},
+        "sets": dict(sorted(latest.items())),
+    }
+
+
+def _ensure_lfsets_topic(settings: StreamSettings, timeout: float) -> bool:
+    """Create the compacted ``lfsets`` topic if it does not exist; True when created."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import TopicAlreadyExistsError
+
+    topic = settings.topic(LFSETS_TOPIC)
+    ms = max(int(timeout * 1000), 1000)
+    admin = KafkaAdminClient(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="streamlabel-lf-admin",
+        bootstrap_timeout_ms=ms,
+        request_timeout_ms=ms,
+    )
+    try:
+        if topic in set(admin.list_topics()):
+            return False
+        try:
+            admin.create_topics(
+                {
+                    topic: {
+                        # The same settings as streamlabel.stream.ensure_topics.
+                        "num_partitions": settings.partitions,
+                        "replication_factor": settings.replication_factor,
+                        "configs": {"cleanup.policy": "compact"},
+                    }
+                },
+                timeout_ms=ms,
+                wait_for_metadata=True,
+            )
+        except TopicAlreadyExistsError:  # created concurrently
+            return False
+        return True
+    finally:
+        with contextlib.suppress(Exception):
+            admin.close()
+
+
+def _produce(settings: StreamSettings, key: bytes, value: bytes, timeout: float) -> Any:
+    """Produce one record (``acks=all``), flush, and return its metadata."""
+    from kafka import KafkaProducer
+
+    ms = max(int(timeout * 1000), 1000)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id="streamlabel-lf-push",
+        acks="all",
+        bootstrap_timeout_ms=ms,
+        request_timeout_ms=ms,
+        delivery_timeout_ms=ms + 1000,
+        max_block_ms=ms,
+    )
+    try:
+        metadata = producer.send(settings.topic(LFSETS_TOPIC), key=key, value=value).get(
+            timeout=timeout + 2
+        )
+        producer.flush(timeout=timeout)
+    finally:
+        with contextlib.suppress(Exception):
+            producer.close(timeout=timeout)
+    return metadata
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _previous(published: PublishedSet | None) -> dict[str, Any] | None:
+    if published is None:
+        return None
+    return {
+        "version": published.spec.version if published.spec is not None else None,
+        "content_hash": published.lfset.content_hash if published.lfset is not None else None,
+        "partition": published.partition,
+        "offset": published.offset,
+        "error": published.error,
+    }
+
+
+def _check_against(previous: LFSet, new: LFSet) -> None:
+    """Apply the registry rules to ``new`` after ``previous``; LFCommandError if refused."""
+    from streamlabel.lf import LFSetRegistry, LFVersionError
+
+    registry = LFSetRegistry()
+    registry.register(previous)
+    try:
+        registry.register(new)
+    except LFVersionError:
+        if previous.version == new.version:
+            raise LFCommandError(
+                f"LF set {new.name!r} version {new.version!r} is already published with "
+                f"different content (published content hash {previous.content_hash[:12]}, "
+                f"this file {new.content_hash[:12]}); give the set a new version. "
+                "Nothing was published"
+            ) from None
+        same_id = [old for old, new_id in previous.diff(new).changed if old == new_id]
+        raise LFCommandError(
+            f"LF {', '.join(repr(i) for i in same_id)} changed logic but kept its version "
+            f"(compared with the published version {previous.version!r} of {new.name!r}); "
+            "bump the LF's version. Nothing was published"
+        ) from None
+
+
+def _run_push(args: argparse.Namespace) -> dict[str, Any]:
+    spec, lfset = _load_local(args.file)  # first: an invalid spec never reaches a broker
+    if args.set is not None and args.set != spec.name:
+        raise LFCommandError(
+            f"--set {args.set!r} does not match the LF set name {spec.name!r} in {args.file}"
+        )
+    settings = _settings(args)
+    with _kafka_errors(settings, args.timeout):
+        state = read_lfsets(settings, args.timeout)
+        published: PublishedSet | None = state["sets"].get(spec.name)
+        previous = published.lfset if published is not None else None
+        report: dict[str, Any] = {
+            "topic": state["topic"],
+            "brokers": settings.bootstrap_servers,
+            "key": spec.name,
+            "name": spec.name,
+            "version": spec.version,
+            "content_hash": lfset.content_hash,
+            "n_lfs": len(lfset),
+            "previous": _previous(published),
+        }
+        if previous is not None:
+            _check_against(previous, lfset)
+            diff = previous.diff(lfset)
+            if previous.version == lfset.version:  # same content hash, or refused above
+                return {
+                    **report,
+                    "status": "unchanged",
+                    "partition": published.partition if published else None,
+                    "offset": published.offset if published else None,
+                    "diff": {"added": [], "removed": [], "changed": []},
+                }
+            added, removed = list(diff.added), list(diff.removed)
+            changed = [{"from": old, "to": new} for old, new in diff.changed]
+        else:
+            added, removed, changed = list(lfset.ids), [], []
+        value = json.dumps(
+            spec.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
+        ).encode("utf-8")
+        created = _ensure_lfsets_topic(settings, args.timeout)
+        metadata = _produce(settings, spec.name.encode("utf-8"), value, args.timeout)
+    return {
+        **report,
+        "status": "published",
+        "topic_created": created,
+        "partition": metadata.partition,
+        "offset": metadata.offset,
+        "bytes": len(value),
+        "diff": {"added": added, "removed": removed, "changed": changed},
+    }
+
+
+def _summary(published: PublishedSet) -> dict[str, Any]:
+    return {
+        "name": published.name,
+        "version": published.spec.version if published.spec is not None else None,
+        "n_lfs": len(published.lfset) if published.lfset is not None else None,
+        "content_hash": published.lfset.content_hash if published.lfset is not None else None,
+        "partition": published.partition,
+        "offset": published.offset,
+        "timestamp_ms": published.timestamp_ms,
+        "error": published.error,
+    }
+
+
+def _run_list(args: argparse.Namespace) -> dict[str, Any]:
+    settings = _settings(args)
+    with _kafka_errors(settings, args.timeout):
+        state = read_lfsets(settings, args.timeout)
+    return {
+        "topic": state["topic"],
+        "brokers": settings.bootstrap_servers,
+        "exists": state["exists"],
+        "sets": [_summary(p) for p in state["sets"].values()],
+    }
+
+
+def _run_show(args: argparse.Namespace) -> dict[str, Any]:
+    settings = _settings(args)
+    with _kafka_errors(settings, args.timeout):
+        state = read_lfsets(settings, args.timeout)
+    published: PublishedSet | None = state["sets"].get(args.name)
+    if published is None:
+        known = ", ".join(state["sets"]) or "none"
+        raise LFCommandError(f"no LF set named {args.name!r} on {state['topic']} (sets: {known})")
+    if published.spec is None:
+        raise LFCommandError(
+            f"the latest record of {args.name!r} on {state['topic']} (partition "
+            f"{published.partition}, offset {published.offset}) is not a valid LF set: "
+            f"{published.error}"
+        )
+    return {
+        "topic": state["topic"],
+        **_summary(published),
+        "spec": published.spec.model_dump(mode="json"),
+    }
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _rows(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns.
+
+    Examples
+    --------
+    >>> print(_rows(["id", "kind"], [["a@1", "regex"]]))
+    id   kind
+    a@1  regex
+    """
+    lines = [list(headers), *[list(r) for r in rows]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines
+    )
+
+
+def _render_check(report: Mapping[str, Any]) -> str:
+    """Readable ``lf check`` report.
+
+    Examples
+    --------
+    >>> print(_render_check({"file": "f.yaml", "name": "s", "version": "2", "cardinality": 2,
+    ...     "label_names": ["legit", "fraud"], "content_hash": "0123456789abcdef", "n_lfs": 1,
+    ...     "lfs": [{"id": "big@1", "kind": "threshold", "label": 1, "label_name": "fraud",
+    ...              "fields": ["amount"]}]}))
+    f.yaml: LF set 's' version '2' is valid: 1 LF, 2 classes, content hash 0123456789ab
+    LF id  condition  label      fields
+    big@1  threshold  1 (fraud)  amount
+    """
+    n = report["n_lfs"]
+    head = (
+        f"{report['file']}: LF set {report['name']!r} version {report['version']!r} is valid: "
+        f"{n} LF{'s' if n != 1 else ''}, {report['cardinality']} classes, "
+        f"content hash {report['content_hash'][:12]}"
+    )
+    rows = [
+        [
+            lf["id"],
+            lf["kind"],
+            f"{lf['label']} ({lf['label_name']})" if lf["label_name"] else str(lf["label"]),
+            ", ".join(lf["fields"]),
+        ]
+        for lf in report["lfs"]
+    ]
+    if not rows:
+        return head
+    return head + "\n" + _rows(["LF id", "condition", "label", "fields"], rows)
+
+
+def _render_push(report: Mapping[str, Any]) -> str:
+    """Readable ``lf push`` report.
+
+    Examples
+    --------
+    >>> print(_render_push({"status": "published", "topic": "lfsets", "name": "s",
+    ...     "version": "2", "content_hash": "0123456789abcdef", "n_lfs": 2, "partition": 0,
+    ...     "offset": 7, "previous": {"version": "1", "offset": 3, "error": None},
+    ...     "diff": {"added": ["new@1"], "removed": [],
+    ...              "changed": [{"from": "a@1", "to": "a@2"}]}}))
+    published LF set 's' version '2' to lfsets (partition 0, offset 7)
+    2 LFs, content hash 0123456789ab
+    diff vs version '1' (offset 3):
+      added:   new@1
+      changed: a@1 -> a@2
+    """
+    where = f"{report['topic']} (partition {report['partition']}, offset {report['offset']})"
+    what = f"LF set {report['name']!r} version {report['version']!r}"
+    if report["status"] == "unchanged":
+        return (
+            f"unchanged: {what} is already the latest on {where} with the same content "
+            f"(hash {report['content_hash'][:12]}); nothing published"
+        )
+    lines = [
+        f"published {what} to {where}",
+        f"{report['n_lfs']} LFs, content hash {report['content_hash'][:12]}",
+    ]
+    previous = report.get("previous")
+    diff = report["diff"]
+    if previous is None:
+        lines.append("first version of this set: all LFs added")
+    elif previous.get("error"):
+        lines.append(
+            f"previous record (offset {previous['offset']}) unreadable: {previous['error']}"
+        )
+    else:
+        lines.append(f"diff vs version {previous['version']!r} (offset {previous['offset']}):")
+        if not (diff["added"] or diff["removed"] or diff["changed"]):
+            lines.append("  no LF changes")
+    if previous is not None and not previous.get("error"):
+        if diff["added"]:
+            lines.append(f"  added:   {', '.join(diff['added'])}")
+        if diff["removed"]:
+            lines.append(f"  removed: {', '.join(diff['removed'])}")
+        if diff["changed"]:
+            pairs = ", ".join(f"{c['from']} -> {c['to']}" for c in diff["changed"])
+            lines.append(f"  changed: {pairs}")
+    return "\n".join(lines)
+
+
+def _render_list(report: Mapping[str, Any]) -> str:
+    """Readable ``lf list`` report.
+
+    Examples
+    --------
+    >>> print(_render_list({"topic": "lfsets", "exists": True, "sets": [
+    ...     {"name": "s", "version": "2", "n_lfs": 3, "content_hash": "0123456789abcdef",
+    ...      "offset": 7, "error": None}]}))
+    set  version  LFs  content hash  offset
+    s    2        3    0123456789ab  7
+    """
+    if not report["exists"]:
+        return f"no LF sets: topic {report['topic']} does not exist yet"
+    if not report["sets"]:
+        return f"no LF sets on {report['topic']}"
+    rows = [
+        [
+            s["name"],
+            s["version"] or "-",
+            str(s["n_lfs"]) if s["n_lfs"] is not None else "-",
+            s["content_hash"][:12] if s["content_hash"] else f"invalid: {s['error']}",
+            str(s["offset"]),
+        ]
+        for s in report["sets"]
+    ]
+    return _rows(["set", "version", "LFs", "content hash", "offset"], rows)
+
+
+def _render_show(report: Mapping[str, Any]) -> str:
+    import yaml
+
+    head = (
+        f"# {report['name']} version {report['version']} on {report['topic']} "
+        f"(partition {report['partition']}, offset {report['offset']}); "
+        f"content hash {report['content_hash']}"
+    )
+    body: str = yaml.safe_dump(report["spec"], sort_keys=False, allow_unicode=True)
+    return head + "\n" + body.rstrip()

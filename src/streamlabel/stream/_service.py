@@ -1,0 +1,532 @@
+"""The labeler service: the pipeline's Labeler behind the adapter's batch handler.
+
+:class:`LabelerHandler` adapts :class:`~streamlabel.pipeline.Labeler` to the batch-handler
+interface and adds LF-set hot reload from ``lfsets`` and late gold from ``feedback``;
+:func:`prepare_labeler` reads ``lfsets`` at start-up to pick the set to start with.
+
+Nothing here imports faust; :func:`read_lfsets` imports kafka-python when it runs.
+
+Hand-off of a new LF set version: every agent and task of a worker runs in one asyncio
+event loop and the handler's methods are synchronous, so no two of them interleave.
+:meth:`LabelerHandler.offer_lfset` (called for each ``lfsets`` record) validates the spec
+and parks a valid new version in a *pending slot*; :meth:`LabelerHandler.__call__` swaps
+it in (``Labeler.set_lfset``) at the start of the next batch. A batch is therefore
+labeled by exactly one version, and every label names it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from streamlabel.labelmodel import OnlineLabelModel
+from streamlabel.lf import LFSet, LFSpecError, load_lfset
+from streamlabel.pipeline import (
+    DLQRecord,
+    InvalidEvent,
+    Labeler,
+    ReviewPolicy,
+    Source,
+    parse_feedback,
+)
+from streamlabel.stream._app import Output, RawEvent
+from streamlabel.stream._settings import StreamSettings
+
+__all__ = [
+    "INVALID_LFSET",
+    "LFSetLog",
+    "LabelerHandler",
+    "LabelerStart",
+    "StartupError",
+    "parse_lfset_record",
+    "prepare_labeler",
+    "read_lfsets",
+]
+
+logger = logging.getLogger("streamlabel.stream")
+
+#: DLQ reason of an ``lfsets`` record that is not a usable version of the served set.
+INVALID_LFSET: Final = "invalid_lfset"
+
+
+class StartupError(RuntimeError):
+    """The labeler cannot start: no LF set to serve, or ``lfsets`` could not be read."""
+
+
+class _RefusedError(ValueError):
+    """An ``lfsets`` record refused, with the LF and field when known."""
+
+    def __init__(self, detail: str, *, lf: str | None = None, field: str | None = None) -> None:
+        self.detail = detail
+        self.lf = lf
+        self.field = field
+        super().__init__(detail)
+
+
+def parse_lfset_record(name: str, value: bytes) -> LFSet:
+    """Validate one ``lfsets`` record value as a version of the LF set ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The served set (the record key).
+    value : bytes
+        ``LFSetSpec.model_dump(mode="json")`` as UTF-8 JSON (the ``lf push`` contract).
+
+    Returns
+    -------
+    LFSet
+        Compiled from the declarative spec; no code runs.
+
+    Raises
+    ------
+    ValueError
+        The value is not JSON, not an object, not a valid spec (the message names the LF,
+        field and reason) or names another set. Its ``lf`` and ``field`` attributes are
+        set when known.
+
+    Examples
+    --------
+    >>> spec = {"name": "s", "version": "2", "cardinality": 2, "lfs": [{"name": "big",
+    ...     "label": 1, "when": {"kind": "threshold", "field": "amount", "op": "gt",
+    ...     "value": 9}}]}
+    >>> parse_lfset_record("s", json.dumps(spec).encode()).ids
+    ('big@1',)
+    >>> spec["lfs"][0]["label"] = 5
+    >>> try:
+    ...     parse_lfset_record("s", json.dumps(spec).encode())
+    ... except ValueError as e:
+    ...     print(e.lf, e.field, "|", e)
+    big label | LF 'big', field 'label': label 5 is outside 0..1
+    """
+    try:
+        data = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _RefusedError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _RefusedError(f"an LF set spec must be a JSON object, got {type(data).__name__}")
+    try:
+        # A mapping, never a string: load_lfset reads a file named by a short string.
+        lfset = load_lfset(data)
+    except LFSpecError as exc:
+        raise _RefusedError(str(exc), lf=exc.lf, field=exc.field) from None
+    except ValueError as exc:  # e.g. a set-level check of LFSet itself
+        raise _RefusedError(str(exc)) from None
+    if lfset.name != name:
+        raise _RefusedError(
+            f"the record for set {name!r} holds a spec named {lfset.name!r}", field="name"
+        )
+    return lfset
+
+
+@dataclass(frozen=True, slots=True)
+class LFSetLog:
+    """What :func:`read_lfsets` found on ``lfsets`` for one set.
+
+    Attributes
+    ----------
+    records : list of RawEvent
+        The set's records in log order (one partition holds them all: they share a key).
+    end_offsets : dict of int to int
+        Per partition, the offset after the last record read; the running worker follows
+        ``lfsets`` from there.
+    """
+
+    records: list[RawEvent]
+    end_offsets: dict[int, int]
+
+
+def read_lfsets(settings: StreamSettings, name: str, timeout: float = 30.0) -> LFSetLog:
+    """Read the ``lfsets`` topic to its end (kafka-python, no consumer group).
+
+    Parameters
+    ----------
+    settings : StreamSettings
+        Brokers and topic prefix.
+    name : str
+        The set whose records are kept (records with other keys are skipped).
+    timeout : float, default=30
+        Seconds for the whole read.
+
+    Raises
+    ------
+    StartupError
+        The topic does not exist or could not be read to its end in time.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = settings.topic("lfsets")
+    deadline = time.monotonic() + timeout
+    key = name.encode("utf-8")
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.group_id}-lfsets-start",
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=max(1000, int(timeout * 1000)),
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        while not parts and time.monotonic() < deadline:
+            time.sleep(0.2)
+            parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise StartupError(f"topic {topic!r} not found on {settings.bootstrap_servers}")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        end: dict[Any, int] = consumer.end_offsets(tps)
+        consumer.seek_to_beginning(*tps)
+        records: list[RawEvent] = []
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StartupError(f"could not read {topic!r} to its end in {timeout} s")
+            for batch in consumer.poll(timeout_ms=int(min(left, 0.5) * 1000)).values():
+                for rec in batch:
+                    if (
+                        rec.key == key
+                        and rec.offset < end[TopicPartition(rec.topic, rec.partition)]
+                    ):
+                        records.append(
+                            RawEvent(
+                                rec.key,
+                                rec.value or b"",
+                                rec.topic,
+                                rec.partition,
+                                rec.offset,
+                                rec.timestamp / 1000.0,
+                            )
+                        )
+        records.sort(key=lambda r: (r.partition, r.offset))
+        return LFSetLog(records, {tp.partition: end[tp] for tp in tps})
+    finally:
+        consumer.close()
+
+
+def _dlq_output(
+    reason: str,
+    detail: str,
+    record: RawEvent,
+    at: float,
+    extra: dict[str, Any] | None = None,
+) -> Output:
+    source = Source(record.topic, record.partition, record.offset)
+    value = DLQRecord.of(reason, detail, record.value, source, at).to_dict()
+    if extra:
+        value.update(extra)
+    return Output("dlq", record.source.encode("utf-8"), value)
+
+
+class LabelerHandler:
+    """Adapt a :class:`~streamlabel.pipeline.Labeler` to the stream adapter's interface.
+
+    - ``handler(batch)`` (``events``): one ``labels`` record per valid event keyed by the
+      event id (:meth:`LabelRecord.to_dict`), ``dlq`` records keyed
+      ``topic:partition:offset`` with the reason, ``review`` records keyed by event id. A
+      pending LF set version is swapped in first.
+    - :meth:`offer_lfset` (``lfsets``): validate a record for the served set and park a
+      valid new version for the next batch; an unusable one is a ``dlq`` record with
+      reason ``invalid_lfset`` (plus ``lfset``, ``lf``, ``field``).
+    - :meth:`on_feedback` (``feedback``): late gold labels into the label model; an
+      invalid message is a ``dlq`` record.
+
+    Parameters
+    ----------
+    labeler : Labeler
+        The labeler (its LF set is the one served; records for other sets are ignored).
+    clock : callable, default=time.time
+        Epoch seconds for the ``at`` of DLQ records.
+
+    Attributes
+    ----------
+    pending : LFSet or None
+        The version to swap in at the next batch.
+    lfsets_accepted_, lfsets_invalid_, lfsets_ignored_ : int
+        ``lfsets`` records parked, refused (DLQ) and ignored (other sets, tombstones,
+        re-deliveries of the version in effect).
+    feedback_invalid_ : int
+        ``feedback`` messages sent to the DLQ.
+
+    Examples
+    --------
+    >>> from streamlabel.pipeline import Labeler
+    >>> spec = {"name": "s", "version": "1", "cardinality": 2, "lfs": [{"name": "big",
+    ...     "label": 1, "when": {"kind": "threshold", "field": "amount", "op": "gt",
+    ...     "value": 9}}]}
+    >>> handler = LabelerHandler(Labeler(load_lfset(spec), OnlineLabelModel(cardinality=2)))
+    >>> event = b'{"id": "tx1", "ts": 1, "entity": "c1", "payload": {"amount": 50}}'
+    >>> batch = [RawEvent(b"c1", event, "events", 0, 0), RawEvent(None, b"{", "events", 0, 1)]
+    >>> out = handler(batch)
+    >>> [(o.topic, o.key, o.value.get("lfset_version") or o.value["reason"]) for o in out]
+    [('labels', b'tx1', '1'), ('dlq', b'events:0:1', 'not_json')]
+    >>> spec["version"] = "2"
+    >>> handler.offer_lfset(RawEvent(b"s", json.dumps(spec).encode(), "lfsets", 0, 3))
+    []
+    >>> out = handler([RawEvent(b"c1", event.replace(b"tx1", b"tx2"), "events", 0, 2)])
+    >>> out[0].value["lfset_version"]
+    '2'
+    """
+
+    def __init__(self, labeler: Labeler, *, clock: Callable[[], float] = time.time) -> None:
+        self.labeler = labeler
+        self.clock = clock
+        self.pending: LFSet | None = None
+        self._pending_record: RawEvent | None = None
+        self.lfsets_accepted_ = 0
+        self.lfsets_invalid_ = 0
+        self.lfsets_ignored_ = 0
+        self.feedback_invalid_ = 0
+
+    @classmethod
+    def from_settings(cls, settings: StreamSettings, lfset: LFSet) -> LabelerHandler:
+        """Build the labeler (online label model, review policy) from the settings."""
+        review = (
+            ReviewPolicy(
+                min_confidence=settings.review_min_confidence,
+                route_conflicts=settings.review_conflicts,
+                max_per_1000=settings.review_max_per_1000,
+            )
+            if settings.review_max_per_1000 > 0
+            else None
+        )
+        labeler = Labeler(
+            lfset,
+            OnlineLabelModel(cardinality=lfset.cardinality, half_life=settings.half_life),
+            review=review,
+            feedback_cache=settings.feedback_cache,
+            max_bytes=settings.max_event_bytes,
+        )
+        return cls(labeler)
+
+    @property
+    def name(self) -> str:
+        """The served LF set's name."""
+        return self.labeler.lfset.name
+
+    # ------------------------------------------------------------------ events
+
+    def __call__(self, batch: Sequence[RawEvent]) -> list[Output]:
+        """Label one micro-batch of ``events`` (after swapping in a pending LF set)."""
+        outputs = self._swap_pending()
+        outcome = self.labeler.process_many(
+            [(ev.value, Source(ev.topic, ev.partition, ev.offset)) for ev in batch]
+        )
+        outputs.extend(
+            Output("labels", rec.event_id.encode("utf-8"), rec.to_dict()) for rec in outcome.labels
+        )
+        for dlq in outcome.dlq:
+            src = dlq.source
+            key = None if src is None else f"{src.topic}:{src.partition}:{src.offset}".encode()
+            outputs.append(Output("dlq", key, dlq.to_dict()))
+        outputs.extend(
+            Output("review", rec.event_id.encode("utf-8"), rec.to_dict()) for rec in outcome.review
+        )
+        return outputs
+
+    def _swap_pending(self) -> list[Output]:
+        new, record = self.pending, self._pending_record
+        if new is None or record is None:
+            return []
+        self.pending = self._pending_record = None
+        old = self.labeler.lfset.version
+        try:
+            diff = self.labeler.set_lfset(new)
+        except ValueError as exc:  # LFVersionError too; offer_lfset checked both already
+            self.lfsets_invalid_ += 1
+            logger.warning("LF set %r version %r refused: %s", new.name, new.version, exc)
+            return [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), {"lfset": new.name})]
+        logger.warning(
+            "streamlabel LF set %r version %r in effect (was %r): %d added, %d removed, %d changed",
+            new.name,
+            new.version,
+            old,
+            len(diff.added),
+            len(diff.removed),
+            len(diff.changed),
+        )
+        return []
+
+    # ------------------------------------------------------------------ lfsets
+
+    def offer_lfset(self, record: RawEvent) -> list[Output]:
+        """Validate one ``lfsets`` record; park a valid new version for the next batch.
+
+        Returns
+        -------
+        list of Output
+            Empty, or one ``dlq`` record (reason ``invalid_lfset``) when the record is a
+            spec for the served set that cannot be used: not JSON, invalid (LF, field and
+            reason), another name inside, another cardinality, an LF whose logic changed
+            under the same ``name@version``, or the version in effect with other content.
+            The version in effect (and any pending one) stays.
+
+        Notes
+        -----
+        The latest record wins, as on the compacted topic: a re-delivery of the version
+        in effect cancels a pending one. Records of other sets and tombstones (empty
+        values) are ignored.
+        """
+        name = self.name
+        if record.key != name.encode("utf-8"):
+            self.lfsets_ignored_ += 1
+            return []
+        if not record.value:
+            self.lfsets_ignored_ += 1
+            logger.warning("tombstone for LF set %r at %s ignored", name, record.source)
+            return []
+        try:
+            new = parse_lfset_record(name, record.value)
+            self._check_compatible(new)
+        except _RefusedError as exc:
+            self.lfsets_invalid_ += 1
+            logger.warning("LF set record %s refused: %s", record.source, exc)
+            extra = {"lfset": name, "lf": exc.lf, "field": exc.field}
+            return [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), extra)]
+        current = self.labeler.lfset
+        if new.version == current.version:  # checked: same content
+            self.lfsets_ignored_ += 1
+            self.pending = self._pending_record = None
+            return []
+        self.pending, self._pending_record = new, record
+        self.lfsets_accepted_ += 1
+        logger.warning(
+            "streamlabel LF set %r version %r received at %s (applies at the next batch)",
+            name,
+            new.version,
+            record.source,
+        )
+        return []
+
+    def _check_compatible(self, new: LFSet) -> None:
+        current = self.labeler.lfset
+        if new.cardinality != current.cardinality:
+            raise _RefusedError(
+                f"cardinality {new.cardinality}; the labeler's is {current.cardinality}",
+                field="cardinality",
+            )
+        if new.version == current.version and new.content_hash != current.content_hash:
+            raise _RefusedError(
+                f"version {new.version!r} is in effect with other content; "
+                "a set version is immutable, publish a new version",
+                field="version",
+            )
+        for old_id, new_id in current.diff(new).changed:
+            if old_id == new_id:
+                raise _RefusedError(
+                    f"LF {new_id!r} changed its logic but kept its version; bump the LF's version",
+                    lf=new_id.rpartition("@")[0],
+                    field="version",
+                )
+
+    # ------------------------------------------------------------------ feedback
+
+    def on_feedback(self, batch: Sequence[RawEvent]) -> list[Output]:
+        """Learn the late gold labels of a batch of ``feedback`` records.
+
+        A message that does not parse (:func:`~streamlabel.pipeline.parse_feedback`) or
+        names a label outside the classes is a ``dlq`` record; an unknown or already
+        labeled event only counts in the labeler's ``feedback_unmatched_`` /
+        ``feedback_duplicate_``.
+        """
+        outputs: list[Output] = []
+        max_bytes = self.labeler.max_bytes
+        for ev in batch:
+            try:
+                self.labeler.learn_feedback(parse_feedback(ev.value, max_bytes=max_bytes))
+            except InvalidEvent as exc:
+                self.feedback_invalid_ += 1
+                outputs.append(_dlq_output(exc.reason, exc.detail, ev, self.clock()))
+        return outputs
+
+
+# ---------------------------------------------------------------------- start-up
+
+
+@dataclass(frozen=True, slots=True)
+class LabelerStart:
+    """A labeler ready to run: the handler, where it came from, where to follow ``lfsets``.
+
+    Attributes
+    ----------
+    handler : LabelerHandler
+    origin : str
+        ``"topic <topic>:<partition>:<offset>"`` or ``"file <path>"``.
+    lfsets_from : dict of int to int
+        Per ``lfsets`` partition, the offset the running worker reads from.
+    skipped : list of str
+        Why later records on ``lfsets`` were not used at start-up (invalid ones).
+    """
+
+    handler: LabelerHandler
+    origin: str
+    lfsets_from: dict[int, int]
+    skipped: list[str] = field(default_factory=list)
+
+
+def _load_file(path: Path) -> LFSet:
+    try:
+        return load_lfset(Path(path))
+    except FileNotFoundError:
+        raise StartupError(f"LF set file {str(path)!r} not found") from None
+    except (LFSpecError, ValueError) as exc:
+        raise StartupError(f"LF set file {str(path)!r} is invalid: {exc}") from None
+
+
+def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerStart:
+    """Choose the LF set to start with and build the handler.
+
+    The newest valid version of the set on ``lfsets`` (read to its end with
+    :func:`read_lfsets`) wins; without one, ``settings.lfset_file``; without that, the
+    labeler refuses to start.
+
+    Raises
+    ------
+    StartupError
+        No set name, no usable version anywhere, an invalid or mismatched file, or
+        ``lfsets`` unreadable. The message says what to do.
+    """
+    file_set: LFSet | None = None
+    if settings.lfset_file is not None:
+        file_set = _load_file(settings.lfset_file)
+    name = settings.lfset or (file_set.name if file_set is not None else None)
+    if name is None:
+        raise StartupError(
+            "no LF set to serve: set STREAMLABEL_LFSET (streamlabel run --lfset NAME) "
+            "and/or STREAMLABEL_LFSET_FILE (--lfset-file FILE)"
+        )
+    if file_set is not None and file_set.name != name:
+        raise StartupError(
+            f"LF set file {str(settings.lfset_file)!r} holds set {file_set.name!r}, not {name!r}"
+        )
+    log = read_lfsets(settings, name, timeout=timeout)
+    skipped: list[str] = []
+    chosen: tuple[LFSet, str] | None = None
+    for record in reversed(log.records):  # the newest valid version wins
+        if not record.value:
+            continue
+        try:
+            chosen = (parse_lfset_record(name, record.value), f"topic {record.source}")
+            break
+        except ValueError as exc:
+            skipped.append(f"{record.source}: {exc}")
+    if chosen is None and file_set is not None:
+        chosen = (file_set, f"file {settings.lfset_file}")
+    if chosen is None:
+        found = f"{len(log.records)} record(s), none valid" if log.records else "no record"
+        raise StartupError(
+            f"no version of LF set {name!r} to start with: topic "
+            f"{settings.topic('lfsets')!r} has {found} for it and no LF set file is given. "
+            f"Publish one (streamlabel lf push FILE --set {name}) or pass --lfset-file FILE "
+            "(STREAMLABEL_LFSET_FILE)."
+        )
+    lfset, origin = chosen
+    for why in skipped:
+        logger.warning("LF set record skipped at start-up: %s", why)
+    return LabelerStart(
+        LabelerHandler.from_settings(settings, lfset), origin, dict(log.end_offsets), skipped
+    )

@@ -1,0 +1,392 @@
+"""The labeler service on the session's Kafka broker: a real worker subprocess.
+
+(a) end to end: generated events and malformed ones of each kind -> one label per valid
+event, one DLQ record per bad one (reason, source offset); (b) hot LF reload mid-stream
+through ``lfsets`` (JSON of ``LFSetSpec.model_dump(mode="json")``, key = set name), with
+an invalid spec going to the DLQ while labeling goes on with the previous version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from streamlabel.cli import main as cli_main
+from streamlabel.datasets import make_transactions
+from streamlabel.lf import load_lfset_spec
+from streamlabel.stream import StreamSettings, ensure_topics
+
+pytestmark = pytest.mark.kafka
+
+PARTITIONS = 2
+READY_TIMEOUT = 45.0
+WAIT_TIMEOUT = 45.0
+STOP_TIMEOUT = 20.0
+
+SPEC: dict[str, Any] = {
+    "name": "tx",
+    "version": "1",
+    "cardinality": 2,
+    "label_names": ["legit", "fraud"],
+    "resources": {"risky": ["gambling", "crypto", "gift_cards"]},
+    "lfs": [
+        {
+            "name": "risky",
+            "label": 1,
+            "when": {"kind": "lookup", "field": "merchant_category", "resource": "risky"},
+        },
+        {
+            "name": "scam_words",
+            "label": 1,
+            "when": {
+                "kind": "keyword",
+                "field": "descriptor",
+                "keywords": ["urgent", "verify account", "2fa"],
+                "word_boundary": False,
+            },
+        },
+        {
+            "name": "big_amount",
+            "label": 1,
+            "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 1500},
+        },
+        {
+            "name": "refund",
+            "label": 0,
+            "when": {
+                "kind": "regex",
+                "field": "descriptor",
+                "pattern": r"\brefund(?:ed)?\b",
+                "ignore_case": True,
+            },
+        },
+        {
+            "name": "small_grocery",
+            "label": 0,
+            "when": {
+                "kind": "all",
+                "conditions": [
+                    {"kind": "equals", "field": "merchant_category", "value": "grocery"},
+                    {"kind": "threshold", "field": "amount", "op": "lt", "value": 100},
+                ],
+            },
+        },
+    ],
+}
+
+
+def contract_json(spec: dict[str, Any]) -> bytes:
+    """The value ``lf push`` publishes: ``LFSetSpec.model_dump(mode="json")`` as JSON."""
+    return json.dumps(load_lfset_spec(spec).model_dump(mode="json")).encode()
+
+
+def spec_v2() -> dict[str, Any]:
+    data = json.loads(json.dumps(SPEC))
+    data["version"] = "2"
+    data["lfs"][2]["version"] = "2"
+    data["lfs"][2]["when"]["value"] = 1000
+    del data["lfs"][4]
+    return data
+
+
+def event_json(tx: dict[str, Any]) -> bytes:
+    payload = {k: v for k, v in tx.items() if k not in ("id", "ts", "entity")}
+    return json.dumps(
+        {"id": tx["id"], "ts": tx["ts"], "entity": tx["entity"], "payload": payload}
+    ).encode()
+
+
+def _env(settings: StreamSettings) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("STREAMLABEL_") and k[12:].lower() in StreamSettings.model_fields)
+    }
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = ",".join(value)
+        env["STREAMLABEL_" + name.upper()] = str(value)
+    return env
+
+
+class Worker:
+    """``python -m streamlabel.stream._worker`` (the labeler) with its output in a file."""
+
+    def __init__(self, settings: StreamSettings, log: Path) -> None:
+        self.log = log
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlabel.stream._worker"],
+                env=_env(settings),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_log(self, pattern: str, timeout: float = READY_TIMEOUT) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.text())
+            if match:
+                return match
+            assert self.proc.poll() is None, f"worker exited early:\n{self.text()[-3000:]}"
+            time.sleep(0.05)
+        raise AssertionError(f"no {pattern!r} in {timeout} s:\n{self.text()[-3000:]}")
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"no exit after SIGTERM:\n{self.text()[-3000:]}") from None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+class Outputs:
+    """Reads ``labels``, ``dlq`` and ``review`` from the beginning."""
+
+    def __init__(self, settings: StreamSettings) -> None:
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False
+        )
+        self.names = {settings.topic(n): n for n in ("labels", "dlq", "review")}
+        tps = [TopicPartition(t, p) for t in self.names for p in range(settings.partitions)]
+        self.consumer.assign(tps)
+        self.consumer.seek_to_beginning(*tps)
+        self.records: dict[str, list[tuple[bytes, dict[str, Any]]]] = {
+            n: [] for n in self.names.values()
+        }
+
+    @property
+    def labels(self) -> dict[str, dict[str, Any]]:
+        return {v["event_id"]: v for _, v in self.records["labels"]}
+
+    @property
+    def dlq(self) -> list[tuple[bytes, dict[str, Any]]]:
+        return self.records["dlq"]
+
+    def poll_until(self, done: Callable[[], bool], timeout: float = WAIT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert time.monotonic() < deadline, {k: len(v) for k, v in self.records.items()}
+            for batch in self.consumer.poll(timeout_ms=200).values():
+                for rec in batch:
+                    self.records[self.names[rec.topic]].append((rec.key, json.loads(rec.value)))
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.fixture
+def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> StreamSettings:
+    s = StreamSettings(
+        brokers=[kafka_bootstrap],
+        topic_prefix=topic_prefix,
+        partitions=PARTITIONS,
+        batch_size=100,
+        batch_max_wait=0.1,
+        datadir=tmp_path / "faust",
+        lfset="tx",
+    )
+    ensure_topics(s)
+    return s
+
+
+@pytest.fixture
+def workers() -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    try:
+        yield started
+    finally:
+        for w in started:
+            w.kill()
+
+
+@pytest.fixture
+def outputs(settings: StreamSettings) -> Iterator[Outputs]:
+    reader = Outputs(settings)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+@pytest.fixture
+def producer(settings: StreamSettings) -> Iterator[KafkaProducer]:
+    p = KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        linger_ms=5,
+        max_request_size=2_000_000,
+    )
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def produce(
+    producer: KafkaProducer, topic: str, items: list[tuple[bytes | None, bytes]]
+) -> list[tuple[int, int]]:
+    """Send ``(key, value)`` pairs; return each one's (partition, offset)."""
+    futures = [producer.send(topic, key=k, value=v) for k, v in items]
+    producer.flush(timeout=30)
+    return [(m.partition, m.offset) for m in (f.get(timeout=30) for f in futures)]
+
+
+def test_end_to_end_labels_every_valid_event_and_dlqs_every_bad_one(
+    settings: StreamSettings,
+    workers: list[Worker],
+    outputs: Outputs,
+    producer: KafkaProducer,
+    tmp_path: Path,
+    record_property: Callable[[str, Any], None],
+) -> None:
+    lfset_file = tmp_path / "lfs.json"
+    lfset_file.write_text(json.dumps(SPEC))  # no version on lfsets: the file is used
+    settings = settings.model_copy(update={"lfset_file": lfset_file})
+    txs = make_transactions(300, seed=3)
+    good = [(tx["entity"].encode(), event_json(tx)) for tx in txs]
+    big = json.loads(event_json(txs[0]))
+    big["id"] = "too-big"
+    big["payload"]["descriptor"] = "x" * 70_000
+    bad = {
+        "not_json": b'{"id": "oops", ',
+        "missing_field": json.dumps({"ts": 1.0, "entity": "c1", "payload": {}}).encode(),
+        "wrong_type": json.dumps({"id": 42, "ts": 1.0, "entity": "c1", "payload": {}}).encode(),
+        "oversized": json.dumps(big).encode(),
+    }
+    topic = settings.topic("events")
+    items = good[:150] + [(b"bad", v) for v in bad.values()] + good[150:]
+    where = produce(producer, topic, items)
+
+    t0 = time.monotonic()
+    worker = Worker(settings, tmp_path / "worker.log")
+    workers.append(worker)
+    worker.wait_log(r"streamlabel worker ready .*version '1' from file")
+    outputs.poll_until(lambda: len(outputs.labels) >= 300 and len(outputs.dlq) >= 4)
+    all_out_s = time.monotonic() - t0
+
+    source_of = {
+        json.loads(v)["id"]: {"topic": topic, "partition": p, "offset": o}
+        for (_, v), (p, o) in zip(items, where, strict=True)
+        if (_, v) in good
+    }
+    labels = outputs.labels
+    assert set(labels) == {tx["id"] for tx in txs}
+    for key, value in outputs.records["labels"]:
+        assert key == value["event_id"].encode()
+        assert value["lfset"] == "tx" and value["lfset_version"] == "1"
+        assert set(value["votes"]) <= {f"{lf['name']}@1" for lf in SPEC["lfs"]}
+        assert len(value["posterior"]) == 2 and abs(sum(value["posterior"]) - 1) < 1e-9
+        assert value["label"] in (0, 1) and value["labelmodel_version"]
+        assert value["source"] == source_of[value["event_id"]]
+    assert any(v["votes"] for v in labels.values()) and {v["label"] for v in labels.values()} == {
+        0,
+        1,
+    }
+
+    bad_where = dict(zip(bad, where[150:154], strict=True))
+    dlq = {v["reason"]: (k, v) for k, v in outputs.dlq}
+    assert sorted(dlq) == sorted(bad) and len(outputs.dlq) == 4
+    for reason, (p, o) in bad_where.items():
+        key, value = dlq[reason]
+        assert key == f"{topic}:{p}:{o}".encode()
+        assert value["source"] == {"topic": topic, "partition": p, "offset": o}
+    assert all(k == v["event_id"].encode() for k, v in outputs.records["review"])
+
+    assert worker.stop() == 0, worker.text()[-3000:]
+    assert "Traceback" not in worker.text(), worker.text()[-3000:]
+    record_property("start_to_all_outputs_s", round(all_out_s, 2))
+    print(f"\n[labeler e2e] start to all 304 outputs: {all_out_s:.2f} s")
+
+
+def test_hot_reload_mid_stream_and_invalid_spec_to_the_dlq(
+    settings: StreamSettings,
+    workers: list[Worker],
+    outputs: Outputs,
+    producer: KafkaProducer,
+    tmp_path: Path,
+) -> None:
+    lfsets = settings.topic("lfsets")
+    events = settings.topic("events")
+    produce(producer, lfsets, [(b"tx", contract_json(SPEC))])
+    produce(producer, lfsets, [(b"other", contract_json({**SPEC, "name": "other"}))])
+    worker = Worker(settings, tmp_path / "worker.log")
+    workers.append(worker)
+    worker.wait_log(r"streamlabel worker ready .*version '1' from topic " + re.escape(lfsets))
+
+    txs = make_transactions(350, seed=4)
+    items = [(tx["entity"].encode(), event_json(tx)) for tx in txs]
+    first = produce(producer, events, items[:150])
+    outputs.poll_until(lambda: len(outputs.labels) >= 150)
+
+    produce(producer, lfsets, [(b"tx", contract_json(spec_v2()))])
+    worker.wait_log(r"LF set 'tx' version '2' received", timeout=WAIT_TIMEOUT)
+    second = produce(producer, events, items[150:300])
+    outputs.poll_until(lambda: len(outputs.labels) >= 300)
+
+    invalid = json.loads(contract_json(spec_v2()))
+    invalid["version"] = "3"
+    invalid["lfs"][0]["label"] = 7
+    (where,) = produce(producer, lfsets, [(b"tx", json.dumps(invalid).encode())])
+    outputs.poll_until(lambda: len(outputs.dlq) >= 1)
+    third = produce(producer, events, items[300:])
+    outputs.poll_until(lambda: len(outputs.labels) >= 350)
+
+    labels = outputs.labels
+    version = {tx["id"]: labels[tx["id"]]["lfset_version"] for tx in txs}
+    assert {version[tx["id"]] for tx in txs[:150]} == {"1"}
+    assert {version[tx["id"]] for tx in txs[150:]} == {"2"}, "v2 was received before"
+    assert all(
+        "big_amount@2" in labels[tx["id"]]["votes"] or not labels[tx["id"]]["votes"].keys()
+        for tx in txs[150:]
+        if tx["amount"] > 1000
+    )
+    # Monotone per partition: once v2 appears, no later offset carries v1.
+    by_partition: dict[int, list[tuple[int, str]]] = {}
+    for tx, (p, o) in zip(txs, first + second + third, strict=True):
+        by_partition.setdefault(p, []).append((o, version[tx["id"]]))
+    for seq in by_partition.values():
+        versions = [v for _, v in sorted(seq)]
+        assert versions == sorted(versions), "a v1 label after a v2 label"
+
+    ((key, dlq),) = outputs.dlq
+    assert key == f"{lfsets}:{where[0]}:{where[1]}".encode()
+    assert dlq["reason"] == "invalid_lfset" and dlq["lfset"] == "tx"
+    assert (dlq["lf"], dlq["field"]) == ("risky", "label")
+    assert dlq["source"] == {"topic": lfsets, "partition": where[0], "offset": where[1]}
+
+    assert worker.stop() == 0, worker.text()[-3000:]
+    assert "Traceback" not in worker.text(), worker.text()[-3000:]
+
+
+def test_run_refuses_to_start_without_an_lf_set(
+    settings: StreamSettings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--brokers", settings.brokers[0], "--prefix", settings.topic_prefix]
+    assert cli_main([*argv, "--lfset", "tx"]) == 2
+    err = capsys.readouterr().err
+    assert "no version of LF set 'tx'" in err and "lf push" in err and "--lfset-file" in err
