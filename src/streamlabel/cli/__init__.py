@@ -2,11 +2,14 @@
 
 Subcommands::
 
-    streamlabel bench labelmodel --wrench DIR [--no-peers] [--json]
-    streamlabel bench apply [--events N] [--seed S] [--repeats R] [--json]
+    streamlabel demo [--events N] [--seed S] [--json]
+    streamlabel run [--brokers B] [--prefix P] [--lfset NAME] [--lfset-file FILE]
+    streamlabel lf check|push|list|show ...
+    streamlabel dev kafka up|down|status|logs
+    streamlabel bench labelmodel|apply|lmspeed|regimes ...
 
-Importing this package is cheap and has no side effects: the benchmarks (numpy models,
-Snorkel, torch) are imported only when a subcommand runs.
+Importing this package is cheap and has no side effects: models, Kafka clients, faust,
+Snorkel and torch are imported only when a subcommand runs.
 """
 
 from __future__ import annotations
