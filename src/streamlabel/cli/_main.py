@@ -129,6 +129,42 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--json", action="store_true", help="print one JSON document")
     rg.set_defaults(handler=_run_regimes, render=_render_generic)
 
+    st = benches.add_parser(
+        "stream",
+        help="the labeler service end to end on Kafka: throughput, latency, crash test",
+        description=(
+            "Produce generated events (a few percent malformed) to a broker, run labeler "
+            "workers, account for every event (label or DLQ) and report throughput, "
+            "end-to-end latency and the broker's own kafka-python ceiling."
+        ),
+    )
+    st.add_argument(
+        "--events", type=_positive_int, default=20_000, metavar="N", help="default: 20000"
+    )
+    st.add_argument("--workers", type=_positive_int, default=1, metavar="W", help="default: 1")
+    st.add_argument(
+        "--crash-after",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="SIGKILL a worker after K labels and start a replacement",
+    )
+    st.add_argument(
+        "--rate", type=float, default=None, metavar="R", help="events/s (default: full speed)"
+    )
+    st.add_argument(
+        "--brokers",
+        default=None,
+        metavar="HOST:PORT",
+        help="broker to use (default: start a temporary local broker)",
+    )
+    st.add_argument(
+        "--timeout", type=float, default=120.0, metavar="S", help="default: 120 seconds"
+    )
+    st.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    st.add_argument("--json", action="store_true", help="print one JSON document")
+    st.set_defaults(handler=_run_stream, render=_render_generic)
+
     demo = commands.add_parser(
         "demo",
         help="the core demo: LFs on a drifting stream, online label model vs majority vote",
@@ -244,6 +280,20 @@ def _run_apply(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._apply import bench_apply
 
     return bench_apply(n_events=args.events, seed=args.seed, repeats=args.repeats)
+
+
+def _run_stream(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._stream import bench_stream
+
+    return bench_stream(
+        args.brokers,
+        n_events=args.events,
+        workers=args.workers,
+        crash_after=args.crash_after,
+        rate=args.rate,
+        timeout=args.timeout,
+        seed=args.seed,
+    )
 
 
 def _local_kafka(args: argparse.Namespace, **settings: Any) -> Any:
