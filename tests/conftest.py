@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,18 +36,6 @@ def youtube_wrench_dir() -> Path:
     return path
 
 
-def _free_ports(n: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now (held together while drawn, so distinct)."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a Kafka broker for the whole session.
@@ -62,25 +49,12 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield external
         return
 
-    from streamlabel.dev import KafkaDevError, LocalKafka
+    from streamlabel.dev import KafkaDevError, start_on_free_ports
 
-    data_dir = tmp_path_factory.mktemp("kafka")
-    broker: LocalKafka | None = None
-    failure = ""
-    for _ in range(3):  # a drawn port can be taken before the broker binds it
-        port, controller_port = _free_ports(2)
-        candidate = LocalKafka(data_dir=data_dir, port=port, controller_port=controller_port)
-        try:
-            candidate.up(timeout=90)
-        except KafkaDevError as exc:
-            failure = str(exc)
-            if "already in use" in failure:
-                continue
-            break
-        broker = candidate
-        break
-    if broker is None:
-        msg = f"local Kafka broker did not start: {failure}"
+    try:
+        broker = start_on_free_ports(tmp_path_factory.mktemp("kafka"), timeout=90)
+    except KafkaDevError as exc:
+        msg = f"local Kafka broker did not start: {exc}"
         if os.environ.get(REQUIRE_KAFKA_ENV) == "1":
             pytest.fail(f"{msg}\n({REQUIRE_KAFKA_ENV}=1)", pytrace=False)
         pytest.skip(msg)

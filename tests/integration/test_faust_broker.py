@@ -8,11 +8,9 @@ counts are printed (``pytest -s``) and recorded as test properties.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -24,6 +22,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
 from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream._process import READY_PATTERN, WorkerProcess
 
 pytestmark = pytest.mark.kafka
 
@@ -33,53 +32,21 @@ READY_TIMEOUT = 45.0
 LABELS_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 _ASSIGNED = re.compile(r"streamlabel partitions assigned after ([0-9.]+) s")
-_READY = re.compile(r"streamlabel worker ready in ([0-9.]+) s")
 
 
-class Worker:
-    """One ``python -m streamlabel.stream._worker`` subprocess, output in a log file."""
+class Worker(WorkerProcess):
+    """The echo worker (``--handler echo``) with timed stops for these tests."""
 
     def __init__(self, settings: StreamSettings, log: Path) -> None:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not (k.startswith("STREAMLABEL_") and k[12:].lower() in StreamSettings.model_fields)
-        }
-        env.update(
-            STREAMLABEL_BROKERS=",".join(settings.brokers),
-            STREAMLABEL_TOPIC_PREFIX=settings.topic_prefix,
-            STREAMLABEL_PARTITIONS=str(settings.partitions),
-            STREAMLABEL_BATCH_SIZE=str(settings.batch_size),
-            STREAMLABEL_BATCH_MAX_WAIT=str(settings.batch_max_wait),
-            STREAMLABEL_DATADIR=str(settings.datadir),
-        )
-        self.log = log
-        self.started = time.monotonic()
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlabel.stream._worker", "--handler", "echo"],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
+        super().__init__(settings, log, ["--handler", "echo"])
 
     def wait_assigned(self, timeout: float = READY_TIMEOUT) -> float:
         """Seconds from the worker's start to its first partition assignment."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = _ASSIGNED.search(self.text())
-            if match:
-                return float(match.group(1))
-            assert self.proc.poll() is None, f"worker exited early:\n{self.text()[-3000:]}"
-            time.sleep(0.1)
-        raise AssertionError(f"no partition assignment in {timeout} s:\n{self.text()[-3000:]}")
+        return float(self.wait_log(_ASSIGNED, timeout).group(1))
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT) -> tuple[int, float]:
+    def stop_timed(
+        self, sig: int = signal.SIGTERM, timeout: float = STOP_TIMEOUT
+    ) -> tuple[int, float]:
         """Send ``sig``; return the exit status and the seconds it took to exit."""
         t0 = time.monotonic()
         if self.proc.poll() is None:
@@ -87,17 +54,11 @@ class Worker:
         try:
             rc = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+            self.kill()
             raise AssertionError(
                 f"worker did not exit {timeout} s after signal {sig}:\n{self.text()[-3000:]}"
             ) from None
         return rc, time.monotonic() - t0
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -208,7 +169,7 @@ def test_worker_labels_every_event_and_stops_cleanly(
     assert ok, f"{len(labels.ids)} of {N_EVENTS} labeled:\n{worker.text()[-3000:]}"
     assert set(labels.ids) == {f"ev-{i}" for i in range(N_EVENTS)}
 
-    rc, stop_s = worker.stop(signal.SIGTERM)
+    rc, stop_s = worker.stop_timed(signal.SIGTERM)
     log = worker.text()
     assert rc == 0, f"worker exited with {rc} after SIGTERM:\n{log[-3000:]}"
     assert "Traceback" not in log, log[-3000:]
@@ -224,7 +185,7 @@ def test_worker_labels_every_event_and_stops_cleanly(
     }
     assert sum(events.values()) == N_EVENTS, committed
 
-    ready = _READY.search(log)
+    ready = READY_PATTERN.search(log)
     span_s = max((labels.last_ts - labels.first_ts) / 1000.0, 1e-3)
     _report(
         record_property,
@@ -273,7 +234,7 @@ def test_sigkill_and_restart_loses_no_event(
     missing = {f"ev-{i}" for i in range(N_EVENTS)} - set(labels.ids)
     assert ok and not missing, f"lost {len(missing)} events:\n{second.text()[-3000:]}"
 
-    rc, _ = second.stop(signal.SIGTERM)
+    rc, _ = second.stop_timed(signal.SIGTERM)
     assert rc == 0, second.text()[-3000:]
     duplicated = sum(1 for n in labels.ids.values() if n > 1)
     _report(

@@ -9,11 +9,7 @@ an invalid spec going to the DLQ while labeling goes on with the previous versio
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +22,7 @@ from streamlabel.cli import main as cli_main
 from streamlabel.datasets import make_transactions
 from streamlabel.lf import load_lfset_spec
 from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream._process import WorkerProcess
 
 pytestmark = pytest.mark.kafka
 
@@ -107,61 +104,13 @@ def event_json(tx: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def _env(settings: StreamSettings) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("STREAMLABEL_") and k[12:].lower() in StreamSettings.model_fields)
-    }
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, list):
-            value = ",".join(value)
-        env["STREAMLABEL_" + name.upper()] = str(value)
-    return env
+class Worker(WorkerProcess):
+    """The labeler worker, with the waits these tests use."""
 
-
-class Worker:
-    """``python -m streamlabel.stream._worker`` (the labeler) with its output in a file."""
-
-    def __init__(self, settings: StreamSettings, log: Path) -> None:
-        self.log = log
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlabel.stream._worker"],
-                env=_env(settings),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_log(self, pattern: str, timeout: float = READY_TIMEOUT) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = re.search(pattern, self.text())
-            if match:
-                return match
-            assert self.proc.poll() is None, f"worker exited early:\n{self.text()[-3000:]}"
-            time.sleep(0.05)
-        raise AssertionError(f"no {pattern!r} in {timeout} s:\n{self.text()[-3000:]}")
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError(f"no exit after SIGTERM:\n{self.text()[-3000:]}") from None
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+    def wait_log(  # type: ignore[override]
+        self, pattern: str | re.Pattern[str], timeout: float = READY_TIMEOUT
+    ) -> re.Match[str]:
+        return super().wait_log(pattern, timeout)
 
 
 class Outputs:

@@ -25,16 +25,12 @@ plain consume rate.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
 import random
-import re
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -47,6 +43,7 @@ import numpy as np
 from streamlabel.bench._apply import bench_lfset_spec
 from streamlabel.datasets import make_transactions
 from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream._process import WorkerProcess
 
 __all__ = ["MALFORMED_KINDS", "bench_stream"]
 
@@ -61,21 +58,8 @@ MALFORMED_KINDS: tuple[str, ...] = (
     "invalid_value",
 )
 
-_READY = re.compile(r"streamlabel worker ready")
-_ASSIGNED = re.compile(r"streamlabel partitions assigned after [0-9.]+ s: (\d+)")
 _READY_TIMEOUT = 60.0
 _STOP_TIMEOUT = 10.0
-
-
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def _event_bytes(tx: dict[str, Any]) -> bytes:
@@ -128,76 +112,7 @@ def _make_inputs(
     return ids, keys, values, bad
 
 
-def _worker_env(settings: StreamSettings) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith("STREAMLABEL_") and k[12:].lower() in StreamSettings.model_fields)
-    }
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, list):
-            value = ",".join(value)
-        env["STREAMLABEL_" + name.upper()] = str(value)
-    return env
-
-
-class _Worker:
-    """One ``python -m streamlabel.stream._worker`` subprocess, output in a log file."""
-
-    def __init__(self, settings: StreamSettings, log: Path) -> None:
-        self.log = log
-        self.started = time.monotonic()
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlabel.stream._worker"],
-                env=_worker_env(settings),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def text(self) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def is_ready(self) -> bool:
-        return _READY.search(self.text()) is not None
-
-    def assigned(self) -> int | None:
-        """Partitions in the worker's latest assignment, None before the first."""
-        found = _ASSIGNED.findall(self.text())
-        return int(found[-1]) if found else None
-
-    def wait_ready(self, timeout: float) -> float:
-        """Wait for the readiness line; return seconds since the start."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.is_ready():
-                return time.monotonic() - self.started
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited with {self.proc.returncode}:\n{self.text()[-3000:]}"
-                )
-            time.sleep(0.05)
-        raise RuntimeError(f"worker not ready in {timeout:.0f} s:\n{self.text()[-3000:]}")
-
-    def signal(self, sig: signal.Signals) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, sig)
-
-    def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=_STOP_TIMEOUT)
-
-
-def _stop_all(workers: list[_Worker]) -> list[int | None]:
+def _stop_all(workers: list[WorkerProcess]) -> list[int | None]:
     """SIGTERM every worker, wait a bounded time, SIGKILL the rest; return exit codes."""
     for w in workers:
         w.signal(signal.SIGTERM)
@@ -362,21 +277,12 @@ def _plain_ceiling(
 
 
 def _start_local_kafka(data_dir: Path) -> Any:
-    from streamlabel.dev import KafkaDevError, LocalKafka
+    from streamlabel.dev import KafkaDevError, start_on_free_ports
 
-    failure = ""
-    for _ in range(3):  # a drawn port can be taken before the broker binds it
-        port, controller_port = _free_ports(2)
-        broker = LocalKafka(data_dir=data_dir, port=port, controller_port=controller_port)
-        try:
-            broker.up(timeout=120)
-        except KafkaDevError as exc:
-            failure = str(exc)
-            if "already in use" in failure:
-                continue
-            break
-        return broker
-    raise RuntimeError(f"local Kafka broker did not start: {failure}")
+    try:
+        return start_on_free_ports(data_dir, timeout=120)
+    except KafkaDevError as exc:
+        raise RuntimeError(f"local Kafka broker did not start: {exc}") from exc
 
 
 def bench_stream(
@@ -492,14 +398,14 @@ def _run(
     )
     ensure_topics(base)
 
-    started: list[_Worker] = []
+    started: list[WorkerProcess] = []
     counter = [0]
 
-    def start_worker() -> _Worker:
+    def start_worker() -> WorkerProcess:
         counter[0] += 1
         k = counter[0]
         settings = base.model_copy(update={"datadir": tmpdir / f"faust-{k}"})
-        w = _Worker(settings, tmpdir / f"worker-{k}.log")
+        w = WorkerProcess(settings, tmpdir / f"worker-{k}.log")
         started.append(w)
         return w
 

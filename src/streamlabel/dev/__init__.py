@@ -10,6 +10,20 @@ Importing this package starts nothing and imports no Kafka client.
 
 from __future__ import annotations
 
-from streamlabel.dev._kafka import KafkaDevError, LocalKafka, find_deploy_dir, kafka_version
+from streamlabel.dev._kafka import (
+    KafkaDevError,
+    LocalKafka,
+    find_deploy_dir,
+    free_ports,
+    kafka_version,
+    start_on_free_ports,
+)
 
-__all__ = ["KafkaDevError", "LocalKafka", "find_deploy_dir", "kafka_version"]
+__all__ = [
+    "KafkaDevError",
+    "LocalKafka",
+    "find_deploy_dir",
+    "free_ports",
+    "kafka_version",
+    "start_on_free_ports",
+]

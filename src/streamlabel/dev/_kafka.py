@@ -32,7 +32,14 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KafkaDevError", "LocalKafka", "find_deploy_dir", "kafka_version"]
+__all__ = [
+    "KafkaDevError",
+    "LocalKafka",
+    "find_deploy_dir",
+    "free_ports",
+    "kafka_version",
+    "start_on_free_ports",
+]
 
 logger = logging.getLogger("streamlabel.dev")
 
@@ -709,3 +716,45 @@ class LocalKafka:
                 return True
             time.sleep(0.1)
         return not _pid_alive(pid)
+
+
+def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
+    """Return ``n`` distinct ports free on ``host`` right now (held together while drawn).
+
+    Examples
+    --------
+    >>> a, b = free_ports(2)
+    >>> a != b and a > 0 and b > 0
+    True
+    """
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def start_on_free_ports(data_dir: Path, *, timeout: float = 90.0, attempts: int = 3) -> LocalKafka:
+    """Start a :class:`LocalKafka` on free ports; retry when a drawn port was taken meanwhile.
+
+    Raises
+    ------
+    KafkaDevError
+        The broker did not start (the last reason), or every attempt met a taken port.
+    """
+    failure = ""
+    for _ in range(attempts):
+        port, controller_port = free_ports(2)
+        broker = LocalKafka(data_dir=data_dir, port=port, controller_port=controller_port)
+        try:
+            broker.up(timeout=timeout)
+        except KafkaDevError as exc:
+            failure = str(exc)
+            if "already in use" in failure:
+                continue
+            raise
+        return broker
+    raise KafkaDevError(f"no free ports after {attempts} attempts: {failure}")
