@@ -339,3 +339,59 @@ def test_run_refuses_to_start_without_an_lf_set(
     assert cli_main([*argv, "--lfset", "tx"]) == 2
     err = capsys.readouterr().err
     assert "no version of LF set 'tx'" in err and "lf push" in err and "--lfset-file" in err
+
+
+def _revision(label: dict[str, Any]) -> int:
+    """The revision part of ``labelmodel_version`` (``"<fits>.<revision>"``)."""
+    return int(label["labelmodel_version"].split(".")[1])
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "sigkill"])
+def test_label_model_state_survives_a_restart(
+    stop: str,
+    settings: StreamSettings,
+    workers: list[Worker],
+    outputs: Outputs,
+    producer: KafkaProducer,
+    tmp_path: Path,
+) -> None:
+    from streamlabel.stream import read_snapshot
+
+    # SIGTERM: fewer batches than snapshot_every, so only the snapshot taken at the clean
+    # stop can carry the state. SIGKILL: a snapshot after every batch.
+    settings = settings.model_copy(update={"snapshot_every": 20 if stop == "sigterm" else 1})
+    events = settings.topic("events")
+    produce(producer, settings.topic("lfsets"), [(b"tx", contract_json(SPEC))])
+    txs = make_transactions(800, seed=5)
+    items = [(tx["entity"].encode(), event_json(tx)) for tx in txs]
+    first_ids = {tx["id"] for tx in txs[:600]}
+
+    first = Worker(settings, tmp_path / "first.log")
+    workers.append(first)
+    first.wait_log(r"streamlabel worker ready .*fresh label model")
+    produce(producer, events, items[:600])
+    outputs.poll_until(lambda: len(outputs.labels) >= 600)
+    if stop == "sigterm":
+        assert first.stop(timeout=STOP_TIMEOUT) == 0, first.text()[-3000:]
+        assert "snapshot published at exit" in first.text(), first.text()[-3000:]
+    else:
+        time.sleep(1.0)  # the last batch's snapshot is sent with its labels
+        first.kill()
+    before = max(_revision(v) for _, v in outputs.records["labels"])
+    snap = read_snapshot(settings)
+    assert snap is not None and snap.model.n_events_ > 0
+    saved = int(snap.model.version_.split(".")[1])
+    assert saved >= before
+
+    second = Worker(settings, tmp_path / "second.log")
+    workers.append(second)
+    ready = second.wait_log(r"streamlabel worker ready .*label model ([0-9.]+) from a snapshot")
+    assert ready.group(1) == snap.model.version_
+    produce(producer, events, items[600:])
+    outputs.poll_until(lambda: {tx["id"] for tx in txs} <= set(outputs.labels))
+    later = [v for _, v in outputs.records["labels"] if v["event_id"] not in first_ids]
+    assert len({v["event_id"] for v in later}) == 200
+    # The second worker continues the first one's model instead of starting from scratch.
+    assert min(_revision(v) for v in later) >= saved >= before > 0
+    assert second.stop(timeout=STOP_TIMEOUT) == 0, second.text()[-3000:]
+    assert "Traceback" not in first.text() + second.text(), second.text()[-3000:]

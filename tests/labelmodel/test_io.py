@@ -161,3 +161,32 @@ def test_file_loads_without_pickle(tmp_path: Path) -> None:
 def test_only_online_models_are_saved(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="MajorityVote"):
         save_model(MajorityVote(2), tmp_path / "mv.npz")  # type: ignore[arg-type]
+
+
+def test_dumps_loads_round_trip_in_memory() -> None:
+    from streamlabel.labelmodel import dumps_model, loads_model
+
+    rng = np.random.default_rng(0)
+    model = OnlineLabelModel(cardinality=3, half_life=1000.0)
+    model.learn_many(rng.integers(-1, 3, size=(500, 4)), ["a@1", "b@1", "c@1", "d@1"])
+    data = dumps_model(model)
+    assert isinstance(data, bytes)
+    back = loads_model(data)
+    assert back.lf_ids_ == model.lf_ids_ and back.version_ == model.version_
+    assert back.half_life == 1000.0
+    L = rng.integers(-1, 3, size=(50, 4))
+    ids = ["a@1", "b@1", "c@1", "d@1"]
+    np.testing.assert_allclose(back.predict_proba_many(L, ids), model.predict_proba_many(L, ids))
+    # Both keep learning identically.
+    model.learn_many(L, ids)
+    back.learn_many(L, ids)
+    assert back.version_ == model.version_
+    np.testing.assert_allclose(back.predict_proba_many(L, ids), model.predict_proba_many(L, ids))
+
+
+@pytest.mark.parametrize("data", [b"", b"not a model", b"PK\x03\x04broken zip"])
+def test_loads_refuses_garbage(data: bytes) -> None:
+    from streamlabel.labelmodel import loads_model
+
+    with pytest.raises(IncompatibleModelError):
+        loads_model(data)

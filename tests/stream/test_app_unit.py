@@ -58,9 +58,17 @@ def test_settings_from_env_and_validation() -> None:
 
 
 def test_topics_follow_the_design() -> None:
-    assert [t.name for t in TOPICS] == ["events", "labels", "review", "dlq", "lfsets", "feedback"]
-    assert OUTPUT_TOPICS == {"labels", "review", "dlq"}
-    assert [t.name for t in TOPICS if t.compacted] == ["lfsets"]
+    assert [t.name for t in TOPICS] == [
+        "events",
+        "labels",
+        "review",
+        "dlq",
+        "lfsets",
+        "feedback",
+        "labelmodel-snapshots",
+    ]
+    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-snapshots"}
+    assert [t.name for t in TOPICS if t.compacted] == ["lfsets", "labelmodel-snapshots"]
     assert {t.name for t in TOPICS if t.value == "raw"} == {"events", "lfsets", "feedback"}
 
 

@@ -268,6 +268,7 @@ def _fake_log(monkeypatch: pytest.MonkeyPatch, *values: Any) -> None:
         return LFSetLog([r for r in records if r.key == name.encode()], {0: len(values)})
 
     monkeypatch.setattr(_service, "read_lfsets", fake)
+    monkeypatch.setattr(_service, "read_snapshot", lambda settings, timeout=30.0: None)
 
 
 def _file(tmp_path: Path, data: dict[str, Any]) -> Path:

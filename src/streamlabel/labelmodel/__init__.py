@@ -6,11 +6,19 @@
 
 Both take votes keyed by LF id: ``learn_one({id: vote})`` / ``learn_many(L, lf_ids)`` and
 ``predict_proba_one`` / ``predict_proba_many``. Models are saved with :func:`save_model`
-(``.npz`` + JSON header, no pickle).
+(``.npz`` + JSON header, no pickle); :func:`dumps_model` / :func:`loads_model` do the same
+in memory.
 """
 
 from ._base import ABSTAIN, BaseLabelModel
-from ._io import FORMAT_VERSION, IncompatibleModelError, load_model, save_model
+from ._io import (
+    FORMAT_VERSION,
+    IncompatibleModelError,
+    dumps_model,
+    load_model,
+    loads_model,
+    save_model,
+)
 from ._majority import MajorityVote
 from ._online import OnlineLabelModel
 
@@ -21,6 +29,8 @@ __all__ = [
     "IncompatibleModelError",
     "MajorityVote",
     "OnlineLabelModel",
+    "dumps_model",
     "load_model",
+    "loads_model",
     "save_model",
 ]

@@ -3,7 +3,8 @@
 - :class:`StreamSettings` -- brokers, topic prefix, app id, batching, group settings;
   :meth:`StreamSettings.from_env` reads ``STREAMLABEL_*`` variables.
 - :func:`create_app` -- a factory (no module-level app) returning a ``faust.App`` with the
-  design's topics (``events``, ``labels``, ``review``, ``dlq``, ``lfsets``, ``feedback``)
+  design's topics (``events``, ``labels``, ``review``, ``dlq``, ``lfsets``, ``feedback``,
+  ``labelmodel-snapshots``)
   and one agent that hands micro-batches of :class:`RawEvent` to a :data:`BatchHandler`
   and publishes the :class:`Output` records it returns.
 - :func:`ensure_topics` -- creates the topics (partitions, compaction) with kafka-python.
@@ -11,7 +12,9 @@
   handler, with LF-set hot reload (:meth:`~LabelerHandler.offer_lfset`) and late gold
   (:meth:`~LabelerHandler.on_feedback`); :func:`prepare_labeler` picks the LF set to start
   with (newest valid version on ``lfsets``, else ``lfset_file``) or raises
-  :class:`StartupError`.
+  :class:`StartupError`, and restores the group's latest label-model snapshot
+  (:func:`read_snapshot`, :func:`parse_snapshot`; published every ``snapshot_every``
+  batches and by :func:`publish_snapshot` at a clean stop).
 - ``python -m streamlabel.stream._worker`` (``streamlabel run``) -- runs one labeler worker
   with settings from the environment.
 
@@ -35,19 +38,27 @@ from streamlabel.stream._app import (
 )
 from streamlabel.stream._service import (
     INVALID_LFSET,
+    SNAPSHOT_FORMAT,
     LabelerHandler,
     LabelerStart,
     LFSetLog,
+    Snapshot,
+    SnapshotError,
     StartupError,
     parse_lfset_record,
+    parse_snapshot,
     prepare_labeler,
+    publish_snapshot,
     read_lfsets,
+    read_snapshot,
+    snapshot_value,
 )
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
     "INVALID_LFSET",
     "OUTPUT_TOPICS",
+    "SNAPSHOT_FORMAT",
     "TOPICS",
     "BatchHandler",
     "LFSetLog",
@@ -56,6 +67,8 @@ __all__ = [
     "Output",
     "RawEvent",
     "RecordHandler",
+    "Snapshot",
+    "SnapshotError",
     "StartupError",
     "StreamSettings",
     "TopicSpec",
@@ -63,6 +76,10 @@ __all__ = [
     "echo_handler",
     "ensure_topics",
     "parse_lfset_record",
+    "parse_snapshot",
     "prepare_labeler",
+    "publish_snapshot",
     "read_lfsets",
+    "read_snapshot",
+    "snapshot_value",
 ]

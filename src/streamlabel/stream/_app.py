@@ -40,7 +40,7 @@ __all__ = [
 
 logger = logging.getLogger("streamlabel.stream")
 
-OutputTopic = Literal["labels", "review", "dlq"]
+OutputTopic = Literal["labels", "review", "dlq", "labelmodel-snapshots"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +77,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("dlq", "out", "source topic:partition:offset", "json"),
     TopicSpec("lfsets", "in", "LF set name", "raw", compacted=True),
     TopicSpec("feedback", "in", "event id", "raw"),
+    # Label-model snapshots (streamlabel.stream._service.SNAPSHOT_FORMAT), key = group id.
+    TopicSpec("labelmodel-snapshots", "out", "consumer group id", "json", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.
@@ -118,10 +120,11 @@ class Output:
 
     Parameters
     ----------
-    topic : {"labels", "review", "dlq"}
+    topic : {"labels", "review", "dlq", "labelmodel-snapshots"}
         Logical output topic.
     key : str or bytes or None
-        Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq).
+        Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq,
+        the consumer group for label-model snapshots).
     value : mapping
         JSON-serialisable record value.
     """

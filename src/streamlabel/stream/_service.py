@@ -12,10 +12,18 @@ event loop and the handler's methods are synchronous, so no two of them interlea
 and parks a valid new version in a *pending slot*; :meth:`LabelerHandler.__call__` swaps
 it in (``Labeler.set_lfset``) at the start of the next batch. A batch is therefore
 labeled by exactly one version, and every label names it.
+
+Label-model snapshots: the handler adds a record to the compacted ``labelmodel-snapshots``
+topic (key: the consumer group id) every ``snapshot_every`` batches, and the worker
+publishes one more when it stops cleanly (:func:`publish_snapshot`); at start-up
+:func:`prepare_labeler` restores the group's latest snapshot (:func:`read_snapshot`). The
+record value is the JSON envelope of :func:`snapshot_value`; :func:`parse_snapshot` reads it.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import time
@@ -24,7 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from streamlabel.labelmodel import OnlineLabelModel
+from streamlabel.labelmodel import (
+    IncompatibleModelError,
+    OnlineLabelModel,
+    dumps_model,
+    loads_model,
+)
 from streamlabel.lf import LFSet, LFSpecError, load_lfset
 from streamlabel.pipeline import (
     DLQRecord,
@@ -39,19 +52,34 @@ from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
     "INVALID_LFSET",
+    "SNAPSHOT_FORMAT",
+    "SNAPSHOT_MAX_BYTES",
     "LFSetLog",
     "LabelerHandler",
     "LabelerStart",
+    "Snapshot",
+    "SnapshotError",
     "StartupError",
     "parse_lfset_record",
+    "parse_snapshot",
     "prepare_labeler",
+    "publish_snapshot",
     "read_lfsets",
+    "read_snapshot",
+    "snapshot_value",
 ]
 
 logger = logging.getLogger("streamlabel.stream")
 
 #: DLQ reason of an ``lfsets`` record that is not a usable version of the served set.
 INVALID_LFSET: Final = "invalid_lfset"
+
+#: ``format`` of a ``labelmodel-snapshots`` record value; ``format_version`` is 1.
+SNAPSHOT_FORMAT: Final = "streamlabel.labelmodel-snapshot"
+_SNAPSHOT_VERSION: Final = 1
+#: A snapshot record larger than this (bytes of JSON) is not published, with a warning:
+#: the broker's default ``message.max.bytes`` is about 1 MB.
+SNAPSHOT_MAX_BYTES: Final = 900_000
 
 
 class StartupError(RuntimeError):
@@ -158,14 +186,19 @@ def read_lfsets(settings: StreamSettings, name: str, timeout: float = 30.0) -> L
     StartupError
         The topic does not exist or could not be read to its end in time.
     """
+    return _read_to_end(settings, "lfsets", name, timeout)
+
+
+def _read_to_end(settings: StreamSettings, logical: str, name: str, timeout: float) -> LFSetLog:
+    """Read ``logical`` to its end; keep the records keyed ``name``, in log order."""
     from kafka import KafkaConsumer, TopicPartition
 
-    topic = settings.topic("lfsets")
+    topic = settings.topic(logical)
     deadline = time.monotonic() + timeout
     key = name.encode("utf-8")
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.group_id}-lfsets-start",
+        client_id=f"{settings.group_id}-{logical}-start",
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=max(1000, int(timeout * 1000)),
@@ -208,6 +241,150 @@ def read_lfsets(settings: StreamSettings, name: str, timeout: float = 30.0) -> L
         consumer.close()
 
 
+# ---------------------------------------------------------------------- snapshots
+
+
+class SnapshotError(ValueError):
+    """A ``labelmodel-snapshots`` record that cannot be restored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A label model read back from ``labelmodel-snapshots``.
+
+    Attributes
+    ----------
+    model : OnlineLabelModel
+    lfset, lfset_version : str
+        The LF set (and its version) in effect when the snapshot was taken.
+    batches : int
+        ``events`` batches the publishing worker had processed.
+    source : str
+        ``topic:partition:offset`` of the record.
+    """
+
+    model: OnlineLabelModel
+    lfset: str
+    lfset_version: str
+    batches: int
+    source: str
+
+
+def snapshot_value(
+    model: OnlineLabelModel, *, group: str, lfset: LFSet, batches: int, at: float
+) -> dict[str, Any]:
+    """Return the JSON value of a ``labelmodel-snapshots`` record.
+
+    ``{"format": SNAPSHOT_FORMAT, "format_version": 1, "group", "lfset", "lfset_version",
+    "labelmodel_version", "batches", "at", "model"}`` where ``model`` is the base64 of
+    :func:`~streamlabel.labelmodel.dumps_model` (``.npz`` + JSON header, no pickle).
+    """
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "format_version": _SNAPSHOT_VERSION,
+        "group": group,
+        "lfset": lfset.name,
+        "lfset_version": lfset.version,
+        "labelmodel_version": model.version_,
+        "batches": batches,
+        "at": at,
+        "model": base64.b64encode(dumps_model(model)).decode("ascii"),
+    }
+
+
+def parse_snapshot(value: bytes, source: str = "?") -> Snapshot:
+    """Read a ``labelmodel-snapshots`` record value (see :func:`snapshot_value`).
+
+    Raises
+    ------
+    SnapshotError
+        Not JSON, another format or format version, or a model that does not load
+        (:class:`~streamlabel.labelmodel.IncompatibleModelError`).
+    """
+    try:
+        data = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SnapshotError(f"snapshot {source}: not JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError(f"snapshot {source}: not a {SNAPSHOT_FORMAT!r} record")
+    if data.get("format_version") != _SNAPSHOT_VERSION:
+        raise SnapshotError(
+            f"snapshot {source}: format version {data.get('format_version')!r}, "
+            f"this streamlabel reads {_SNAPSHOT_VERSION}"
+        )
+    try:
+        model = loads_model(base64.b64decode(data["model"], validate=True))
+        return Snapshot(
+            model,
+            str(data["lfset"]),
+            str(data["lfset_version"]),
+            int(data["batches"]),
+            source,
+        )
+    except (KeyError, TypeError, ValueError, binascii.Error, IncompatibleModelError) as exc:
+        raise SnapshotError(f"snapshot {source}: {exc}") from None
+
+
+def read_snapshot(settings: StreamSettings, timeout: float = 30.0) -> Snapshot | None:
+    """Return the latest label-model snapshot of ``settings.group_id``, or None.
+
+    None (with a warning in the log) also when the topic cannot be read or the latest
+    record cannot be restored: the worker then starts with a fresh model, never crashes.
+    """
+    try:
+        log = _read_to_end(settings, "labelmodel-snapshots", settings.group_id, timeout)
+    except Exception as exc:  # a snapshot is an optimisation
+        logger.warning("label-model snapshots not read (%s); starting fresh", exc)
+        return None
+    records = [r for r in log.records if r.value]
+    if not records:
+        return None
+    latest = records[-1]
+    try:
+        return parse_snapshot(latest.value, latest.source)
+    except SnapshotError as exc:
+        logger.warning("%s; starting with a fresh label model", exc)
+        return None
+
+
+def publish_snapshot(
+    settings: StreamSettings, handler: LabelerHandler, timeout: float = 10.0
+) -> bool:
+    """Publish ``handler``'s snapshot with kafka-python (the worker does this at exit).
+
+    Returns whether it was written; a failure is logged, never raised.
+    """
+    out = handler.snapshot()
+    if out is None:
+        return False
+    try:
+        from kafka import KafkaProducer
+
+        producer = KafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=f"{settings.group_id}-snapshot",
+            acks="all",
+            max_request_size=4_194_304,
+        )
+        try:
+            key = out.key.encode("utf-8") if isinstance(out.key, str) else out.key
+            future = producer.send(
+                settings.topic(out.topic), key=key, value=json.dumps(out.value).encode()
+            )
+            producer.flush(timeout=timeout)
+            future.get(timeout=timeout)
+        finally:
+            producer.close(timeout=timeout)
+    except Exception as exc:  # at exit: log, do not mask the exit status
+        logger.warning("final label-model snapshot not published: %s", exc)
+        return False
+    logger.warning(
+        "streamlabel label-model snapshot published at exit: version %s",
+        out.value["labelmodel_version"],
+    )
+    return True
+
+
 def _dlq_output(
     reason: str,
     detail: str,
@@ -234,6 +411,8 @@ class LabelerHandler:
       reason ``invalid_lfset`` (plus ``lfset``, ``lf``, ``field``).
     - :meth:`on_feedback` (``feedback``): late gold labels into the label model; an
       invalid message is a ``dlq`` record.
+    - every ``snapshot_every`` batches, one ``labelmodel-snapshots`` record keyed
+      ``snapshot_key`` (:meth:`snapshot`) after the batch's outputs.
 
     Parameters
     ----------
@@ -241,6 +420,10 @@ class LabelerHandler:
         The labeler (its LF set is the one served; records for other sets are ignored).
     clock : callable, default=time.time
         Epoch seconds for the ``at`` of DLQ records.
+    snapshot_every : int, default=0
+        Batches between label-model snapshots; 0 publishes none.
+    snapshot_key : str, default="streamlabel-labeler"
+        Key of the snapshot records (the worker passes its consumer group id).
 
     Attributes
     ----------
@@ -251,6 +434,9 @@ class LabelerHandler:
         re-deliveries of the version in effect).
     feedback_invalid_ : int
         ``feedback`` messages sent to the DLQ.
+    snapshots_, snapshots_skipped_ : int
+        Snapshot records returned; snapshots not published (larger than
+        :data:`SNAPSHOT_MAX_BYTES`).
 
     Examples
     --------
@@ -272,9 +458,23 @@ class LabelerHandler:
     '2'
     """
 
-    def __init__(self, labeler: Labeler, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        labeler: Labeler,
+        *,
+        clock: Callable[[], float] = time.time,
+        snapshot_every: int = 0,
+        snapshot_key: str = "streamlabel-labeler",
+    ) -> None:
+        if snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0, got {snapshot_every}")
         self.labeler = labeler
         self.clock = clock
+        self.snapshot_every = snapshot_every
+        self.snapshot_key = snapshot_key
+        self.snapshots_ = 0
+        self.snapshots_skipped_ = 0
+        self._since_snapshot = 0
         self.pending: LFSet | None = None
         self._pending_record: RawEvent | None = None
         self.lfsets_accepted_ = 0
@@ -283,8 +483,16 @@ class LabelerHandler:
         self.feedback_invalid_ = 0
 
     @classmethod
-    def from_settings(cls, settings: StreamSettings, lfset: LFSet) -> LabelerHandler:
-        """Build the labeler (online label model, review policy) from the settings."""
+    def from_settings(
+        cls, settings: StreamSettings, lfset: LFSet, model: OnlineLabelModel | None = None
+    ) -> LabelerHandler:
+        """Build the labeler (online label model, review policy) from the settings.
+
+        ``model`` is a restored label model (a snapshot) or None for a fresh one. The LFs
+        of ``lfset`` it lacks are added (a new version of an LF it knows inherits that
+        LF's estimate, as on a hot reload); the LFs it holds that are not in ``lfset`` are
+        retired (``retire_lf``), as a hot reload to ``lfset`` would.
+        """
         review = (
             ReviewPolicy(
                 min_confidence=settings.review_min_confidence,
@@ -294,14 +502,18 @@ class LabelerHandler:
             if settings.review_max_per_1000 > 0
             else None
         )
+        if model is None:
+            model = OnlineLabelModel(cardinality=lfset.cardinality, half_life=settings.half_life)
         labeler = Labeler(
             lfset,
-            OnlineLabelModel(cardinality=lfset.cardinality, half_life=settings.half_life),
+            model,
             review=review,
             feedback_cache=settings.feedback_cache,
             max_bytes=settings.max_event_bytes,
         )
-        return cls(labeler)
+        for lf_id in [i for i in model.lf_ids_ if i not in lfset.ids]:
+            model.retire_lf(lf_id)
+        return cls(labeler, snapshot_every=settings.snapshot_every, snapshot_key=settings.group_id)
 
     @property
     def name(self) -> str:
@@ -326,7 +538,40 @@ class LabelerHandler:
         outputs.extend(
             Output("review", rec.event_id.encode("utf-8"), rec.to_dict()) for rec in outcome.review
         )
+        if self.snapshot_every:
+            self._since_snapshot += 1
+            if self._since_snapshot >= self.snapshot_every:
+                snap = self.snapshot()
+                if snap is not None:
+                    outputs.append(snap)
         return outputs
+
+    def snapshot(self) -> Output | None:
+        """Return a ``labelmodel-snapshots`` record of the model now (:func:`snapshot_value`).
+
+        None when it is larger than :data:`SNAPSHOT_MAX_BYTES` (logged, counted in
+        ``snapshots_skipped_``). Resets the count of batches since the last snapshot.
+        """
+        self._since_snapshot = 0
+        labeler = self.labeler
+        value = snapshot_value(
+            labeler.model,
+            group=self.snapshot_key,
+            lfset=labeler.lfset,
+            batches=labeler.batches_,
+            at=self.clock(),
+        )
+        size = len(value["model"])
+        if size > SNAPSHOT_MAX_BYTES:
+            self.snapshots_skipped_ += 1
+            logger.warning(
+                "label-model snapshot of %d bytes not published (limit %d)",
+                size,
+                SNAPSHOT_MAX_BYTES,
+            )
+            return None
+        self.snapshots_ += 1
+        return Output("labelmodel-snapshots", self.snapshot_key.encode("utf-8"), value)
 
     def _swap_pending(self) -> list[Output]:
         new, record = self.pending, self._pending_record
@@ -460,12 +705,16 @@ class LabelerStart:
         Per ``lfsets`` partition, the offset the running worker reads from.
     skipped : list of str
         Why later records on ``lfsets`` were not used at start-up (invalid ones).
+    restored : str or None
+        The label-model version restored from a snapshot (after the LF-set alignment),
+        None when the model starts fresh.
     """
 
     handler: LabelerHandler
     origin: str
     lfsets_from: dict[int, int]
     skipped: list[str] = field(default_factory=list)
+    restored: str | None = None
 
 
 def _load_file(path: Path) -> LFSet:
@@ -482,7 +731,10 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
 
     The newest valid version of the set on ``lfsets`` (read to its end with
     :func:`read_lfsets`) wins; without one, ``settings.lfset_file``; without that, the
-    labeler refuses to start.
+    labeler refuses to start. The label model is the group's latest snapshot
+    (:func:`read_snapshot`) when there is one that fits the set (same set name and
+    cardinality, same ``half_life``), else a fresh one; an unreadable or incompatible
+    snapshot is logged, never fatal.
 
     Raises
     ------
@@ -527,6 +779,40 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
     lfset, origin = chosen
     for why in skipped:
         logger.warning("LF set record skipped at start-up: %s", why)
+    model = _restorable(settings, lfset, timeout)
+    handler = LabelerHandler.from_settings(settings, lfset, model)
     return LabelerStart(
-        LabelerHandler.from_settings(settings, lfset), origin, dict(log.end_offsets), skipped
+        handler,
+        origin,
+        dict(log.end_offsets),
+        skipped,
+        restored=None if model is None else handler.labeler.model.version_,
     )
+
+
+def _restorable(settings: StreamSettings, lfset: LFSet, timeout: float) -> OnlineLabelModel | None:
+    """Return the group's latest snapshot model if it fits ``lfset`` and the settings."""
+    if settings.snapshot_every == 0:
+        return None
+    snap = read_snapshot(settings, timeout=timeout)
+    if snap is None:
+        return None
+    model = snap.model
+    why = None
+    if snap.lfset != lfset.name:
+        why = f"it is of LF set {snap.lfset!r}, the worker serves {lfset.name!r}"
+    elif model.cardinality != lfset.cardinality:
+        why = f"cardinality {model.cardinality}, the LF set's is {lfset.cardinality}"
+    elif model.half_life != settings.half_life:
+        why = f"half_life {model.half_life}, the settings' is {settings.half_life}"
+    if why is not None:
+        logger.warning("label-model snapshot %s not restored: %s; starting fresh", snap.source, why)
+        return None
+    logger.warning(
+        "streamlabel label model restored from %s: version %s (LF set version %r, %d batches)",
+        snap.source,
+        model.version_,
+        snap.lfset_version,
+        snap.batches,
+    )
+    return model

@@ -72,6 +72,10 @@ class StreamSettings(BaseModel):
         Whether events on which LFs vote different classes go to ``review``.
     review_max_per_1000 : int, default=20
         Review items per 1000 events at most (0 turns review off).
+    snapshot_every : int, default=20
+        The label model is published to ``labelmodel-snapshots`` (key: the consumer group)
+        every this many ``events`` batches and when the worker stops cleanly; a starting
+        worker restores the group's latest snapshot. 0 turns snapshots and restoring off.
 
     Examples
     --------
@@ -106,6 +110,7 @@ class StreamSettings(BaseModel):
     review_min_confidence: float = Field(default=0.6, ge=0, le=1)
     review_conflicts: bool = True
     review_max_per_1000: int = Field(default=20, ge=0, le=1000)
+    snapshot_every: int = Field(default=20, ge=0)
 
     @field_validator("brokers", mode="before")
     @classmethod

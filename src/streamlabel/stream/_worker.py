@@ -5,9 +5,10 @@ Settings come from ``STREAMLABEL_*`` environment variables
 :func:`run_worker` with the same settings plus its flags. The topics are created if
 missing, the LF set to start with is chosen (:func:`~streamlabel.stream.prepare_labeler`:
 the newest valid version on ``lfsets``, else ``lfset_file``, else the worker refuses to
-start, exit status 2), then a ``faust.Worker`` runs the app from
-:func:`~streamlabel.stream.create_app` until SIGTERM or SIGINT, which stop it gracefully
-(offsets committed, group left); the exit status is then 0.
+start, exit status 2) with the consumer group's latest label-model snapshot if any, then a
+``faust.Worker`` runs the app from :func:`~streamlabel.stream.create_app` until SIGTERM or
+SIGINT, which stop it gracefully (offsets committed, group left); a last label-model
+snapshot is published and the exit status is then 0.
 
 ``--handler echo`` runs the adapter's stand-in handler instead (no LF set needed).
 
@@ -24,7 +25,12 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 from streamlabel.stream._app import create_app, ensure_topics
-from streamlabel.stream._service import StartupError, prepare_labeler
+from streamlabel.stream._service import (
+    LabelerHandler,
+    StartupError,
+    prepare_labeler,
+    publish_snapshot,
+)
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = ["main", "run_worker"]
@@ -65,10 +71,17 @@ def run_worker(
         created = ensure_topics(settings)
         if created:
             logger.warning("created topics %s", ", ".join(created))
+    labeler: LabelerHandler | None = None
     if handler == "labeler":
         start = prepare_labeler(settings)
+        labeler = start.handler
         lfset = start.handler.labeler.lfset
         ready_note = f"; LF set {lfset.name!r} version {lfset.version!r} from {start.origin}"
+        ready_note += (
+            f"; label model {start.restored} from a snapshot"
+            if start.restored is not None
+            else "; fresh label model"
+        )
         app = create_app(
             settings,
             start.handler,
@@ -108,7 +121,12 @@ def run_worker(
     # cast: mypy does not match an ``async def`` against mode's SignalHandlerT union.
     app.on_partitions_assigned.connect(cast(Any, _on_assigned))
     worker = _Worker(app, loglevel=loglevel)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        # Faust has stopped (agents done, offsets committed): the model is final.
+        if labeler is not None and settings.snapshot_every:
+            publish_snapshot(settings, labeler)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,246 @@
+"""Label-model snapshots of the labeler handler: cadence, envelope, restore (no broker)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from streamlabel.datasets import make_transactions
+from streamlabel.labelmodel import OnlineLabelModel, dumps_model
+from streamlabel.lf import load_lfset, load_lfset_spec
+from streamlabel.stream import (
+    SNAPSHOT_FORMAT,
+    LabelerHandler,
+    LFSetLog,
+    Output,
+    RawEvent,
+    SnapshotError,
+    StreamSettings,
+    _service,
+    parse_snapshot,
+    prepare_labeler,
+)
+
+SPEC_V1: dict[str, Any] = {
+    "name": "tx",
+    "version": "1",
+    "cardinality": 2,
+    "resources": {"risky": ["gambling", "crypto", "gift_cards"]},
+    "lfs": [
+        {
+            "name": "risky",
+            "label": 1,
+            "when": {"kind": "lookup", "field": "merchant_category", "resource": "risky"},
+        },
+        {
+            "name": "big_amount",
+            "label": 1,
+            "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 1500},
+        },
+        {
+            "name": "small_grocery",
+            "label": 0,
+            "when": {"kind": "threshold", "field": "amount", "op": "lt", "value": 20},
+        },
+    ],
+}
+
+
+def spec(version: str = "1") -> dict[str, Any]:
+    data = load_lfset_spec(SPEC_V1).model_dump(mode="json")
+    data["version"] = version
+    return data
+
+
+def v2() -> dict[str, Any]:
+    """big_amount@2 and no small_grocery."""
+    data = spec("2")
+    data["lfs"][1]["version"] = "2"
+    data["lfs"][1]["when"]["value"] = 1000
+    del data["lfs"][2]
+    return data
+
+
+def events(n: int, seed: int = 0, start: int = 0) -> list[RawEvent]:
+    out = []
+    for i, tx in enumerate(make_transactions(n, seed)):
+        payload = {k: v for k, v in tx.items() if k not in ("id", "ts", "entity")}
+        value = {"id": tx["id"], "ts": tx["ts"], "entity": tx["entity"], "payload": payload}
+        out.append(
+            RawEvent(tx["entity"].encode(), json.dumps(value).encode(), "p.events", 0, start + i)
+        )
+    return out
+
+
+def snapshots(outputs: list[Output]) -> list[Output]:
+    return [o for o in outputs if o.topic == "labelmodel-snapshots"]
+
+
+def handler(**settings: Any) -> LabelerHandler:
+    return LabelerHandler.from_settings(StreamSettings(**settings), load_lfset(spec()))
+
+
+def test_snapshot_every_n_batches_keyed_by_the_group() -> None:
+    h = handler(snapshot_every=3, topic_prefix="p.")
+    batches = [events(20, seed=i, start=20 * i) for i in range(7)]
+    found = [len(snapshots(h(b))) for b in batches]
+    assert found == [0, 0, 1, 0, 0, 1, 0]
+    assert h.snapshots_ == 2
+    out = snapshots(h(events(5, seed=9)) + h(events(5, seed=10)))
+    assert len(out) == 1 and out[0].key == b"p.streamlabel-labeler"
+    value = out[0].value
+    assert value["format"] == SNAPSHOT_FORMAT and value["format_version"] == 1
+    assert value["group"] == "p.streamlabel-labeler"
+    assert (value["lfset"], value["lfset_version"], value["batches"]) == ("tx", "1", 9)
+    assert value["labelmodel_version"] == h.labeler.model.version_
+    json.dumps(value)  # JSON-serialisable as the topic's codec needs
+
+
+def test_no_snapshots_when_off() -> None:
+    h = handler(snapshot_every=0)
+    assert not any(snapshots(h(events(10, seed=i))) for i in range(5))
+
+
+def test_an_explicit_snapshot_restarts_the_count() -> None:
+    h = handler(snapshot_every=2)
+    assert not snapshots(h(events(10, seed=0)))
+    assert h.snapshot() is not None
+    assert not snapshots(h(events(10, seed=1)))
+    assert len(snapshots(h(events(10, seed=2)))) == 1
+
+
+def test_snapshot_round_trip_restores_the_model() -> None:
+    h = handler(snapshot_every=1)
+    (snap,) = snapshots(h(events(200)))
+    got = parse_snapshot(json.dumps(snap.value).encode(), "p.labelmodel-snapshots:0:5")
+    model = h.labeler.model
+    assert got.model.version_ == model.version_ and got.model.lf_ids_ == model.lf_ids_
+    assert got.lfset == "tx" and got.batches == 1 and got.source.endswith(":0:5")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"{broken",
+        b"[1, 2]",
+        json.dumps({"format": "other"}).encode(),
+        json.dumps({"format": SNAPSHOT_FORMAT, "format_version": 99, "model": ""}).encode(),
+        json.dumps({"format": SNAPSHOT_FORMAT, "format_version": 1, "model": "!!"}).encode(),
+        json.dumps(
+            {
+                "format": SNAPSHOT_FORMAT,
+                "format_version": 1,
+                "model": base64.b64encode(b"not npz").decode(),
+                "lfset": "tx",
+                "lfset_version": "1",
+                "batches": 1,
+            }
+        ).encode(),
+    ],
+)
+def test_incompatible_snapshots_are_refused(value: bytes) -> None:
+    with pytest.raises(SnapshotError):
+        parse_snapshot(value)
+
+
+def _startup(
+    monkeypatch: pytest.MonkeyPatch, lfset: dict[str, Any], snapshot: bytes | None
+) -> tuple[LabelerHandler, str | None]:
+    record = RawEvent(b"tx", json.dumps(lfset).encode(), "p.lfsets", 0, 0)
+
+    def fake_read(settings: StreamSettings, logical: str, name: str, timeout: float) -> LFSetLog:
+        if logical == "lfsets":
+            return LFSetLog([record], {0: 1})
+        if snapshot is None:
+            return LFSetLog([], {0: 0})
+        key = name.encode()
+        return LFSetLog([RawEvent(key, snapshot, "p.labelmodel-snapshots", 0, 7)], {0: 8})
+
+    monkeypatch.setattr(_service, "_read_to_end", fake_read)
+    start = prepare_labeler(StreamSettings(lfset="tx", topic_prefix="p."))
+    return start.handler, start.restored
+
+
+def test_startup_restores_the_snapshot_and_retires_lfs_not_in_the_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = handler(snapshot_every=1, topic_prefix="p.")
+    for i in range(3):
+        first(events(100, seed=i, start=100 * i))
+    snap = first.snapshot()
+    assert snap is not None
+    old_version = first.labeler.model.version_
+    h, restored = _startup(monkeypatch, v2(), json.dumps(snap.value).encode())
+    # v2: big_amount@1 -> @2 (inherits), small_grocery removed: both old ids retired.
+    model = h.labeler.model
+    assert sorted(model.lf_ids_) == sorted(load_lfset(v2()).ids)
+    assert restored == model.version_
+    fits, rev = (int(x) for x in model.version_.split("."))
+    old_fits, old_rev = (int(x) for x in old_version.split("."))
+    assert fits == old_fits and rev > old_rev
+    assert model.n_events_ == first.labeler.model.n_events_
+
+
+def test_startup_with_the_same_set_continues_the_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = handler(snapshot_every=1, topic_prefix="p.")
+    first(events(100))
+    snap = first.snapshot()
+    assert snap is not None
+    h, restored = _startup(monkeypatch, spec(), json.dumps(snap.value).encode())
+    assert restored == first.labeler.model.version_ == h.labeler.model.version_
+
+
+@pytest.mark.parametrize("why", ["garbage", "other set", "half_life", "cardinality"])
+def test_startup_starts_fresh_from_an_unusable_snapshot(
+    monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    model = OnlineLabelModel(cardinality=2)
+    model.learn_many([[1, 0]] * 100, ["risky@1", "big_amount@1"])
+    value = {
+        "format": SNAPSHOT_FORMAT,
+        "format_version": 1,
+        "lfset": "tx",
+        "lfset_version": "1",
+        "batches": 1,
+        "model": base64.b64encode(dumps_model(model)).decode(),
+    }
+    if why == "garbage":
+        value["model"] = base64.b64encode(b"PK\x03\x04junk").decode()
+    elif why == "other set":
+        value["lfset"] = "fraud"
+    elif why == "half_life":
+        other = OnlineLabelModel(cardinality=2, half_life=10.0)
+        value["model"] = base64.b64encode(dumps_model(other)).decode()
+    else:
+        other = OnlineLabelModel(cardinality=3)
+        value["model"] = base64.b64encode(dumps_model(other)).decode()
+    h, restored = _startup(monkeypatch, spec(), json.dumps(value).encode())
+    assert restored is None
+    assert h.labeler.model.n_events_ == 0
+
+
+def test_no_restore_when_snapshots_are_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("read_snapshot called")
+
+    monkeypatch.setattr(_service, "read_snapshot", boom)
+    monkeypatch.setattr(
+        _service,
+        "read_lfsets",
+        lambda settings, name, timeout=30.0: LFSetLog(
+            [RawEvent(b"tx", json.dumps(spec()).encode(), "p.lfsets", 0, 0)], {0: 1}
+        ),
+    )
+    start = prepare_labeler(StreamSettings(lfset="tx", snapshot_every=0))
+    assert start.restored is None
+
+
+def test_unreadable_snapshot_topic_starts_fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: Any, **kwargs: Any) -> LFSetLog:
+        raise _service.StartupError("no broker")
+
+    monkeypatch.setattr(_service, "_read_to_end", fail)
+    assert _service.read_snapshot(StreamSettings()) is None
