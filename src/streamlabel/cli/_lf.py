@@ -24,7 +24,6 @@ import argparse
 import contextlib
 import json
 import logging
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -297,72 +296,42 @@ def read_lfsets(settings: StreamSettings, timeout: float = DEFAULT_TIMEOUT) -> d
     LFCommandError
         Reading did not reach the end offsets within ``timeout``.
     """
-    from kafka import KafkaConsumer, TopicPartition
-
     from streamlabel.lf import LFSpecError
+    from streamlabel.stream._topics import TopicReadTimeoutError, read_to_end
 
     topic = settings.topic(LFSETS_TOPIC)
-    ms = max(int(timeout * 1000), 1000)
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id="streamlabel-lf",
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        allow_auto_create_topics=False,
-        bootstrap_timeout_ms=ms,
-        request_timeout_ms=ms,
-        fetch_max_wait_ms=200,
-    )
     try:
-        if topic not in consumer.topics():
-            return {"topic": topic, "exists": False, "end_offsets": {}, "sets": {}}
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        end = consumer.end_offsets(tps, timeout_ms=ms)
-        consumer.seek_to_beginning(*tps)
-        latest: dict[str, PublishedSet] = {}
-        remaining = {tp for tp in tps if end[tp] > 0}
-        deadline = time.monotonic() + timeout
-        while remaining:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                behind = {tp.partition: (consumer.position(tp), end[tp]) for tp in remaining}
-                raise LFCommandError(
-                    f"timed out after {timeout:g} s reading {topic} to its end offsets "
-                    f"(partition: (position, end) {behind})"
-                )
-            for tp, records in consumer.poll(timeout_ms=int(min(left, 0.5) * 1000)).items():
-                for record in records:
-                    if record.offset >= end[tp] or record.key is None:
-                        continue  # produced after we started, or not an LF set record
-                    name = record.key.decode("utf-8", errors="replace")
-                    if record.value is None:
-                        latest.pop(name, None)
-                        continue
-                    try:
-                        spec, lfset = _parse_value(name, record.value)
-                        error = None
-                    except LFSpecError as exc:
-                        spec, lfset, error = None, None, str(exc)
-                    latest[name] = PublishedSet(
-                        name,
-                        record.partition,
-                        record.offset,
-                        record.timestamp,
-                        spec,
-                        lfset,
-                        error,
-                    )
-            remaining = {tp for tp in remaining if consumer.position(tp, timeout_ms=ms) < end[tp]}
-    finally:
-        with contextlib.suppress(Exception):
-            consumer.close(timeout_ms=ms)
+        found = read_to_end(
+            settings,
+            LFSETS_TOPIC,
+            timeout=timeout,
+            client_id="streamlabel-lf",
+            keep=lambda k: k is not None,
+        )
+    except TopicReadTimeoutError as exc:
+        raise LFCommandError(str(exc)) from None
+    if found is None:
+        return {"topic": topic, "exists": False, "end_offsets": {}, "sets": {}}
+    records, end = found
+    latest: dict[str, PublishedSet] = {}
+    for record in records:
+        name = (record.key or b"").decode("utf-8", errors="replace")
+        if not record.value:  # a tombstone removes the set
+            latest.pop(name, None)
+            continue
+        try:
+            spec, lfset = _parse_value(name, record.value)
+            error = None
+        except LFSpecError as exc:
+            spec, lfset, error = None, None, str(exc)
+        stamp = None if record.timestamp is None else round(record.timestamp * 1000)
+        latest[name] = PublishedSet(
+            name, record.partition, record.offset, stamp, spec, lfset, error
+        )
     return {
         "topic": topic,
         "exists": True,
-        "end_offsets": {tp.partition: end[tp] for tp in tps},
+        "end_offsets": end,
         "sets": dict(sorted(latest.items())),
     }
 

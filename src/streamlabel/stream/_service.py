@@ -191,54 +191,25 @@ def read_lfsets(settings: StreamSettings, name: str, timeout: float = 30.0) -> L
 
 def _read_to_end(settings: StreamSettings, logical: str, name: str, timeout: float) -> LFSetLog:
     """Read ``logical`` to its end; keep the records keyed ``name``, in log order."""
-    from kafka import KafkaConsumer, TopicPartition
+    from streamlabel.stream._topics import TopicReadTimeoutError, read_to_end
 
-    topic = settings.topic(logical)
-    deadline = time.monotonic() + timeout
     key = name.encode("utf-8")
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.group_id}-{logical}-start",
-        group_id=None,
-        enable_auto_commit=False,
-        request_timeout_ms=max(1000, int(timeout * 1000)),
-    )
     try:
-        parts = consumer.partitions_for_topic(topic)
-        while not parts and time.monotonic() < deadline:
-            time.sleep(0.2)
-            parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            raise StartupError(f"topic {topic!r} not found on {settings.bootstrap_servers}")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        end: dict[Any, int] = consumer.end_offsets(tps)
-        consumer.seek_to_beginning(*tps)
-        records: list[RawEvent] = []
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise StartupError(f"could not read {topic!r} to its end in {timeout} s")
-            for batch in consumer.poll(timeout_ms=int(min(left, 0.5) * 1000)).values():
-                for rec in batch:
-                    if (
-                        rec.key == key
-                        and rec.offset < end[TopicPartition(rec.topic, rec.partition)]
-                    ):
-                        records.append(
-                            RawEvent(
-                                rec.key,
-                                rec.value or b"",
-                                rec.topic,
-                                rec.partition,
-                                rec.offset,
-                                rec.timestamp / 1000.0,
-                            )
-                        )
-        records.sort(key=lambda r: (r.partition, r.offset))
-        return LFSetLog(records, {tp.partition: end[tp] for tp in tps})
-    finally:
-        consumer.close()
+        found = read_to_end(
+            settings,
+            logical,
+            timeout=timeout,
+            client_id=f"{settings.group_id}-{logical}-start",
+            keep=lambda k: k == key,
+            wait_for_topic=timeout,
+        )
+    except TopicReadTimeoutError as exc:
+        raise StartupError(str(exc)) from None
+    if found is None:
+        topic = settings.topic(logical)
+        raise StartupError(f"topic {topic!r} not found on {settings.bootstrap_servers}")
+    records, end = found
+    return LFSetLog(records, end)
 
 
 # ---------------------------------------------------------------------- snapshots
