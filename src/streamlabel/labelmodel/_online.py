@@ -396,16 +396,23 @@ class OnlineLabelModel(BaseLabelModel):
         mu0 = self._prior_table(cols)  # (m, v, y)
         mu = np.where(self._mu > 0, self._mu, mu0)
         if iters:
+            # Fit in a canonical LF order (sorted ids): the same statistics in another
+            # column order then give the same fit to the bit, even where the solve is
+            # ill-conditioned (classes no LF has voted yet are interchangeable).
+            order = np.argsort(np.array(self.lf_ids_, dtype=object), kind="stable")
+            vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
+            mu0, mu = mu0[order], mu[order]
             t = max(self._t, 1e-300)
-            tt = self._TT
+            tt = self._TT[np.ix_(order, order)]
             # Pair weight: the fraction of events both LFs were present for; the pair
             # moment itself is normalised by that co-presence.
             w = tt / t
             np.fill_diagonal(w, 0.0)
             scale = np.where(tt > 0, w / np.where(tt > 0, tt, 1.0), 0.0)
-            Ow = self._O * np.repeat(np.repeat(scale, k, axis=0), k, axis=1)
-            wf = (self._T / t)[:, None, None]
-            rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[:, :, None]
+            Ow = self._O[np.ix_(vorder, vorder)] * np.repeat(np.repeat(scale, k, axis=0), k, axis=1)
+            T, Fv = self._T[order], self._Fv[order]
+            wf = (T / t)[:, None, None]
+            rates = (Fv / np.maximum(T, 1e-300)[:, None])[:, :, None]
             pi = np.full(k, 1.0 / k)
             ridge = self.prior_strength
             eye = ridge * np.eye(k)[None]
@@ -426,9 +433,11 @@ class OnlineLabelModel(BaseLabelModel):
                 new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
                 step = 0.5 * (new - mu)
                 mu = mu + step
-                # Warm-started refits usually converge in a few sweeps.
+                # Warm-started refits usually converge in a few sweeps (the canonical
+                # order keeps this test the same for the same statistics).
                 if np.abs(step).max() < 1e-7:
                     break
+            mu = mu[np.argsort(order)]
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
         if iters:
