@@ -168,7 +168,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._C = np.zeros(k)  # (y,) expected class counts
         self._mu = np.zeros((0, k, k))  # (m, v, y) fitted P(l_j = v | y), the E-step model
         self._next_refit = 64
-        self._conf_rows: list[list[float]] = self._conf().tolist()
+        # The prior of the expected counts (see ``_prior_table``), frozen with each fit so
+        # a prediction reads fixed numbers; (m, v, y) and its list mirror.
+        self._pri = np.zeros((0, k, k))
+        self._pri_rows: list[list[float]] = []
         # learn_one defers the per-LF presence updates while the set of present LFs stays
         # the same (the usual case), so one event touches only the LFs that voted.
         self._pend_key: tuple[str, ...] | None = None
@@ -177,7 +180,12 @@ class OnlineLabelModel(BaseLabelModel):
         self._pend_set: frozenset[int] = frozenset()
         self._pend_w = 0.0
         self._pend_pw = [0.0] * k
-        self._pend_events: list[tuple[list[int], list[float], float]] = []
+        # Events recorded by learn_one since the last flush, flat: their fired codes, the
+        # number of codes per event, their weighted posteriors (k per event), weights.
+        self._pend_codes: list[int] = []
+        self._pend_lens: list[int] = []
+        self._pend_post: list[float] = []
+        self._pend_ws: list[float] = []
         self._mirror_dirty = False
         self._sync()
         self._set_fit(self._mu)
@@ -194,17 +202,16 @@ class OnlineLabelModel(BaseLabelModel):
         the statistics that prediction reads, and records the event; the arrays (and the
         pair moments, read only by the fit) are brought up to date here, vectorised.
         """
-        flushed = bool(self._pend_events or self._pend_w)
-        if self._pend_events:
+        flushed = bool(self._pend_lens or self._pend_w)
+        if self._pend_lens:
             k = self.cardinality
             dim = self._O.shape[0]
-            events = self._pend_events
-            self._pend_events = []
-            codes = np.fromiter((c for cs, _, _ in events for c in cs), np.int64)
-            lens = np.fromiter((len(cs) for cs, _, _ in events), np.int64, len(events))
-            pw = np.array([p for _, p, _ in events], dtype=np.float64).reshape(-1, k)
-            w = np.fromiter((x for _, _, x in events), np.float64, len(events))
-            ev = np.repeat(np.arange(len(events)), lens)
+            codes = np.array(self._pend_codes, dtype=np.int64)
+            lens = np.array(self._pend_lens, dtype=np.int64)
+            pw = np.array(self._pend_post, dtype=np.float64).reshape(-1, k)
+            w = np.array(self._pend_ws, dtype=np.float64)
+            self._pend_codes, self._pend_lens, self._pend_post, self._pend_ws = [], [], [], []
+            ev = np.repeat(np.arange(len(lens)), lens)
             n_flat = self._n.reshape(dim, k)
             for y in range(k):
                 n_flat[:, y] += np.bincount(codes, weights=pw[ev, y], minlength=dim)
@@ -233,9 +240,7 @@ class OnlineLabelModel(BaseLabelModel):
         """Rebuild the list mirrors the per-event paths read, from the arrays."""
         k = self.cardinality
         self._C_list = self._C.tolist()
-        self._T_list = self._T.tolist()
         self._N_list = self._N.tolist()
-        self._Fv_list = self._Fv.tolist()
         self._n_list = self._n.reshape(-1, k).tolist()
         self._mirror_dirty = False
 
@@ -327,6 +332,8 @@ class OnlineLabelModel(BaseLabelModel):
         if len(fresh):
             self._mu[fresh] = self._prior_table(fresh)
         self._set_fit(self._mu)
+        new = np.arange(m, m + a)
+        self._set_prior(np.concatenate([self._pri, self._prior_table(new)]))
         self._sync()
         self._revision += 1
 
@@ -348,6 +355,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._n = self._n[keep]
         self._N = self._N[keep]
         self._set_fit(self._mu[keep])
+        self._set_prior(self._pri[keep])
         self._sync()
         self._revision += 1
         del self.lf_ids_[j]
@@ -440,6 +448,7 @@ class OnlineLabelModel(BaseLabelModel):
             mu = mu[np.argsort(order)]
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
+        self._set_prior(self._prior_table(cols))
         if iters:
             self.n_fits_ += 1
 
@@ -452,6 +461,15 @@ class OnlineLabelModel(BaseLabelModel):
         # log P(LF j abstains | y): used only for all-abstain events while learning, so the
         # class balance is not dragged toward uniform by events no LF covers.
         self._log_silent = np.log(np.maximum(1.0 - mu.sum(axis=1), 1e-9))
+
+    def _set_prior(self, pri: _F) -> None:
+        """Install the prior table of the expected counts (frozen at each refit).
+
+        Frozen like the balance, so a prediction reads fixed numbers between refits and
+        ``predict_proba_one`` stays a handful of multiplications per LF that voted.
+        """
+        self._pri = np.asarray(pri, dtype=np.float64)
+        self._pri_rows = self._pri.reshape(-1, self.cardinality).tolist()
 
     def _freeze_balance(self, lb: _F | None = None) -> None:
         """Freeze the E-step's log class balance (at each refit; restored on load).
@@ -611,12 +629,11 @@ class OnlineLabelModel(BaseLabelModel):
             self._pend_cols = np.fromiter((index[i] for i in key), np.int64, len(key))
             self._pend_set = frozenset(self._pend_cols.tolist())
             self._pend_base = [index[i] * k for i in key]
-        codes = []
-        for base, v in zip(self._pend_base, votes.values(), strict=True):
-            if v != -1:
-                if not 0 <= v < k:
-                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r}")
-                codes.append(base + v)
+        vals = votes.values()
+        if vals and not -1 <= min(vals) <= max(vals) < k:
+            bad = next(v for v in vals if not -1 <= v < k)
+            raise ValueError(f"votes must lie in -1..{k - 1}; got {bad!r}")
+        codes = [b + v for b, v in zip(self._pend_base, vals, strict=True) if v != -1]
         g = self._gamma
         if g != 1.0:
             if self._scale / g > _MAX_SCALE:
@@ -644,13 +661,14 @@ class OnlineLabelModel(BaseLabelModel):
             pend[y] += pw[y]
         if codes:
             n_list = self._n_list
-            fv_list = self._Fv_list
             for c in codes:
-                fv_list[c // k][c % k] += w
                 row = n_list[c]
                 for y in range(k):
                     row[y] += pw[y]
-            self._pend_events.append((codes, pw, w))
+            self._pend_codes += codes
+            self._pend_lens.append(len(codes))
+            self._pend_post += pw
+            self._pend_ws.append(w)
             self._mirror_dirty = True
         self.n_events_ += 1
         self._revision += 1
@@ -701,7 +719,7 @@ class OnlineLabelModel(BaseLabelModel):
         """
         k = self.cardinality
         s = self.prior_events * self._scale**2
-        num = self._n[cols] + s * self._prior_table(cols)  # (m, v, y)
+        num = self._n[cols] + s * self._pri[cols]  # (m, v, y)
         den = self._N[cols] + s  # (m, y)
         return np.asarray(np.log(num / den[:, None, :]).reshape(len(cols) * k, k))
 
@@ -774,61 +792,43 @@ class OnlineLabelModel(BaseLabelModel):
             self._init_state()
         k = self.cardinality
         index = self._index
-        cols_l: list[int] = []
-        vs_l: list[int] = []
-        for i, v in votes.items():
-            if v != -1:
-                if not 0 <= v < k:
-                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r} from {i!r}")
-                if i in index:  # an LF the model has not seen counts as abstaining
-                    cols_l.append(index[i])
-                    vs_l.append(v)
-        sc = self._scale
+        s2 = self._scale * self._scale
+        s = self.prior_events * s2
+        # The presence updates learn_one deferred: read them instead of applying them.
+        pend_w = self._pend_w
         pend_pw = self._pend_pw
-        c = [a + b + sc * sc for a, b in zip(self._C_list, pend_pw, strict=True)]
+        pending = self._pend_set if pend_w else frozenset()
+        c = [a + b + s2 for a, b in zip(self._C_list, pend_pw, strict=True)]
         total = sum(c)
-        ll = [math.log(x / total) for x in c]
-        if cols_l:
-            # Same formula as ``_log_theta``, on plain floats for the few LFs that fired.
-            s = self.prior_events * sc * sc
-            half = 0.5 / k * sc
-            c_off, c_diag = self._conf_rows[0][1], self._conf_rows[0][0]
-            # Read the deferred presence updates of learn_one instead of applying them.
-            pending = self._pend_set if self._pend_w else frozenset()
-            zero = [0.0] * k
-            # Read the list mirrors: numpy indexing costs more than the arithmetic here.
-            t_list, n_list, f_list, num_list = (
-                self._T_list,
-                self._N_list,
-                self._Fv_list,
-                self._n_list,
-            )
-            t_sel = [t_list[j] for j in cols_l]
-            n_sel = [n_list[j] for j in cols_l]
-            f_sel = [f_list[j] for j in cols_l]
-            num_sel = [num_list[j * k + v] for j, v in zip(cols_l, vs_l, strict=True)]
-            pend_w = self._pend_w
-            diff = c_diag - c_off
-            for j, v, tj, n_row, f_row, num in zip(
-                cols_l, vs_l, t_sel, n_sel, f_sel, num_sel, strict=True
-            ):
-                pp = zero
-                tj += sc
-                if j in pending:
-                    tj += pend_w
-                    pp = pend_pw
-                rates = [(x + half) / tj for x in f_row]
-                off_sum = c_off * sum(rates)
-                rv = rates[v]
-                for y in range(k):
-                    # sum_u rates[u] conf[u][y], with conf = c_off + (c_diag - c_off) I
-                    ps = off_sum + diff * rates[y]
-                    pri = rv * (c_diag if y == v else c_off) / max(ps / 0.999, 1.0)
-                    ll[y] += math.log((num[y] + s * pri) / (n_row[y] + pp[y] + s))
-        top = max(ll)
-        ex = [math.exp(x - top) for x in ll]
-        z = sum(ex)
-        return np.array([e / z for e in ex])
+        # Multiply the few factors on plain floats (numpy's per-call overhead exceeds the
+        # arithmetic here); renormalise now and then instead of taking logs.
+        p = [x / total for x in c]
+        n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
+        since = 0
+        for i, v in votes.items():
+            if v == -1:
+                continue
+            if not 0 <= v < k:
+                raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r} from {i!r}")
+            j = index.get(i)
+            if j is None:  # an LF the model has not seen counts as abstaining
+                continue
+            row = j * k + v
+            num, pri, den = n_list[row], pri_rows[row], big_n[j]
+            if j in pending:
+                p = [
+                    q * (a + s * b) / (d + e + s)
+                    for q, a, b, d, e in zip(p, num, pri, den, pend_pw, strict=True)
+                ]
+            else:
+                p = [q * (a + s * b) / (d + s) for q, a, b, d in zip(p, num, pri, den, strict=True)]
+            since += 1
+            if since == 8:  # a factor is > 1e-30 even for rare votes of long-lived LFs
+                z = sum(p)
+                p = [q / z for q in p]
+                since = 0
+        z = sum(p)
+        return np.array([q / z for q in p])
 
     # ------------------------------------------------------------------ merging
     def merge(self, other: OnlineLabelModel) -> OnlineLabelModel:
@@ -913,6 +913,7 @@ class OnlineLabelModel(BaseLabelModel):
             "C": self._C,
             "mu": self._mu,
             "lb": self._lb_fit,
+            "pri": self._pri,
         }
 
     def _state_header(self) -> dict[str, Any]:
@@ -953,4 +954,9 @@ class OnlineLabelModel(BaseLabelModel):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
         self._set_fit(self._mu)
         self._freeze_balance(arrays["lb"])
+        # "pri" joined format 1 later; a file without it gets the table of its statistics.
+        pri = arrays.get("pri")
+        self._set_prior(self._prior_table(np.arange(m)) if pri is None else pri)
+        if self._pri.shape != (m, k, k):
+            raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
         self._sync()
