@@ -75,3 +75,21 @@ def test_untrained_prior_is_uniform_and_validation() -> None:
         mv.learn_many([[0, 0]], ["a@1", "a@1"])
     with pytest.raises(ValueError, match="cardinality must be >= 2"):
         MajorityVote(1).learn_many([[0]], ["a@1"])
+
+
+def test_per_event_verbs_match_the_batch_verbs() -> None:
+    rng = np.random.default_rng(3)
+    ids = [f"lf{j}@1" for j in range(6)]
+    L = rng.integers(-1, 3, size=(400, 6))
+    one, many = MajorityVote(3), MajorityVote(3)
+    events = [dict(zip(ids, row, strict=True)) for row in L.tolist()]
+    for ev in events:
+        one.learn_one(ev)
+    many.learn_many(L, ids)
+    np.testing.assert_array_equal(one.class_balance_, many.class_balance_)
+    rows = np.array([one.predict_proba_one(ev) for ev in events])
+    np.testing.assert_allclose(rows, many.predict_proba_many(L, ids), rtol=0, atol=1e-15)
+    with pytest.raises(ValueError, match="votes must lie in"):
+        one.learn_one({"lf0@1": 3})
+    with pytest.raises(ValueError, match="votes must lie in"):
+        one.predict_proba_one({"lf0@1": -2})

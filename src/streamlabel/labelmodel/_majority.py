@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,41 @@ class MajorityVote(BaseLabelModel):
         self._counts += np.bincount(
             counts[strict].argmax(axis=1), minlength=self.cardinality
         ).astype(np.float64)
+
+    def _tally(self, votes: Mapping[str, int]) -> list[int]:
+        k = self.cardinality
+        counts = [0] * k
+        for lf_id, v in votes.items():
+            if v != -1:
+                if not 0 <= v < k:
+                    raise ValueError(f"votes must lie in -1..{k - 1}; got {v!r} from {lf_id!r}")
+                counts[v] += 1
+        return counts
+
+    def learn_one(self, votes: Mapping[str, int]) -> None:
+        """Count the event's class if it has a strict majority (plain Python, no arrays)."""
+        if self.cardinality < 2:
+            raise ValueError(f"cardinality must be >= 2; got {self.cardinality}")
+        counts = self._tally(votes)
+        top = max(counts)
+        if top > 0 and counts.count(top) == 1:
+            if not hasattr(self, "_counts"):
+                self._counts = np.zeros(self.cardinality)
+            self._counts[counts.index(top)] += 1.0
+
+    def predict_proba_one(self, votes: Mapping[str, int]) -> NDArray[np.float64]:
+        """The matching row of :meth:`predict_proba_many` for one event."""
+        counts = self._tally(votes)
+        top = max(counts)
+        if counts.count(top) == 1:
+            out = np.zeros(self.cardinality)
+            out[counts.index(top)] = 1.0
+            return out
+        mask = np.array([c == top for c in counts], dtype=np.float64)
+        tied = mask * self.class_balance_
+        if tied.sum() == 0:
+            tied = mask
+        return np.asarray(tied / tied.sum(), dtype=np.float64)
 
     def predict_proba_many(self, L: ArrayLike, lf_ids: Sequence[str]) -> NDArray[np.float64]:
         """Put all mass on the majority class; split ties by the prior (all-abstain: prior)."""
