@@ -74,7 +74,9 @@ def test_topics_follow_the_design() -> None:
 
 def test_app_declares_prefixed_topics(tmp_path: Any) -> None:
     async def main() -> dict[str, Any]:
-        app = create_app(StreamSettings(topic_prefix="p1.", datadir=tmp_path))
+        app = create_app(
+            StreamSettings(topic_prefix="p1.", datadir=tmp_path, events_reader="faust")
+        )
         (agent,) = app.agents.values()
         return {
             "id": app.conf.id,
@@ -94,6 +96,26 @@ def test_app_declares_prefixed_topics(tmp_path: Any) -> None:
     }
 
 
+def test_batched_reader_app_has_no_agents_and_a_group_of_its_own(tmp_path: Any) -> None:
+    async def main() -> dict[str, Any]:
+        settings = StreamSettings(topic_prefix="p1.", datadir=tmp_path)
+        app = create_app(settings)
+        return {
+            "id": app.conf.id,
+            "agents": len(app.agents),
+            "services": [s.__name__ for s in app._extra_services],
+        }
+
+    info = asyncio.run(main())
+    # The reader's consumer group is the labeler's (p1.streamlabel-labeler): Faust's own
+    # consumer (its assignor topic) must not join it with another protocol.
+    assert info == {
+        "id": "p1.streamlabel-labeler-worker",
+        "agents": 0,
+        "services": ["EventsReader"],
+    }
+
+
 def _run_agent(
     n_events: int, batch_size: int, handler: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> list[tuple[str, Any, Any]]:
@@ -109,7 +131,11 @@ def _run_agent(
 
     async def main() -> None:
         settings = StreamSettings(
-            topic_prefix="u.", batch_size=batch_size, batch_max_wait=0.05, datadir=tmp_path
+            topic_prefix="u.",
+            batch_size=batch_size,
+            batch_max_wait=0.05,
+            datadir=tmp_path,
+            events_reader="faust",
         )
         app = create_app(settings, handler=handler)
         (agent,) = app.agents.values()

@@ -345,7 +345,9 @@ def test_app_with_the_labeler_runs_a_feedback_agent(
     handler = make_handler()
 
     async def main() -> list[str]:
-        settings = StreamSettings(topic_prefix="u.", batch_max_wait=0.05, datadir=tmp_path)
+        settings = StreamSettings(
+            topic_prefix="u.", batch_max_wait=0.05, datadir=tmp_path, events_reader="faust"
+        )
         with pytest.raises(ValueError, match="lfsets_from"):
             create_app(settings, handler, on_lfset=handler.offer_lfset)
         app = create_app(

@@ -294,6 +294,7 @@ def bench_stream(
     rate: float | None = None,
     timeout: float = 120.0,
     seed: int = 0,
+    backlog: bool = False,
 ) -> dict[str, Any]:
     """Run the labeler service on a broker and account for every event.
 
@@ -317,6 +318,11 @@ def bench_stream(
         Seconds from the first produce to wait for every event to be accounted for.
     seed : int, default=0
         Seed of the generated events and of where the malformed ones go.
+    backlog : bool, default=False
+        Produce every event before the workers start, and measure throughput from the
+        first output to the last: the rate a worker sustains on a backlog, not bounded by
+        the producer (kafka-python produces about as fast as a worker consumes here, on
+        the same two cores). Latencies are then queueing times and are not reported.
 
     Returns
     -------
@@ -362,6 +368,7 @@ def bench_stream(
                 timeout=timeout,
                 seed=seed,
                 local_broker=broker is not None,
+                backlog=backlog,
             )
         finally:
             if broker is not None:
@@ -385,6 +392,7 @@ def _run(
     timeout: float,
     seed: int,
     local_broker: bool,
+    backlog: bool = False,
 ) -> dict[str, Any]:
     prefix = f"bench{uuid.uuid4().hex[:10]}."
     lfset_file = tmpdir / "lfset.json"
@@ -413,6 +421,13 @@ def _run(
     producer: _EventProducer | None = None
     crash: dict[str, Any] | None = None
     try:
+        if backlog:
+            producer = _EventProducer(
+                base.bootstrap_servers, base.topic("events"), keys, values, rate
+            )
+            producer.start()
+            if not producer.done.wait(timeout):
+                raise RuntimeError("producing the backlog timed out")
         active = [start_worker() for _ in range(n_workers)]
         ready_s = [round(w.wait_ready(_READY_TIMEOUT), 2) for w in active]
         # Wait (bounded) until every worker holds partitions: the group has settled.
@@ -429,8 +444,11 @@ def _run(
             partitions,
         )
         reader.start()
-        producer = _EventProducer(base.bootstrap_servers, base.topic("events"), keys, values, rate)
-        producer.start()
+        if producer is None:
+            producer = _EventProducer(
+                base.bootstrap_servers, base.topic("events"), keys, values, rate
+            )
+            producer.start()
 
         deadline = time.monotonic() + timeout
         labeled: set[str] = set()
@@ -534,6 +552,9 @@ def _run(
     )
     outputs_ms = [*first_label_ms.values(), *first_dlq_ms.values()]
     first_ms = min(producer.sent_ms) if producer.sent_ms else None
+    if backlog:
+        latencies = np.zeros(0)
+        first_ms = min(outputs_ms) if outputs_ms else None
     last_ms = max(outputs_ms) if outputs_ms else None
     elapsed = (last_ms - first_ms) / 1000 if first_ms is not None and last_ms is not None else None
     throughput = len(accounted) / elapsed if elapsed else None
@@ -565,6 +586,8 @@ def _run(
         "batch_max_wait": base.batch_max_wait,
         "seed": seed,
         "rate": rate,
+        "backlog": backlog,
+        "events_reader": base.events_reader,
         "malformed_rate": malformed_rate,
         "worker_ready_s": ready_s,
         "worker_partitions": assigned,

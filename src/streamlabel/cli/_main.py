@@ -162,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=120.0, metavar="S", help="default: 120 seconds"
     )
     st.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    st.add_argument(
+        "--backlog",
+        action="store_true",
+        help="produce every event first, then time the workers on the backlog",
+    )
     st.add_argument("--json", action="store_true", help="print one JSON document")
     st.set_defaults(handler=_run_stream, render=_render_generic)
 
@@ -293,6 +298,7 @@ def _run_stream(args: argparse.Namespace) -> dict[str, Any]:
         rate=args.rate,
         timeout=args.timeout,
         seed=args.seed,
+        backlog=args.backlog,
     )
 
 

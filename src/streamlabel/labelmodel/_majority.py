@@ -96,7 +96,7 @@ class MajorityVote(BaseLabelModel):
             self._counts[counts.index(top)] += 1.0
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> NDArray[np.float64]:
-        """The matching row of :meth:`predict_proba_many` for one event."""
+        """Return the matching row of :meth:`predict_proba_many` for one event."""
         counts = self._tally(votes)
         top = max(counts)
         if counts.count(top) == 1:

@@ -185,6 +185,7 @@ def create_app(
     on_feedback: BatchHandler | None = None,
     on_lfset: RecordHandler | None = None,
     lfsets_from: Mapping[int, int] | None = None,
+    started: float | None = None,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -206,6 +207,9 @@ def create_app(
         Per ``lfsets`` partition, the offset to start at: the partitions read, and
         required with ``on_lfset``. The worker passes the end of its start-up read
         (:attr:`LFSetLog.end_offsets`); ``{p: 0 ...}`` replays the topic.
+    started : float, optional
+        ``time.monotonic()`` at the worker's start, for the batched reader's log line
+        ``streamlabel partitions assigned after ... s: N``.
 
     Returns
     -------
@@ -231,8 +235,11 @@ def create_app(
     extra: dict[str, Any] = {}
     if settings.datadir is not None:
         extra["datadir"] = str(settings.datadir)
+    batched = settings.events_reader == "batched"
     app = faust.App(
-        settings.group_id,
+        # With the batched reader the labeler's consumer group is the reader's; Faust's
+        # own consumer (its assignor topic) must sit in a group of its own.
+        f"{settings.group_id}-worker" if batched else settings.group_id,
         broker=settings.broker_urls,
         autodiscover=False,
         topic_partitions=settings.partitions,
@@ -304,9 +311,17 @@ def create_app(
         agent.__name__ = agent.__qualname__ = name  # names the agent in faust's logs
         return agent
 
-    app.agent(topics["events"], name="labeler")(batching_agent("labeler", handle))
-    if on_feedback is not None:
-        app.agent(topics["feedback"], name="feedback")(batching_agent("feedback", on_feedback))
+    send_outputs: Callable[[Iterable[Output]], Awaitable[None]] = publish
+    if batched:
+        from streamlabel.stream._reader import BatchedReader, reader_service
+
+        reader = BatchedReader(settings, handle, on_feedback, started=started)
+        app.service(reader_service(reader))
+        send_outputs = _publisher(reader)
+    else:
+        app.agent(topics["events"], name="labeler")(batching_agent("labeler", handle))
+        if on_feedback is not None:
+            app.agent(topics["feedback"], name="feedback")(batching_agent("feedback", on_feedback))
     if on_lfset is not None:
         if not lfsets_from:
             raise ValueError("on_lfset needs lfsets_from: the lfsets partitions and offsets")
@@ -314,10 +329,17 @@ def create_app(
         start = dict(lfsets_from)
 
         async def follow_lfsets() -> None:
-            await _follow_lfsets(settings, follow, start, publish)
+            await _follow_lfsets(settings, follow, start, send_outputs)
 
         app.task(follow_lfsets)
     return app
+
+
+def _publisher(reader: Any) -> Callable[[Iterable[Output]], Awaitable[None]]:
+    async def publish(results: Iterable[Output]) -> None:
+        await reader.send(list(results))
+
+    return publish
 
 
 async def _follow_lfsets(

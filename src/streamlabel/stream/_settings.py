@@ -76,6 +76,11 @@ class StreamSettings(BaseModel):
         The label model is published to ``labelmodel-snapshots`` (key: the consumer group)
         every this many ``events`` batches and when the worker stops cleanly; a starting
         worker restores the group's latest snapshot. 0 turns snapshots and restoring off.
+    events_reader : {"batched", "faust"}, default="batched"
+        How ``events`` (and ``feedback``) are read: ``batched`` drives aiokafka's consumer
+        and producer a batch at a time (:mod:`streamlabel.stream._reader`, several times
+        faster); ``faust`` uses Faust agents over ``stream.take_events``. Both commit
+        offsets only after the batch's outputs were delivered.
 
     Examples
     --------
@@ -111,6 +116,7 @@ class StreamSettings(BaseModel):
     review_conflicts: bool = True
     review_max_per_1000: int = Field(default=20, ge=0, le=1000)
     snapshot_every: int = Field(default=20, ge=0)
+    events_reader: Literal["batched", "faust"] = "batched"
 
     @field_validator("brokers", mode="before")
     @classmethod

@@ -1,0 +1,270 @@
+"""The batched reader of ``events`` (and ``feedback``): aiokafka driven a batch at a time.
+
+Faust's stream iteration costs tens of microseconds per record (an event object, a
+per-record acknowledgement, a send future per output), which capped one worker at about
+2,000 events/s here. The labeler needs none of it: it consumes micro-batches and emits
+one batch of outputs per batch. This reader uses the aiokafka client Faust itself runs
+on, directly:
+
+- one consumer in the labeler's consumer group (``settings.group_id``), subscribed to
+  ``events`` and, with a feedback handler, ``feedback``; ``getmany`` returns up to
+  ``batch_size`` records or what arrived within ``batch_max_wait``;
+- outputs are encoded (JSON) and appended to one producer batch per topic partition
+  (the Kafka default partitioner on the key, as every other producer of these topics
+  uses), sent, and awaited;
+- only then are the batch's offsets committed: at least once, never lost. A rebalance
+  waits for the batch in progress (the revocation listener takes the same lock), so a
+  partition changes hands between batches, with its offsets committed.
+
+It runs as a :class:`mode.Service` inside the Faust worker (see
+:func:`~streamlabel.stream.create_app`), which still owns the process: signals, the
+``lfsets`` follower, start-up and shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]
+from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
+from pydantic_core import to_json
+
+from streamlabel.stream._app import OUTPUT_TOPICS, BatchHandler, Output, RawEvent
+from streamlabel.stream._settings import StreamSettings
+
+__all__ = ["BatchedReader", "encode_output"]
+
+logger = logging.getLogger("streamlabel.stream")
+
+_SEND_TIMEOUT_S = 60.0
+
+
+def encode_output(out: Output) -> tuple[bytes | None, bytes]:
+    """Key and value bytes of an output record (the value as compact JSON).
+
+    Examples
+    --------
+    >>> encode_output(Output("labels", "e1", {"label": 1}))
+    (b'e1', b'{"label":1}')
+    """
+    key = out.key.encode("utf-8") if isinstance(out.key, str) else out.key
+    # pydantic-core's serialiser: five times faster than json.dumps on a label record.
+    return key, to_json(out.value)
+
+
+class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hold revocations until the batch in progress is committed; log assignments."""
+
+    def __init__(self, reader: BatchedReader) -> None:
+        self.reader = reader
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.reader.lock:  # the batch in progress finishes and commits first
+            pass
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        # WARNING so that it shows at the default level: tests and the bench wait on it.
+        logger.warning(
+            "streamlabel partitions assigned after %.2f s: %d",
+            time.monotonic() - self.reader.started,
+            len([tp for tp in assigned if tp.topic == self.reader.events_topic]),
+        )
+
+
+class BatchedReader:
+    """Consume ``events`` (and ``feedback``) in batches; send outputs; commit after.
+
+    Parameters
+    ----------
+    settings : StreamSettings
+        Brokers, topics, group, batching and session settings.
+    handler : callable
+        The :data:`~streamlabel.stream.BatchHandler` of ``events`` records.
+    on_feedback : callable, optional
+        The batch handler of ``feedback`` records; ``feedback`` is not read when None.
+    started : float, optional
+        ``time.monotonic()`` of the worker's start, for the assignment log line.
+    """
+
+    def __init__(
+        self,
+        settings: StreamSettings,
+        handler: BatchHandler,
+        on_feedback: BatchHandler | None = None,
+        *,
+        started: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.on_feedback = on_feedback
+        self.started = time.monotonic() if started is None else started
+        self.events_topic = settings.topic("events")
+        self.feedback_topic = settings.topic("feedback")
+        self.lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
+        self._ready = asyncio.Event()
+        self.consumer: Any = None
+        self.producer: Any = None
+        self.batches_ = 0
+        self.records_ = 0
+
+    async def start(self) -> None:
+        """Connect the producer and the consumer (joins the group on the first poll)."""
+        s = self.settings
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap_servers,
+            client_id=f"{s.group_id}-out",
+            acks="all",
+            max_batch_size=1_048_576,
+            max_request_size=4_194_304,
+        )
+        await self.producer.start()
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=s.bootstrap_servers,
+            client_id=f"{s.group_id}-in",
+            group_id=s.group_id,
+            enable_auto_commit=False,
+            # A new group starts at the beginning: no event is skipped.
+            auto_offset_reset="earliest",
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
+            max_poll_records=s.batch_size,
+            fetch_max_wait_ms=max(1, min(500, int(s.batch_max_wait * 1000))),
+        )
+        await self.consumer.start()
+        topics = [self.events_topic]
+        if self.on_feedback is not None:
+            topics.append(self.feedback_topic)
+        self.consumer.subscribe(topics, listener=_Revocations(self))
+        self._ready.set()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to return after the batch in progress (if any) is committed."""
+        self._stop.set()
+
+    async def close(self) -> None:
+        """Leave the group (offsets are already committed) and close the clients."""
+        if self.consumer is not None:
+            await self.consumer.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+
+    async def run(self) -> None:
+        """Poll, handle, send, commit, until :meth:`request_stop`."""
+        wait_ms = max(1, int(self.settings.batch_max_wait * 1000))
+        while not self._stop.is_set():
+            records = await self.consumer.getmany(
+                timeout_ms=wait_ms, max_records=self.settings.batch_size
+            )
+            if not records:
+                continue
+            async with self.lock:
+                await self._process(records)
+
+    async def _process(self, records: dict[Any, list[Any]]) -> None:
+        events: list[RawEvent] = []
+        feedback: list[RawEvent] = []
+        ends: dict[TopicPartition, int] = {}
+        for tp, recs in records.items():
+            if not recs:
+                continue
+            into = events if tp.topic == self.events_topic else feedback
+            into.extend(
+                RawEvent(
+                    key=rec.key,
+                    value=rec.value if rec.value is not None else b"",
+                    topic=rec.topic,
+                    partition=rec.partition,
+                    offset=rec.offset,
+                    timestamp=rec.timestamp / 1000.0,
+                )
+                for rec in recs
+            )
+            ends[tp] = recs[-1].offset + 1
+        outputs: list[Output] = []
+        if events:
+            outputs.extend(self.handler(events))
+        if feedback and self.on_feedback is not None:
+            outputs.extend(self.on_feedback(feedback))
+        await self.send(outputs)
+        await self.consumer.commit(ends)
+        self.batches_ += 1
+        self.records_ += len(events) + len(feedback)
+
+    async def send(self, outputs: Iterable[Output]) -> None:
+        """Send ``outputs`` in one producer batch per topic partition and await delivery."""
+        await self._ready.wait()  # the lfsets follower may publish before start() ran
+        groups: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
+        for out in outputs:
+            if out.topic not in OUTPUT_TOPICS:
+                raise ValueError(
+                    f"handler returned an output for {out.topic!r}; "
+                    f"outputs go to {sorted(OUTPUT_TOPICS)}"
+                )
+            topic = self.settings.topic(out.topic)
+            key, value = encode_output(out)
+            part = await self._partition(topic, key)
+            groups.setdefault((topic, part), []).append((key, value))
+        futures = []
+        for (topic, part), items in groups.items():
+            futures.extend(await self._send_partition(topic, part, items))
+        if futures:
+            await asyncio.wait_for(asyncio.gather(*futures), _SEND_TIMEOUT_S)
+
+    async def _partition(self, topic: str, key: bytes | None) -> int:
+        parts = self._partitions.get(topic)
+        if parts is None:
+            parts = sorted(await self.producer.partitions_for(topic))
+            self._partitions[topic] = parts
+        # Kafka's default partitioner (murmur2 of the key), as kafka-python and the Java
+        # clients use, so that a key lands where every other producer of it puts it.
+        return int(self._partitioner(key, parts, parts))
+
+    async def _send_partition(
+        self, topic: str, partition: int, items: Sequence[tuple[bytes | None, bytes]]
+    ) -> list[Any]:
+        futures = []
+        batch = self.producer.create_batch()
+        for key, value in items:
+            if batch.append(key=key, value=value, timestamp=None) is None:
+                futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+                batch = self.producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    raise ValueError(f"a record for {topic!r} exceeds the producer batch size")
+        if batch.record_count():
+            futures.append(await self.producer.send_batch(batch, topic, partition=partition))
+        return futures
+
+
+def reader_service(reader: BatchedReader) -> type[Any]:
+    """Return a :class:`mode.Service` class that runs ``reader`` with the Faust worker.
+
+    Stopping the worker (SIGTERM, SIGINT) lets the batch in progress finish and commit,
+    then leaves the group; a failure of the reader stops the worker.
+    """
+    from mode import Service
+
+    class EventsReader(Service):
+        async def on_start(self) -> None:
+            await reader.start()
+            # An exception in a future crashes the service and, through the beacon, the
+            # worker: a reader that cannot go on stops the process.
+            self._run = self.add_future(reader.run())
+
+        async def on_stop(self) -> None:
+            # Called before mode cancels the futures: let the batch in progress finish.
+            reader.request_stop()
+            if not self._run.done():
+                await asyncio.wait_for(
+                    asyncio.shield(self._run), reader.settings.batch_max_wait + _SEND_TIMEOUT_S
+                )
+            await reader.close()
+
+    return EventsReader
