@@ -78,10 +78,16 @@ def _reader(log: list[Any], cap: int = 1000) -> tuple[BatchedReader, list[Any]]:
         return []
 
     reader = BatchedReader(StreamSettings(topic_prefix="u."), handler, on_feedback)
+    _connect(reader, log, cap)
+    return reader, seen
+
+
+def _connect(reader: BatchedReader, log: list[Any], cap: int = 1000) -> None:
+    """Give ``reader`` the stand-in clients and what start() reads from them."""
     reader.producer = _Producer(log, cap)
     reader.consumer = _Consumer(log)
+    asyncio.run(reader._read_outputs())
     reader._ready.set()
-    return reader, seen
 
 
 def test_outputs_are_delivered_before_the_offsets_are_committed() -> None:
@@ -119,9 +125,7 @@ def test_a_failing_handler_commits_nothing() -> None:
         raise RuntimeError("bug")
 
     reader = BatchedReader(StreamSettings(), broken)
-    reader.producer = _Producer(log)
-    reader.consumer = _Consumer(log)
-    reader._ready.set()
+    _connect(reader, log)
     with pytest.raises(RuntimeError, match="bug"):
         asyncio.run(reader._process({TopicPartition("events", 0): [_rec("events", 0, 1, b"")]}))
     assert log == []

@@ -39,6 +39,9 @@ _MAX_SCALE = 1e120
 _EPS = 1e-6
 
 
+_NONE: frozenset[int] = frozenset()
+
+
 def _softmax(ll: _F) -> _F:
     ll = ll - ll.max(axis=1, keepdims=True)
     p = np.exp(ll)
@@ -401,7 +404,8 @@ class OnlineLabelModel(BaseLabelModel):
             self._set_fit(np.zeros((0, k, k)))
             return
         cols = np.arange(m)
-        mu0 = self._prior_table(cols)  # (m, v, y)
+        pri = self._prior_table(cols)  # (m, v, y): the ridge target, then frozen below
+        mu0 = pri
         mu = np.where(self._mu > 0, self._mu, mu0)
         if iters:
             # Fit in a canonical LF order (sorted ids): the same statistics in another
@@ -448,7 +452,7 @@ class OnlineLabelModel(BaseLabelModel):
             mu = mu[np.argsort(order)]
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
-        self._set_prior(self._prior_table(cols))
+        self._set_prior(pri)
         if iters:
             self.n_fits_ += 1
 
@@ -797,7 +801,7 @@ class OnlineLabelModel(BaseLabelModel):
         # The presence updates learn_one deferred: read them instead of applying them.
         pend_w = self._pend_w
         pend_pw = self._pend_pw
-        pending = self._pend_set if pend_w else frozenset()
+        pending = self._pend_set if pend_w else _NONE
         c = [a + b + s2 for a, b in zip(self._C_list, pend_pw, strict=True)]
         total = sum(c)
         # Multiply the few factors on plain floats (numpy's per-call overhead exceeds the

@@ -317,7 +317,7 @@ def create_app(
 
         reader = BatchedReader(settings, handle, on_feedback, started=started)
         app.service(reader_service(reader))
-        send_outputs = _publisher(reader)
+        send_outputs = reader.send
     else:
         app.agent(topics["events"], name="labeler")(batching_agent("labeler", handle))
         if on_feedback is not None:
@@ -333,13 +333,6 @@ def create_app(
 
         app.task(follow_lfsets)
     return app
-
-
-def _publisher(reader: Any) -> Callable[[Iterable[Output]], Awaitable[None]]:
-    async def publish(results: Iterable[Output]) -> None:
-        await reader.send(list(results))
-
-    return publish
 
 
 async def _follow_lfsets(

@@ -108,7 +108,8 @@ class BatchedReader:
         self.lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self._partitioner = DefaultPartitioner()
-        self._partitions: dict[str, list[int]] = {}
+        # Logical output topic -> (Kafka topic, its partitions), read once at start().
+        self._outputs: dict[str, tuple[str, list[int]]] = {}
         self._ready = asyncio.Event()
         self.consumer: Any = None
         self.producer: Any = None
@@ -126,6 +127,7 @@ class BatchedReader:
             max_request_size=4_194_304,
         )
         await self.producer.start()
+        await self._read_outputs()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers,
             client_id=f"{s.group_id}-in",
@@ -144,6 +146,11 @@ class BatchedReader:
             topics.append(self.feedback_topic)
         self.consumer.subscribe(topics, listener=_Revocations(self))
         self._ready.set()
+
+    async def _read_outputs(self) -> None:
+        for name in sorted(OUTPUT_TOPICS):
+            topic = self.settings.topic(name)
+            self._outputs[name] = (topic, sorted(await self.producer.partitions_for(topic)))
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to return after the batch in progress (if any) is committed."""
@@ -202,30 +209,26 @@ class BatchedReader:
         """Send ``outputs`` in one producer batch per topic partition and await delivery."""
         await self._ready.wait()  # the lfsets follower may publish before start() ran
         groups: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
+        where = self._outputs
+        partitioner = self._partitioner
         for out in outputs:
-            if out.topic not in OUTPUT_TOPICS:
+            try:
+                topic, parts = where[out.topic]
+            except KeyError:
                 raise ValueError(
                     f"handler returned an output for {out.topic!r}; "
                     f"outputs go to {sorted(OUTPUT_TOPICS)}"
-                )
-            topic = self.settings.topic(out.topic)
+                ) from None
             key, value = encode_output(out)
-            part = await self._partition(topic, key)
+            # Kafka's default partitioner (murmur2 of the key), as kafka-python and the Java
+            # clients use, so that a key lands where every other producer of it puts it.
+            part = int(partitioner(key, parts, parts))
             groups.setdefault((topic, part), []).append((key, value))
         futures = []
         for (topic, part), items in groups.items():
             futures.extend(await self._send_partition(topic, part, items))
         if futures:
             await asyncio.wait_for(asyncio.gather(*futures), _SEND_TIMEOUT_S)
-
-    async def _partition(self, topic: str, key: bytes | None) -> int:
-        parts = self._partitions.get(topic)
-        if parts is None:
-            parts = sorted(await self.producer.partitions_for(topic))
-            self._partitions[topic] = parts
-        # Kafka's default partitioner (murmur2 of the key), as kafka-python and the Java
-        # clients use, so that a key lands where every other producer of it puts it.
-        return int(self._partitioner(key, parts, parts))
 
     async def _send_partition(
         self, topic: str, partition: int, items: Sequence[tuple[bytes | None, bytes]]
