@@ -487,3 +487,28 @@ def test_importing_the_pipeline_imports_no_engine() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_use_params_labels_with_them_while_learning_into_its_own_model() -> None:
+    labeler = make_labeler()
+    other = make_labeler()
+    other.process_many([(raw, None) for raw in tx_events(300, seed=5)])
+    params = copy.deepcopy(other.model)
+    before = copy.deepcopy(params)
+    n_own = labeler.model.n_events_
+
+    assert labeler.use_params(params)
+    out = labeler.process_many([(raw, None) for raw in POOL[:50]])
+    assert {r.labelmodel_version for r in out.labels} == {params.version_}
+    for rec in out.labels:
+        np.testing.assert_allclose(rec.posterior, params.predict_proba_one(rec.votes), atol=1e-12)
+    # The batch was learned by the labeler's own model; the params were not touched.
+    assert labeler.model.n_events_ == n_own + 50
+    assert params.n_events_ == before.n_events_ and params.version_ == before.version_
+
+    assert not labeler.use_params(None)
+    own = labeler.model.version_  # labels come from the model before it learns the batch
+    out = labeler.process_many([(raw, None) for raw in POOL[50:60]])
+    assert {r.labelmodel_version for r in out.labels} == {own}
+    with pytest.raises(ValueError, match="cardinality 3"):
+        labeler.use_params(OnlineLabelModel(cardinality=3))

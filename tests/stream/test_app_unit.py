@@ -65,11 +65,21 @@ def test_topics_follow_the_design() -> None:
         "dlq",
         "lfsets",
         "feedback",
-        "labelmodel-snapshots",
+        "labelmodel-stats",
+        "labelmodel-params",
     ]
-    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-snapshots"}
-    assert [t.name for t in TOPICS if t.compacted] == ["lfsets", "labelmodel-snapshots"]
-    assert {t.name for t in TOPICS if t.value == "raw"} == {"events", "lfsets", "feedback"}
+    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats"}
+    assert [t.name for t in TOPICS if t.compacted] == [
+        "lfsets",
+        "labelmodel-stats",
+        "labelmodel-params",
+    ]
+    assert {t.name for t in TOPICS if t.value == "raw"} == {
+        "events",
+        "lfsets",
+        "feedback",
+        "labelmodel-params",
+    }
 
 
 def test_app_declares_prefixed_topics(tmp_path: Any) -> None:

@@ -269,6 +269,7 @@ def _fake_log(monkeypatch: pytest.MonkeyPatch, *values: Any) -> None:
 
     monkeypatch.setattr(_service, "read_lfsets", fake)
     monkeypatch.setattr(_service, "read_snapshot", lambda settings, timeout=30.0: None)
+    monkeypatch.setattr(_service, "read_params", lambda settings, timeout=30.0: (None, {}))
 
 
 def _file(tmp_path: Path, data: dict[str, Any]) -> Path:

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from streamlabel.datasets import make_transactions
@@ -76,24 +77,24 @@ def events(n: int, seed: int = 0, start: int = 0) -> list[RawEvent]:
 
 
 def snapshots(outputs: list[Output]) -> list[Output]:
-    return [o for o in outputs if o.topic == "labelmodel-snapshots"]
+    return [o for o in outputs if o.topic == "labelmodel-stats"]
 
 
 def handler(**settings: Any) -> LabelerHandler:
     return LabelerHandler.from_settings(StreamSettings(**settings), load_lfset(spec()))
 
 
-def test_snapshot_every_n_batches_keyed_by_the_group() -> None:
-    h = handler(snapshot_every=3, topic_prefix="p.")
+def test_snapshot_every_n_batches_keyed_by_group_and_worker() -> None:
+    h = handler(snapshot_every=3, topic_prefix="p.", worker_id="w1")
     batches = [events(20, seed=i, start=20 * i) for i in range(7)]
     found = [len(snapshots(h(b))) for b in batches]
     assert found == [0, 0, 1, 0, 0, 1, 0]
     assert h.snapshots_ == 2
     out = snapshots(h(events(5, seed=9)) + h(events(5, seed=10)))
-    assert len(out) == 1 and out[0].key == b"p.streamlabel-labeler"
+    assert len(out) == 1 and out[0].key == b"p.streamlabel-labeler/w1"
     value = out[0].value
-    assert value["format"] == SNAPSHOT_FORMAT and value["format_version"] == 1
-    assert value["group"] == "p.streamlabel-labeler"
+    assert value["format"] == SNAPSHOT_FORMAT and value["format_version"] == 2
+    assert value["key"] == "p.streamlabel-labeler/w1"
     assert (value["lfset"], value["lfset_version"], value["batches"]) == ("tx", "1", 9)
     assert value["labelmodel_version"] == h.labeler.model.version_
     json.dumps(value)  # JSON-serialisable as the topic's codec needs
@@ -115,7 +116,7 @@ def test_an_explicit_snapshot_restarts_the_count() -> None:
 def test_snapshot_round_trip_restores_the_model() -> None:
     h = handler(snapshot_every=1)
     (snap,) = snapshots(h(events(200)))
-    got = parse_snapshot(json.dumps(snap.value).encode(), "p.labelmodel-snapshots:0:5")
+    got = parse_snapshot(json.dumps(snap.value).encode(), "p.labelmodel-stats:0:5")
     model = h.labeler.model
     assert got.model.version_ == model.version_ and got.model.lf_ids_ == model.lf_ids_
     assert got.lfset == "tx" and got.batches == 1 and got.source.endswith(":0:5")
@@ -154,10 +155,12 @@ def _startup(
     def fake_read(settings: StreamSettings, logical: str, name: str, timeout: float) -> LFSetLog:
         if logical == "lfsets":
             return LFSetLog([record], {0: 1})
+        if logical == "labelmodel-params":
+            return LFSetLog([], {0: 0})
         if snapshot is None:
             return LFSetLog([], {0: 0})
         key = name.encode()
-        return LFSetLog([RawEvent(key, snapshot, "p.labelmodel-snapshots", 0, 7)], {0: 8})
+        return LFSetLog([RawEvent(key, snapshot, "p.labelmodel-stats", 0, 7)], {0: 8})
 
     monkeypatch.setattr(_service, "_read_to_end", fake_read)
     start = prepare_labeler(StreamSettings(lfset="tx", topic_prefix="p."))
@@ -227,6 +230,7 @@ def test_no_restore_when_snapshots_are_off(monkeypatch: pytest.MonkeyPatch) -> N
         raise AssertionError("read_snapshot called")
 
     monkeypatch.setattr(_service, "read_snapshot", boom)
+    monkeypatch.setattr(_service, "read_params", lambda settings, timeout=30.0: (None, {}))
     monkeypatch.setattr(
         _service,
         "read_lfsets",
@@ -244,3 +248,117 @@ def test_unreadable_snapshot_topic_starts_fresh(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(_service, "_read_to_end", fail)
     assert _service.read_snapshot(StreamSettings()) is None
+
+
+# --------------------------------------------------------------------------- aggregation
+
+
+def _stats_record(h: LabelerHandler, offset: int = 0) -> RawEvent:
+    """``h``'s snapshot as the ``labelmodel-stats`` record the aggregator reads."""
+    out = h.snapshot()
+    assert out is not None and isinstance(out.key, bytes)
+    return RawEvent(out.key, json.dumps(out.value).encode(), "p.labelmodel-stats", 0, offset)
+
+
+def _two_workers() -> tuple[LabelerHandler, LabelerHandler]:
+    w1 = handler(topic_prefix="p.", worker_id="w1")
+    w2 = handler(topic_prefix="p.", worker_id="w2")
+    for i in range(4):  # each worker sees its own share of the stream
+        (w1 if i % 2 else w2)(events(100, seed=i, start=100 * i))
+    return w1, w2
+
+
+def test_aggregator_merges_the_latest_record_of_every_worker() -> None:
+    from streamlabel.stream._aggregator import StatsAggregator
+
+    w1, w2 = _two_workers()
+    agg = StatsAggregator("p.streamlabel-labeler")
+    assert agg.merged() is None and agg.params() is None
+    assert agg.offer(_stats_record(w1)) and agg.offer(_stats_record(w2))
+    # Another group's record, a key without a worker and garbage are ignored.
+    assert not agg.offer(RawEvent(b"q.streamlabel-labeler/w1", b"{}", "t", 0, 0))
+    assert not agg.offer(RawEvent(b"p.streamlabel-labeler/", b"{}", "t", 0, 0))
+    assert not agg.offer(RawEvent(b"p.streamlabel-labeler/w3", b"{oops", "t", 0, 0))
+    assert agg.ignored_ == 3 and sorted(agg.workers_) == ["w1", "w2"]
+
+    merged = agg.merged()
+    assert merged is not None
+    parts = [w.labeler.model.sufficient_statistics() for w in (w1, w2)]
+    for name, value in merged.sufficient_statistics().items():
+        np.testing.assert_allclose(value, parts[0][name] + parts[1][name], rtol=1e-9, atol=1e-9)
+    assert merged.n_events_ == 400
+
+    out = agg.params()
+    assert out is not None and out.topic == "labelmodel-params"
+    assert out.key == "p.streamlabel-labeler" and out.value["workers"] == ["w1", "w2"]
+    snap = parse_snapshot(json.dumps(out.value).encode())
+    assert (snap.lfset, snap.lfset_version, snap.batches) == ("tx", "1", 4)
+    assert snap.model.version_ == out.value["labelmodel_version"]
+
+    # A newer record of w1 replaces its older one; a tombstone removes w2.
+    w1(events(50, seed=9, start=900))
+    assert agg.offer(_stats_record(w1, offset=1))
+    assert agg.merged().n_events_ == 450  # type: ignore[union-attr]
+    assert agg.offer(RawEvent(b"p.streamlabel-labeler/w2", b"", "t", 0, 2))
+    assert agg.merged().n_events_ == 250  # type: ignore[union-attr]
+
+
+def test_aggregator_leaves_out_stale_and_unfit_workers() -> None:
+    from streamlabel.stream._aggregator import StatsAggregator
+
+    w1, w2 = _two_workers()
+    w1.clock = lambda: 2_000.0
+    w2.clock = lambda: 5_000.0
+    agg = StatsAggregator("p.streamlabel-labeler", max_age=3_600.0, clock=lambda: 5_000.0)
+    agg.offer(_stats_record(w1))
+    agg.offer(_stats_record(w2))
+    assert sorted(agg.current()) == ["w1", "w2"]
+    agg.clock = lambda: 5_700.0  # w1's record is now 3,700 s old
+    assert sorted(agg.current()) == ["w2"]
+    assert agg.merged().n_events_ == w2.labeler.model.n_events_  # type: ignore[union-attr]
+
+    # A worker whose model has other settings (here: half-life) is left out, counted.
+    agg.clock = lambda: 5_000.0
+    other = handler(topic_prefix="p.", worker_id="w3", half_life=10.0)
+    other.clock = lambda: 4_000.0
+    other(events(30, seed=5))
+    agg.offer(_stats_record(other))
+    assert agg.merged().n_events_ == 400  # type: ignore[union-attr]
+    assert agg.ignored_ >= 1
+
+
+def test_worker_predicts_with_params_of_its_set_and_falls_back_when_they_lag() -> None:
+    w1, w2 = _two_workers()
+    from streamlabel.stream._aggregator import StatsAggregator
+
+    agg = StatsAggregator("p.streamlabel-labeler")
+    agg.offer(_stats_record(w1))
+    agg.offer(_stats_record(w2))
+    out = agg.params()
+    assert out is not None
+    record = RawEvent(b"p.streamlabel-labeler", json.dumps(out.value).encode(), "pp", 0, 3)
+
+    # Another group's params are ignored; the group's are used from the next batch on.
+    assert w1.offer_params(RawEvent(b"q.x", record.value, "pp", 0, 1)) == []
+    assert w1.params_ignored_ == 1 and w1.labeler.serving is None
+    w1.offer_params(record)
+    assert w1.params_applied_ == 1
+    labels = [o for o in w1(events(20, seed=7, start=700)) if o.topic == "labels"]
+    assert {o.value["labelmodel_version"] for o in labels} == {out.value["labelmodel_version"]}
+    merged = agg.merged()
+    assert merged is not None
+    for o in labels:
+        np.testing.assert_allclose(
+            o.value["posterior"], merged.predict_proba_one(o.value["votes"]), atol=1e-12
+        )
+
+    # An LF set the params do not know yet: the worker's own model labels until they do.
+    w1.offer_lfset(RawEvent(b"tx", json.dumps(v2()).encode(), "p.lfsets", 0, 5))
+    labels = [o for o in w1(events(20, seed=8, start=800)) if o.topic == "labels"]
+    assert {o.value["lfset_version"] for o in labels} == {"2"}
+    assert out.value["labelmodel_version"] not in {o.value["labelmodel_version"] for o in labels}
+
+    # A tombstone goes back to the worker's own model.
+    w2.offer_params(record)
+    w2.offer_params(RawEvent(b"p.streamlabel-labeler", b"", "pp", 0, 4))
+    assert w2.labeler.serving is None

@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_dev(commands)
     _add_run(commands)
+    _add_aggregate(commands)
     from streamlabel.cli._lf import add_lf_commands
 
     add_lf_commands(commands)
@@ -419,6 +420,36 @@ def _add_run(commands: Any) -> None:
     run.set_defaults(handler=_run_labeler, render=_render_generic, json=False)
 
 
+def _add_aggregate(commands: Any) -> None:
+    agg = commands.add_parser(
+        "aggregate",
+        help="merge every labeler worker's label-model statistics into shared parameters",
+        description=(
+            "Follow labelmodel-stats, merge the latest statistics of every worker of the "
+            "labeler group and publish the merged model to labelmodel-params (which every "
+            "worker predicts with) at most every STREAMLABEL_PARAMS_INTERVAL seconds, until "
+            "SIGTERM/SIGINT. Run one per labeler group."
+        ),
+    )
+    agg.add_argument(
+        "--brokers",
+        metavar="HOST:PORT[,...]",
+        help="default: $STREAMLABEL_BROKERS or 127.0.0.1:9092",
+    )
+    agg.add_argument(
+        "--prefix", metavar="P", help="topic name prefix; default: $STREAMLABEL_TOPIC_PREFIX"
+    )
+    agg.add_argument("--loglevel", default="warning", metavar="LEVEL", help="default: warning")
+    agg.set_defaults(handler=_run_aggregate, render=_render_generic, json=False)
+
+
+def _run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.stream._aggregator import serve_aggregator
+
+    serve_aggregator(run_settings(args), loglevel=args.loglevel)  # exits when stopped
+    return {"stopped": True}
+
+
 def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Any:
     """``StreamSettings`` of ``streamlabel run``: the environment, overridden by the flags.
 
@@ -440,7 +471,7 @@ def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         ("lfset", "LFSET"),
         ("lfset_file", "LFSET_FILE"),
     ):
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)  # `aggregate` has no LF set flags
         if value is not None:
             env["STREAMLABEL_" + name] = value
     return StreamSettings.from_env(environ=env)

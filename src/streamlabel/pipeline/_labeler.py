@@ -108,6 +108,11 @@ class Labeler:
     ----------
     lfset : LFSet
         The LF set applied to the next batch.
+    model : OnlineLabelModel
+        The model that learns every batch (and late gold).
+    serving : OnlineLabelModel or None
+        Parameters merged from every worker (:meth:`use_params`); labels come from them
+        when set and up to date with the LF set, else from ``model``.
     events_in_, labels_out_ : int
         Inputs received and label records emitted.
     dlq_by_reason_ : dict of str to int
@@ -194,6 +199,7 @@ class Labeler:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
         applier = LFApplier(lfset).reset()  # validates the set before anything changes
         self.model = model
+        self.serving: OnlineLabelModel | None = None
         self.review = review
         self.feedback_cache = feedback_cache
         self.clock = clock
@@ -284,8 +290,9 @@ class Labeler:
         if n:
             L = self._apply(events)
             model = self.model
-            P = model.predict_proba_many(L, ids)
-            lm_version = model.version_
+            predictor = self._predictor()
+            P = predictor.predict_proba_many(L, ids)
+            lm_version = predictor.version_
             model.learn_many(L, ids)
             votes = self._votes(L, ids)
             self._remember(events, ids, L)
@@ -316,6 +323,33 @@ class Labeler:
         self.labels_out_ += n
         self.batches_ += 1
         return BatchOutcome(labels, dlq, review)
+
+    def use_params(self, params: OnlineLabelModel | None) -> bool:
+        """Predict with ``params`` (a model merged from every worker's statistics).
+
+        The labeler keeps learning into its own :attr:`model` (its share of the statistics,
+        which the merge sums); labels are computed with ``params`` while it knows every LF
+        of the current set, else (an LF set newer than the params) with :attr:`model`.
+        None goes back to :attr:`model`. Returns whether ``params`` were taken.
+
+        Raises
+        ------
+        ValueError
+            ``params`` of another cardinality.
+        """
+        if params is not None and params.cardinality != self.lfset.cardinality:
+            raise ValueError(
+                f"params of cardinality {params.cardinality}, the LF set's is "
+                f"{self.lfset.cardinality}"
+            )
+        self.serving = params
+        return params is not None
+
+    def _predictor(self) -> OnlineLabelModel:
+        serving = self.serving
+        if serving is not None and _model_ids(serving).issuperset(self.lfset.ids):
+            return serving
+        return self.model
 
     def _apply(self, events: list[Event]) -> NDArray[np.int64]:
         """Votes of the current LF set on the events' payloads; folds in the LF counters."""

@@ -4,7 +4,7 @@
   :meth:`StreamSettings.from_env` reads ``STREAMLABEL_*`` variables.
 - :func:`create_app` -- a factory (no module-level app) returning a ``faust.App`` with the
   design's topics (``events``, ``labels``, ``review``, ``dlq``, ``lfsets``, ``feedback``,
-  ``labelmodel-snapshots``)
+  ``labelmodel-stats``)
   and one agent that hands micro-batches of :class:`RawEvent` to a :data:`BatchHandler`
   and publishes the :class:`Output` records it returns.
 - :func:`ensure_topics` -- creates the topics (partitions, compaction) with kafka-python.
@@ -50,6 +50,7 @@ from streamlabel.stream._service import (
     prepare_labeler,
     publish_snapshot,
     read_lfsets,
+    read_params,
     read_snapshot,
     snapshot_value,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "prepare_labeler",
     "publish_snapshot",
     "read_lfsets",
+    "read_params",
     "read_snapshot",
     "snapshot_value",
 ]

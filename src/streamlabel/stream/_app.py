@@ -40,7 +40,7 @@ __all__ = [
 
 logger = logging.getLogger("streamlabel.stream")
 
-OutputTopic = Literal["labels", "review", "dlq", "labelmodel-snapshots"]
+OutputTopic = Literal["labels", "review", "dlq", "labelmodel-stats", "labelmodel-params"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,8 +77,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("dlq", "out", "source topic:partition:offset", "json"),
     TopicSpec("lfsets", "in", "LF set name", "raw", compacted=True),
     TopicSpec("feedback", "in", "event id", "raw"),
-    # Label-model snapshots (streamlabel.stream._service.SNAPSHOT_FORMAT), key = group id.
-    TopicSpec("labelmodel-snapshots", "out", "consumer group id", "json", compacted=True),
+    # Each worker's label model, i.e. its decayed statistics (a SNAPSHOT_FORMAT record),
+    # key = group id/worker id; the aggregator merges the latest of every worker.
+    TopicSpec("labelmodel-stats", "out", "group id/worker id", "json", compacted=True),
+    # The merged model (same record format) that every worker predicts with, key = group id.
+    TopicSpec("labelmodel-params", "in", "group id", "raw", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.
@@ -120,8 +123,9 @@ class Output:
 
     Parameters
     ----------
-    topic : {"labels", "review", "dlq", "labelmodel-snapshots"}
-        Logical output topic.
+    topic : {"labels", "review", "dlq", "labelmodel-stats", "labelmodel-params"}
+        Logical output topic (a labeler's handler may write the first four:
+        :data:`OUTPUT_TOPICS`; the aggregator writes ``labelmodel-params``).
     key : str or bytes or None
         Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq,
         the consumer group for label-model snapshots).
@@ -186,6 +190,8 @@ def create_app(
     on_lfset: RecordHandler | None = None,
     lfsets_from: Mapping[int, int] | None = None,
     started: float | None = None,
+    on_params: RecordHandler | None = None,
+    params_from: Mapping[int, int] | None = None,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -207,6 +213,13 @@ def create_app(
         Per ``lfsets`` partition, the offset to start at: the partitions read, and
         required with ``on_lfset``. The worker passes the end of its start-up read
         (:attr:`LFSetLog.end_offsets`); ``{p: 0 ...}`` replays the topic.
+    on_params : callable, optional
+        A :data:`RecordHandler` for every ``labelmodel-params`` record (merged label-model
+        parameters), read like ``lfsets`` by a task outside the group from
+        ``params_from`` (the end of the worker's start-up read). Not read when None or
+        when ``params_from`` is empty.
+    params_from : mapping of int to int, optional
+        Per ``labelmodel-params`` partition, the offset to start at.
     started : float, optional
         ``time.monotonic()`` at the worker's start, for the batched reader's log line
         ``streamlabel partitions assigned after ... s: N``.
@@ -325,29 +338,47 @@ def create_app(
     if on_lfset is not None:
         if not lfsets_from:
             raise ValueError("on_lfset needs lfsets_from: the lfsets partitions and offsets")
-        follow = on_lfset
-        start = dict(lfsets_from)
-
-        async def follow_lfsets() -> None:
-            await _follow_lfsets(settings, follow, start, send_outputs)
-
-        app.task(follow_lfsets)
+        app.task(_follower(settings, "lfsets", on_lfset, lfsets_from, send_outputs))
+    if on_params is not None and params_from:
+        app.task(_follower(settings, "labelmodel-params", on_params, params_from, send_outputs))
     return app
 
 
-async def _follow_lfsets(
+def _follower(
     settings: StreamSettings,
-    on_lfset: RecordHandler,
+    logical: str,
+    on_record: RecordHandler,
+    start: Mapping[int, int],
+    publish: Callable[[Iterable[Output]], Awaitable[None]],
+) -> Callable[[], Awaitable[None]]:
+    """Return the task that follows ``logical`` (see :func:`_follow`)."""
+    offsets = dict(start)
+
+    async def follow() -> None:
+        await _follow(settings, logical, on_record, offsets, publish)
+
+    follow.__name__ = follow.__qualname__ = f"follow_{logical.replace('-', '_')}"
+    return follow
+
+
+async def _follow(
+    settings: StreamSettings,
+    logical: str,
+    on_record: RecordHandler,
     start: Mapping[int, int],
     publish: Callable[[Iterable[Output]], Awaitable[None]],
 ) -> None:
-    """Read ``lfsets`` from ``start`` (no group) and hand each record to ``on_lfset``."""
+    """Read ``logical`` from ``start`` (no group) and hand each record to ``on_record``.
+
+    Every worker must see every record of ``lfsets`` and ``labelmodel-params``, which a
+    group member reading its share of the partitions would not.
+    """
     from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 
-    name = settings.topic("lfsets")
+    name = settings.topic(logical)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.group_id}-lfsets",
+        client_id=f"{settings.group_id}-{logical}",
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -371,7 +402,7 @@ async def _follow_lfsets(
                         offset=rec.offset,
                         timestamp=rec.timestamp / 1000.0,
                     )
-                    await publish(on_lfset(raw))
+                    await publish(on_record(raw))
     finally:
         await consumer.stop()
 

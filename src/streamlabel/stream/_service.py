@@ -13,7 +13,7 @@ and parks a valid new version in a *pending slot*; :meth:`LabelerHandler.__call_
 it in (``Labeler.set_lfset``) at the start of the next batch. A batch is therefore
 labeled by exactly one version, and every label names it.
 
-Label-model snapshots: the handler adds a record to the compacted ``labelmodel-snapshots``
+Label-model snapshots: the handler adds a record to the compacted ``labelmodel-stats``
 topic (key: the consumer group id) every ``snapshot_every`` batches, and the worker
 publishes one more when it stops cleanly (:func:`publish_snapshot`); at start-up
 :func:`prepare_labeler` restores the group's latest snapshot (:func:`read_snapshot`). The
@@ -65,6 +65,7 @@ __all__ = [
     "prepare_labeler",
     "publish_snapshot",
     "read_lfsets",
+    "read_params",
     "read_snapshot",
     "snapshot_value",
 ]
@@ -74,9 +75,10 @@ logger = logging.getLogger("streamlabel.stream")
 #: DLQ reason of an ``lfsets`` record that is not a usable version of the served set.
 INVALID_LFSET: Final = "invalid_lfset"
 
-#: ``format`` of a ``labelmodel-snapshots`` record value; ``format_version`` is 1.
+#: ``format`` of a ``labelmodel-stats`` / ``labelmodel-params`` record value;
+#: ``format_version`` is 2 (1 was keyed by group only, before the aggregator).
 SNAPSHOT_FORMAT: Final = "streamlabel.labelmodel-snapshot"
-_SNAPSHOT_VERSION: Final = 1
+_SNAPSHOT_VERSION: Final = 2
 #: A snapshot record larger than this (bytes of JSON) is not published, with a warning:
 #: the broker's default ``message.max.bytes`` is about 1 MB.
 SNAPSHOT_MAX_BYTES: Final = 900_000
@@ -216,12 +218,12 @@ def _read_to_end(settings: StreamSettings, logical: str, name: str, timeout: flo
 
 
 class SnapshotError(ValueError):
-    """A ``labelmodel-snapshots`` record that cannot be restored."""
+    """A ``labelmodel-stats`` record that cannot be restored."""
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A label model read back from ``labelmodel-snapshots``.
+    """A label model read back from ``labelmodel-stats``.
 
     Attributes
     ----------
@@ -229,9 +231,12 @@ class Snapshot:
     lfset, lfset_version : str
         The LF set (and its version) in effect when the snapshot was taken.
     batches : int
-        ``events`` batches the publishing worker had processed.
+        ``events`` batches the publishing worker had processed (summed over the workers
+        for merged parameters).
     source : str
         ``topic:partition:offset`` of the record.
+    at : float
+        Epoch seconds when it was taken.
     """
 
     model: OnlineLabelModel
@@ -239,23 +244,31 @@ class Snapshot:
     lfset_version: str
     batches: int
     source: str
+    at: float = 0.0
 
 
 def snapshot_value(
-    model: OnlineLabelModel, *, group: str, lfset: LFSet, batches: int, at: float
+    model: OnlineLabelModel,
+    *,
+    key: str,
+    lfset: LFSet | tuple[str, str],
+    batches: int,
+    at: float,
 ) -> dict[str, Any]:
-    """Return the JSON value of a ``labelmodel-snapshots`` record.
+    """Return the JSON value of a ``labelmodel-stats`` or ``labelmodel-params`` record.
 
-    ``{"format": SNAPSHOT_FORMAT, "format_version": 1, "group", "lfset", "lfset_version",
-    "labelmodel_version", "batches", "at", "model"}`` where ``model`` is the base64 of
-    :func:`~streamlabel.labelmodel.dumps_model` (``.npz`` + JSON header, no pickle).
+    ``{"format": SNAPSHOT_FORMAT, "format_version": 2, "key", "lfset", "lfset_version",
+    "labelmodel_version", "batches", "at", "model"}`` where ``key`` is the record's key
+    and ``model`` the base64 of :func:`~streamlabel.labelmodel.dumps_model` (``.npz`` +
+    JSON header, no pickle). ``lfset`` is the set or its ``(name, version)``.
     """
+    name, version = (lfset.name, lfset.version) if isinstance(lfset, LFSet) else lfset
     return {
         "format": SNAPSHOT_FORMAT,
         "format_version": _SNAPSHOT_VERSION,
-        "group": group,
-        "lfset": lfset.name,
-        "lfset_version": lfset.version,
+        "key": key,
+        "lfset": name,
+        "lfset_version": version,
         "labelmodel_version": model.version_,
         "batches": batches,
         "at": at,
@@ -264,7 +277,7 @@ def snapshot_value(
 
 
 def parse_snapshot(value: bytes, source: str = "?") -> Snapshot:
-    """Read a ``labelmodel-snapshots`` record value (see :func:`snapshot_value`).
+    """Read a ``labelmodel-stats`` record value (see :func:`snapshot_value`).
 
     Raises
     ------
@@ -291,31 +304,55 @@ def parse_snapshot(value: bytes, source: str = "?") -> Snapshot:
             str(data["lfset_version"]),
             int(data["batches"]),
             source,
+            float(data["at"]),
         )
     except (KeyError, TypeError, ValueError, binascii.Error, IncompatibleModelError) as exc:
         raise SnapshotError(f"snapshot {source}: {exc}") from None
 
 
-def read_snapshot(settings: StreamSettings, timeout: float = 30.0) -> Snapshot | None:
-    """Return the latest label-model snapshot of ``settings.group_id``, or None.
+def read_snapshot(
+    settings: StreamSettings, timeout: float = 30.0, *, logical: str = "labelmodel-stats"
+) -> Snapshot | None:
+    """Return this worker's latest label-model record, or None.
 
+    Reads ``labelmodel-stats`` for the key :attr:`StreamSettings.stats_key`, or, with
+    ``logical="labelmodel-params"``, the group's merged parameters (key: the group id).
     None (with a warning in the log) also when the topic cannot be read or the latest
-    record cannot be restored: the worker then starts with a fresh model, never crashes.
+    record cannot be restored: the worker then starts without it, never crashes.
     """
+    return _read_latest(settings, logical, timeout)[0]
+
+
+def read_params(
+    settings: StreamSettings, timeout: float = 30.0
+) -> tuple[Snapshot | None, dict[int, int]]:
+    """Return the group's latest merged parameters (or None) and ``labelmodel-params`` ends.
+
+    The end offsets are where the running worker follows the topic from; both are empty
+    when the topic cannot be read (logged, never fatal).
+    """
+    return _read_latest(settings, "labelmodel-params", timeout)
+
+
+def _read_latest(
+    settings: StreamSettings, logical: str, timeout: float
+) -> tuple[Snapshot | None, dict[int, int]]:
+    """Return the latest usable record of this worker's key on ``logical``, and the end offsets."""
+    key = settings.stats_key if logical == "labelmodel-stats" else settings.group_id
     try:
-        log = _read_to_end(settings, "labelmodel-snapshots", settings.group_id, timeout)
+        log = _read_to_end(settings, logical, key, timeout)
     except Exception as exc:  # a snapshot is an optimisation
-        logger.warning("label-model snapshots not read (%s); starting fresh", exc)
-        return None
+        logger.warning("%s not read (%s); starting without it", logical, exc)
+        return None, {}
     records = [r for r in log.records if r.value]
     if not records:
-        return None
+        return None, dict(log.end_offsets)
     latest = records[-1]
     try:
-        return parse_snapshot(latest.value, latest.source)
+        return parse_snapshot(latest.value, latest.source), dict(log.end_offsets)
     except SnapshotError as exc:
-        logger.warning("%s; starting with a fresh label model", exc)
-        return None
+        logger.warning("%s; starting without it", exc)
+        return None, dict(log.end_offsets)
 
 
 def publish_snapshot(
@@ -382,8 +419,11 @@ class LabelerHandler:
       reason ``invalid_lfset`` (plus ``lfset``, ``lf``, ``field``).
     - :meth:`on_feedback` (``feedback``): late gold labels into the label model; an
       invalid message is a ``dlq`` record.
-    - every ``snapshot_every`` batches, one ``labelmodel-snapshots`` record keyed
+    - every ``snapshot_every`` batches, one ``labelmodel-stats`` record keyed
       ``snapshot_key`` (:meth:`snapshot`) after the batch's outputs.
+    - :meth:`offer_params` (``labelmodel-params``): the model the aggregator merged from
+      every worker's statistics; labels are computed with it from the next batch on
+      (:meth:`~streamlabel.pipeline.Labeler.use_params`).
 
     Parameters
     ----------
@@ -394,7 +434,10 @@ class LabelerHandler:
     snapshot_every : int, default=0
         Batches between label-model snapshots; 0 publishes none.
     snapshot_key : str, default="streamlabel-labeler"
-        Key of the snapshot records (the worker passes its consumer group id).
+        Key of the snapshot records (the worker passes ``group id/worker id``).
+    params_key : str, default="streamlabel-labeler"
+        Key of the ``labelmodel-params`` records it takes (the worker passes its group
+        id); records of other keys are ignored.
 
     Attributes
     ----------
@@ -436,6 +479,7 @@ class LabelerHandler:
         clock: Callable[[], float] = time.time,
         snapshot_every: int = 0,
         snapshot_key: str = "streamlabel-labeler",
+        params_key: str = "streamlabel-labeler",
     ) -> None:
         if snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0, got {snapshot_every}")
@@ -443,6 +487,9 @@ class LabelerHandler:
         self.clock = clock
         self.snapshot_every = snapshot_every
         self.snapshot_key = snapshot_key
+        self.params_key = params_key
+        self.params_applied_ = 0
+        self.params_ignored_ = 0
         self.snapshots_ = 0
         self.snapshots_skipped_ = 0
         self._since_snapshot = 0
@@ -484,7 +531,12 @@ class LabelerHandler:
         )
         for lf_id in [i for i in model.lf_ids_ if i not in lfset.ids]:
             model.retire_lf(lf_id)
-        return cls(labeler, snapshot_every=settings.snapshot_every, snapshot_key=settings.group_id)
+        return cls(
+            labeler,
+            snapshot_every=settings.snapshot_every,
+            snapshot_key=settings.stats_key,
+            params_key=settings.group_id,
+        )
 
     @property
     def name(self) -> str:
@@ -518,7 +570,7 @@ class LabelerHandler:
         return outputs
 
     def snapshot(self) -> Output | None:
-        """Return a ``labelmodel-snapshots`` record of the model now (:func:`snapshot_value`).
+        """Return a ``labelmodel-stats`` record of the model now (:func:`snapshot_value`).
 
         None when it is larger than :data:`SNAPSHOT_MAX_BYTES` (logged, counted in
         ``snapshots_skipped_``). Resets the count of batches since the last snapshot.
@@ -527,7 +579,7 @@ class LabelerHandler:
         labeler = self.labeler
         value = snapshot_value(
             labeler.model,
-            group=self.snapshot_key,
+            key=self.snapshot_key,
             lfset=labeler.lfset,
             batches=labeler.batches_,
             at=self.clock(),
@@ -542,7 +594,54 @@ class LabelerHandler:
             )
             return None
         self.snapshots_ += 1
-        return Output("labelmodel-snapshots", self.snapshot_key.encode("utf-8"), value)
+        return Output("labelmodel-stats", self.snapshot_key.encode("utf-8"), value)
+
+    def offer_params(self, record: RawEvent) -> list[Output]:
+        """Take merged parameters from ``labelmodel-params`` for the next batches.
+
+        Records of another key, tombstones, unreadable ones (logged) and parameters that
+        do not fit (another LF set or cardinality) are ignored (``params_ignored_``):
+        the labeler then keeps predicting with what it has. Returns no outputs.
+        """
+        if record.key is None or record.key.decode("utf-8", "replace") != self.params_key:
+            self.params_ignored_ += 1
+            return []
+        if not record.value:
+            self.params_ignored_ += 1
+            self.labeler.use_params(None)
+            return []
+        try:
+            snap = parse_snapshot(record.value, record.source)
+        except SnapshotError as exc:
+            self.params_ignored_ += 1
+            logger.warning("label-model params ignored: %s", exc)
+            return []
+        self.take_params(snap)
+        return []
+
+    def take_params(self, snap: Snapshot) -> bool:
+        """Predict with ``snap``'s model if it fits the served LF set; return whether."""
+        lfset = self.labeler.lfset
+        if snap.lfset != lfset.name or snap.model.cardinality != lfset.cardinality:
+            self.params_ignored_ += 1
+            logger.warning(
+                "label-model params %s ignored: LF set %r, cardinality %d (served: %r, %d)",
+                snap.source,
+                snap.lfset,
+                snap.model.cardinality,
+                lfset.name,
+                lfset.cardinality,
+            )
+            return False
+        self.labeler.use_params(snap.model)
+        self.params_applied_ += 1
+        logger.warning(
+            "streamlabel label-model params in use: version %s from %s (%d batches)",
+            snap.model.version_,
+            snap.source,
+            snap.batches,
+        )
+        return True
 
     def _swap_pending(self) -> list[Output]:
         new, record = self.pending, self._pending_record
@@ -679,6 +778,9 @@ class LabelerStart:
     restored : str or None
         The label-model version restored from a snapshot (after the LF-set alignment),
         None when the model starts fresh.
+    params_from : dict of int to int
+        Per ``labelmodel-params`` partition, the offset the running worker follows from
+        (empty when the topic could not be read).
     """
 
     handler: LabelerHandler
@@ -686,6 +788,7 @@ class LabelerStart:
     lfsets_from: dict[int, int]
     skipped: list[str] = field(default_factory=list)
     restored: str | None = None
+    params_from: dict[int, int] = field(default_factory=dict)
 
 
 def _load_file(path: Path) -> LFSet:
@@ -752,12 +855,16 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
         logger.warning("LF set record skipped at start-up: %s", why)
     model = _restorable(settings, lfset, timeout)
     handler = LabelerHandler.from_settings(settings, lfset, model)
+    params, params_end = read_params(settings, timeout)
+    if params is not None:
+        handler.take_params(params)
     return LabelerStart(
         handler,
         origin,
         dict(log.end_offsets),
         skipped,
         restored=None if model is None else handler.labeler.model.version_,
+        params_from=params_end,
     )
 
 

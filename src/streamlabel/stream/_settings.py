@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -73,9 +74,19 @@ class StreamSettings(BaseModel):
     review_max_per_1000 : int, default=20
         Review items per 1000 events at most (0 turns review off).
     snapshot_every : int, default=20
-        The label model is published to ``labelmodel-snapshots`` (key: the consumer group)
-        every this many ``events`` batches and when the worker stops cleanly; a starting
-        worker restores the group's latest snapshot. 0 turns snapshots and restoring off.
+        The worker's label model (its decayed statistics) is published to
+        ``labelmodel-stats`` (key: :attr:`stats_key`) every this many ``events`` batches
+        and when the worker stops cleanly; a starting worker restores its own latest
+        record. 0 turns publishing and restoring off.
+    worker_id : str, default: the host name
+        This worker's name within the group: the key of its statistics. Give every worker
+        of a group its own, stable across restarts (a StatefulSet ordinal, a compose
+        service name); two workers on one host need it set.
+    params_interval : float, default=5.0
+        The aggregator publishes merged parameters at most this often (seconds).
+    stats_max_age : float, default=86400
+        The aggregator leaves out statistics last published longer ago than this (a worker
+        that went away, or was renamed); seconds.
     events_reader : {"batched", "faust"}, default="batched"
         How ``events`` (and ``feedback``) are read: ``batched`` drives aiokafka's consumer
         and producer a batch at a time (:mod:`streamlabel.stream._reader`, several times
@@ -117,6 +128,11 @@ class StreamSettings(BaseModel):
     review_max_per_1000: int = Field(default=20, ge=0, le=1000)
     snapshot_every: int = Field(default=20, ge=0)
     events_reader: Literal["batched", "faust"] = "batched"
+    worker_id: str = Field(
+        default_factory=lambda: _default_worker_id(), pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
+    )
+    params_interval: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    stats_max_age: float = Field(default=86_400.0, gt=0)
 
     @field_validator("brokers", mode="before")
     @classmethod
@@ -189,6 +205,17 @@ class StreamSettings(BaseModel):
         """The consumer group and Faust app id: ``topic_prefix + app_id``."""
         return self.topic_prefix + self.app_id
 
+    @property
+    def stats_key(self) -> str:
+        """Key of this worker's records on ``labelmodel-stats``: ``group_id/worker_id``."""
+        return f"{self.group_id}/{self.worker_id}"
+
     def topic(self, name: str) -> str:
         """Return the full name of the logical topic ``name`` (prefix added)."""
         return self.topic_prefix + name
+
+
+def _default_worker_id() -> str:
+    """Return the host name, reduced to the characters a worker id may hold."""
+    name = re.sub(r"[^A-Za-z0-9_.\-]", "-", socket.gethostname()).lstrip(".-")
+    return name or "worker"

@@ -1,6 +1,6 @@
 """Read a topic from its beginning to the end offsets it has now (kafka-python, no group).
 
-The labeler's start-up (``lfsets``, ``labelmodel-snapshots``) and ``streamlabel lf push``
+The labeler's start-up (``lfsets``, ``labelmodel-stats``) and ``streamlabel lf push``
 both need "everything on this (compacted) topic so far"; this is the one implementation.
 """
 

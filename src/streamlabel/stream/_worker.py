@@ -95,6 +95,8 @@ def run_worker(
             on_lfset=start.handler.offer_lfset,
             lfsets_from=start.lfsets_from,
             started=started,
+            on_params=start.handler.offer_params,
+            params_from=start.params_from,
         )
     else:
         ready_note = "; echo handler"
