@@ -13,7 +13,14 @@ from streamlabel.dev import LocalKafka, kafka_version
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
 # Host ports, all on 127.0.0.1; deploy/README.md documents the same table.
-DOCUMENTED_PORTS = {"kafka": {9092}, "prometheus": {9090}, "grafana": {3000}}
+DOCUMENTED_PORTS: dict[str, set[int]] = {
+    "kafka": {9092},
+    "labeler": set(),
+    "aggregator": set(),
+    "prometheus": {9090},
+    "grafana": {3000},
+}
+STREAMLABEL_SERVICES = ("labeler", "aggregator")
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +112,40 @@ def test_prometheus_and_grafana_configs_parse() -> None:
         assert doc["apiVersion"] == 1, path
     datasources = yaml.safe_load((provisioning / "datasources/prometheus.yml").read_text())
     assert datasources["datasources"][0]["url"] == "http://prometheus:9090"
+
+
+def test_streamlabel_services_run_real_commands_of_the_built_image(
+    compose: dict[str, Any],
+) -> None:
+    from streamlabel import __version__
+    from streamlabel.cli import build_parser
+    from streamlabel.lf import load_lfset
+    from streamlabel.stream import StreamSettings
+
+    dockerfile = ROOT / "services" / "Dockerfile"
+    lines = dockerfile.read_text(encoding="utf-8").splitlines()
+    base = next(line.split()[1] for line in lines if line.startswith("FROM "))
+    assert base.count(".") >= 2, f"base image {base} is not pinned to a patch version"
+    assert 'ENTRYPOINT ["streamlabel"]' in lines
+    services = compose["services"]
+    build = services["labeler"]["build"]
+    assert (ROOT / build["context"] / build["dockerfile"]).resolve() == dockerfile
+    ids = []
+    for name in STREAMLABEL_SERVICES:
+        service = services[name]
+        assert service["image"] == f"streamlabel:{__version__}", name
+        assert service["depends_on"]["kafka"]["condition"] == "service_healthy", name
+        env = {k: str(v) for k, v in service["environment"].items()}
+        # Containers reach Kafka on its compose-network listener, not the host one.
+        assert env["STREAMLABEL_BROKERS"] == "kafka:19092", name
+        settings = StreamSettings.from_env(environ=env)  # every variable is a setting
+        build_parser().parse_args(service["command"])  # a real subcommand
+        if service["command"] == ["run"]:
+            ids.append(settings.worker_id)
+            mounted = {
+                v.split(":")[1]: ROOT / v.split(":")[0] for v in service.get("volumes", [])
+            }
+            file = Path(env["STREAMLABEL_LFSET_FILE"])
+            lfset = load_lfset(mounted[str(file.parent)] / file.name)
+            assert lfset.name == settings.lfset
+    assert ids and len(set(ids)) == len(ids)  # each labeler worker has its own stable id

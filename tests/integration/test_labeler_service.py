@@ -455,3 +455,147 @@ def test_worker_reconnects_after_the_broker_restarts(tmp_path: Path) -> None:
         if worker is not None:
             worker.kill()
         broker.down()
+
+
+def _params_records(settings: StreamSettings) -> list[Any]:
+    """Every ``labelmodel-params`` record so far, parsed, in log order per partition."""
+    from streamlabel.stream import parse_snapshot
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    try:
+        topic = settings.topic("labelmodel-params")
+        tps = [TopicPartition(topic, p) for p in range(settings.partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        out = []
+        deadline = time.monotonic() + 30
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            assert time.monotonic() < deadline, "labelmodel-params not read to its end"
+            for batch in consumer.poll(timeout_ms=200).values():
+                for rec in batch:
+                    out.append((json.loads(rec.value), parse_snapshot(rec.value)))
+        return out
+    finally:
+        consumer.close()
+
+
+def _wait_params(settings: StreamSettings, n_events: int, timeout: float = 60.0) -> Any:
+    """The first params record merging both workers and ``n_events`` events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for value, snap in _params_records(settings):
+            if value["workers"] == ["w1", "w2"] and snap.model.n_events_ == n_events:
+                return value, snap
+        assert time.monotonic() < deadline, f"no params of both workers and {n_events} events"
+        time.sleep(0.3)
+
+
+def test_two_workers_share_one_label_model_through_the_aggregator(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, producer: KafkaProducer
+) -> None:
+    import threading
+
+    import numpy as np
+
+    from streamlabel.labelmodel import OnlineLabelModel
+    from streamlabel.stream._aggregator import run_aggregator
+
+    lfset_file = tmp_path / "tx.json"
+    lfset_file.write_text(json.dumps(SPEC), encoding="utf-8")
+    base = StreamSettings(
+        brokers=[kafka_bootstrap],
+        topic_prefix=topic_prefix,
+        partitions=2,
+        batch_size=100,
+        batch_max_wait=0.1,
+        lfset="tx",
+        lfset_file=lfset_file,
+        snapshot_every=1,
+        half_life=1e12,  # no forgetting: the merged moments must equal one model's exactly
+        params_interval=0.3,
+        review_max_per_1000=0,
+    )
+    ensure_topics(base)
+    stop = threading.Event()
+    aggregator = threading.Thread(
+        target=run_aggregator, args=(base,), kwargs={"should_stop": stop.is_set}, daemon=True
+    )
+    aggregator.start()
+    workers = [
+        Worker(
+            base.model_copy(update={"worker_id": w, "datadir": tmp_path / w}),
+            tmp_path / f"{w}.log",
+        )
+        for w in ("w1", "w2")
+    ]
+    outputs = Outputs(base)
+    try:
+        for w in workers:
+            w.wait_log(r"streamlabel worker ready")
+        deadline = time.monotonic() + 60
+        while [w.assigned() for w in workers] != [1, 1]:  # one partition each
+            assert time.monotonic() < deadline, [w.text()[-2000:] for w in workers]
+            time.sleep(0.2)
+
+        txs = make_transactions(1400, seed=21)
+        items = [(tx["entity"].encode(), event_json(tx)) for tx in txs]
+        where = produce(producer, base.topic("events"), items[:1000])
+        assert {p for p, _ in where} == {0, 1}  # both workers get a share
+        outputs.poll_until(lambda: len(outputs.labels) >= 1000, timeout=90)
+        value, first = _wait_params(base, 1000)
+        for w in workers:  # every worker takes the merged parameters
+            w.wait_log(
+                r"label-model params in use: version " + re.escape(value["labelmodel_version"])
+            )
+
+        produce(producer, base.topic("events"), items[1000:])
+        outputs.poll_until(lambda: len(outputs.labels) >= 1400, timeout=90)
+        published = {v["labelmodel_version"] for v, _ in _params_records(base)}
+        second = [outputs.labels[tx["id"]] for tx in txs[1000:]]
+        assert {lab["source"]["partition"] for lab in second} == {0, 1}
+        assert {lab["labelmodel_version"] for lab in second} <= published
+
+        for w in workers:  # a clean stop publishes each worker's final statistics
+            assert w.stop() == 0, w.text()[-3000:]
+        _, final = _wait_params(base, 1400)
+    finally:
+        stop.set()
+        outputs.close()
+        for w in workers:
+            w.kill()
+        aggregator.join(timeout=30)
+
+    # One model over the whole stream, fed the same votes in produce order and batches.
+    ids = [f"{lf['name']}@1" for lf in SPEC["lfs"]]
+    L = np.array(
+        [[outputs.labels[tx["id"]]["votes"].get(i, -1) for i in ids] for tx in txs],
+        dtype=np.int64,
+    )
+    one = OnlineLabelModel(2, half_life=1e12)
+    for start in range(0, len(L), 100):
+        one.learn_many(L[start : start + 100], ids)
+    merged = final.model
+    assert merged.n_events_ == one.n_events_ == 1400
+    order = [merged.lf_ids_.index(i) for i in one.lf_ids_]
+    got, want = merged.sufficient_statistics(), one.sufficient_statistics()
+    # The moments are sums over events: the same to rounding, whatever the split.
+    np.testing.assert_allclose(got["t"], want["t"], rtol=1e-6)
+    np.testing.assert_allclose(got["T"][order], want["T"], rtol=1e-6)
+    np.testing.assert_allclose(got["Fv"][order], want["Fv"], rtol=1e-6)
+    np.testing.assert_allclose(got["TT"][np.ix_(order, order)], want["TT"], rtol=1e-6)
+    # The expected counts come from each side's own fits along the way: close, not equal,
+    # for the LFs with evidence (big_amount votes on ~10 of 1,400 events: its estimate is
+    # mostly the prior, and moves by ~0.1 with the posteriors of those few events).
+    acc_got, acc_want = merged.lf_accuracies(), one.lf_accuracies()
+    votes = (L >= 0).sum(axis=0)
+    assert (votes >= 50).sum() >= 4
+    for i, n in zip(ids, votes, strict=True):
+        if n >= 50:
+            assert abs(acc_got[i] - acc_want[i]) < 0.03, (i, acc_got[i], acc_want[i])
+    np.testing.assert_allclose(merged.class_balance_, one.class_balance_, atol=0.03)
+    assert first.model.n_events_ == 1000
