@@ -142,9 +142,7 @@ def test_streamlabel_services_run_real_commands_of_the_built_image(
         build_parser().parse_args(service["command"])  # a real subcommand
         if service["command"] == ["run"]:
             ids.append(settings.worker_id)
-            mounted = {
-                v.split(":")[1]: ROOT / v.split(":")[0] for v in service.get("volumes", [])
-            }
+            mounted = {v.split(":")[1]: ROOT / v.split(":")[0] for v in service.get("volumes", [])}
             file = Path(env["STREAMLABEL_LFSET_FILE"])
             lfset = load_lfset(mounted[str(file.parent)] / file.name)
             assert lfset.name == settings.lfset
