@@ -409,10 +409,14 @@ def _run(
     started: list[WorkerProcess] = []
     counter = [0]
 
-    def start_worker() -> WorkerProcess:
+    def start_worker(worker_id: str) -> WorkerProcess:
         counter[0] += 1
         k = counter[0]
-        settings = base.model_copy(update={"datadir": tmpdir / f"faust-{k}"})
+        # Each worker its own stable id (a replacement takes the id of the one it replaces,
+        # so it restores that worker's label-model statistics).
+        settings = base.model_copy(
+            update={"datadir": tmpdir / f"faust-{k}", "worker_id": worker_id}
+        )
         w = WorkerProcess(settings, tmpdir / f"worker-{k}.log")
         started.append(w)
         return w
@@ -428,7 +432,7 @@ def _run(
             producer.start()
             if not producer.done.wait(timeout):
                 raise RuntimeError("producing the backlog timed out")
-        active = [start_worker() for _ in range(n_workers)]
+        active = [start_worker(f"w{i + 1}") for i in range(n_workers)]
         ready_s = [round(w.wait_ready(_READY_TIMEOUT), 2) for w in active]
         # Wait (bounded) until every worker holds partitions: the group has settled.
         settle_deadline = time.monotonic() + 30.0
@@ -474,7 +478,7 @@ def _run(
                 victim = active[0]
                 t_kill = time.monotonic()
                 victim.kill()
-                replacement = start_worker()
+                replacement = start_worker("w1")
                 active[0] = replacement
                 crash = {
                     "after_labels": crash_after,
