@@ -98,7 +98,12 @@ def test_outputs_are_delivered_before_the_offsets_are_committed() -> None:
         TopicPartition("u.events", 1): [_rec("u.events", 1, 3, b"{}")],
         TopicPartition("u.feedback", 0): [_rec("u.feedback", 0, 9, b"{}")],
     }
-    asyncio.run(reader._process(records))
+
+    async def process() -> None:
+        await reader._process(records)
+        await reader.drain()
+
+    asyncio.run(process())
     assert seen == [("events", [(0, 5), (0, 6), (0, 7), (1, 3)]), ("feedback", [9])]
     *deliveries, commit = log
     assert all(d[0] == "delivered" for d in deliveries)
@@ -146,3 +151,40 @@ def test_encode_output_is_compact_json_and_keys_become_bytes() -> None:
     assert json.loads(value) == {"reason": "not_json", "p": [0.25, 0.75]}
     assert encode_output(Output("labels", "é", {}))[0] == "é".encode()
     assert RawEvent(b"k", b"v", "t", 1, 2).source == "t:1:2"
+
+
+class _FailingProducer(_Producer):
+    """Delivers nothing: every batch's future fails."""
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_exception(RuntimeError("broker said no"))
+        return fut
+
+
+def test_batches_commit_in_order_and_a_failed_delivery_commits_nothing_after_it() -> None:
+    log: list[Any] = []
+    reader, _ = _reader(log)
+
+    def batch(offset: int) -> dict[Any, list[Any]]:
+        return {TopicPartition("u.events", 0): [_rec("u.events", 0, offset, b"{}")]}
+
+    async def ordered() -> None:
+        for offset in (1, 2, 3):  # each batch's commit waits for the one before it
+            await reader._process(batch(offset))
+        await reader.drain()
+
+    asyncio.run(ordered())
+    commits = [entry[1][TopicPartition("u.events", 0)] for entry in log if entry[0] == "commit"]
+    assert commits == [2, 3, 4]
+
+    log.clear()
+    reader.producer = _FailingProducer(log)
+
+    async def failing() -> None:
+        await reader._process(batch(4))
+        await reader._process(batch(5))  # finds batch 4 failed before scheduling its own
+
+    with pytest.raises(RuntimeError, match="broker said no"):
+        asyncio.run(failing())
+    assert [entry for entry in log if entry[0] == "commit"] == []

@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import random
+import re
 import signal
 import subprocess
 import tempfile
@@ -59,6 +60,7 @@ MALFORMED_KINDS: tuple[str, ...] = (
 )
 
 _READY_TIMEOUT = 60.0
+_PROCESSED_AT = re.compile(rb'"processed_at":\s*([0-9.eE+-]+)')
 _STOP_TIMEOUT = 10.0
 
 
@@ -143,6 +145,8 @@ class _OutputReader(threading.Thread):
         self.consumer.seek_to_beginning(*tps)
         self.labels: list[tuple[bytes, int]] = []
         self.dlq: list[tuple[bytes, int]] = []
+        # Per label record, the worker's ``processed_at`` (epoch ms): splits the latency.
+        self.processed_ms: list[float] = []
         self.stop_event = threading.Event()
         self.error: BaseException | None = None
 
@@ -151,8 +155,14 @@ class _OutputReader(threading.Thread):
             while not self.stop_event.is_set():
                 for batch in self.consumer.poll(timeout_ms=100).values():
                     for rec in batch:
-                        out = self.labels if self.names[rec.topic] == "labels" else self.dlq
-                        out.append((rec.key, rec.timestamp))
+                        if self.names[rec.topic] == "labels":
+                            self.labels.append((rec.key, rec.timestamp))
+                            found = _PROCESSED_AT.search(rec.value)
+                            self.processed_ms.append(
+                                float(found.group(1)) * 1000 if found else float("nan")
+                            )
+                        else:
+                            self.dlq.append((rec.key, rec.timestamp))
         except BaseException as exc:  # reported by the main thread
             self.error = exc
         finally:
@@ -532,6 +542,9 @@ def _run(
 
     first_label_ms: dict[str, int] = {}
     label_count: dict[str, int] = {}
+    first_processed_ms: dict[str, float] = {}
+    for (key, _), at in zip(reader.labels, reader.processed_ms, strict=True):
+        first_processed_ms.setdefault(key.decode(), at)
     for key, ts in reader.labels:
         ident = key.decode()
         label_count[ident] = label_count.get(ident, 0) + 1
@@ -551,13 +564,15 @@ def _run(
     all_ids = set(ids[:produced])
     accounted = set(first_label_ms) | set(first_dlq_ms)
     lost = sorted(all_ids - accounted)
-    latencies = np.array(
-        [first_label_ms[i] - sent_ms[i] for i in first_label_ms if i in sent_ms], dtype=float
-    )
+    timed = [i for i in first_label_ms if i in sent_ms]
+    latencies = np.array([first_label_ms[i] - sent_ms[i] for i in timed], dtype=float)
+    # Produced -> batch processed by the worker, and processed -> label record written.
+    to_processed = np.array([first_processed_ms[i] - sent_ms[i] for i in timed], dtype=float)
+    to_label = np.array([first_label_ms[i] - first_processed_ms[i] for i in timed], dtype=float)
     outputs_ms = [*first_label_ms.values(), *first_dlq_ms.values()]
     first_ms = min(producer.sent_ms) if producer.sent_ms else None
     if backlog:
-        latencies = np.zeros(0)
+        latencies = to_processed = to_label = np.zeros(0)
         first_ms = min(outputs_ms) if outputs_ms else None
     last_ms = max(outputs_ms) if outputs_ms else None
     elapsed = (last_ms - first_ms) / 1000 if first_ms is not None and last_ms is not None else None
@@ -575,8 +590,8 @@ def _run(
     if crash is not None:
         crash.pop("_t_kill", None)
 
-    def pct(q: float) -> float | None:
-        return round(float(np.percentile(latencies, q)), 1) if latencies.size else None
+    def pct(q: float, values: np.ndarray = latencies) -> float | None:
+        return round(float(np.percentile(values, q)), 1) if values.size else None
 
     return {
         "bench": "stream",
@@ -624,6 +639,10 @@ def _run(
             "p90": pct(90),
             "p99": pct(99),
             "max": round(float(latencies.max()), 1) if latencies.size else None,
+        },
+        "latency_split_ms": {
+            "produced_to_processed": {"p50": pct(50, to_processed), "p99": pct(99, to_processed)},
+            "processed_to_label": {"p50": pct(50, to_label), "p99": pct(99, to_label)},
         },
         "crash": crash,
         "worker_exit_codes": exit_codes,

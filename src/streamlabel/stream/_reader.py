@@ -65,7 +65,7 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.reader.lock:  # the batch in progress finishes and commits first
-            pass
+            await self.reader.drain()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         # WARNING so that it shows at the default level: tests and the bench wait on it.
@@ -111,6 +111,8 @@ class BatchedReader:
         # Logical output topic -> (Kafka topic, its partitions), read once at start().
         self._outputs: dict[str, tuple[str, list[int]]] = {}
         self._ready = asyncio.Event()
+        # The previous batch's delivery-then-commit, overlapped with the next batch's work.
+        self._pending: asyncio.Future[None] | None = None
         self.consumer: Any = None
         self.producer: Any = None
         self.batches_ = 0
@@ -138,7 +140,9 @@ class BatchedReader:
             session_timeout_ms=s.session_timeout_ms,
             heartbeat_interval_ms=max(100, s.session_timeout_ms // 3),
             max_poll_records=s.batch_size,
-            fetch_max_wait_ms=max(1, min(500, int(s.batch_max_wait * 1000))),
+            # A fetch names only the partitions with nothing buffered; data arriving on
+            # another waits for the next fetch: keep the broker's hold short (latency).
+            fetch_max_wait_ms=max(1, min(50, int(s.batch_max_wait * 1000))),
         )
         await self.consumer.start()
         topics = [self.events_topic]
@@ -156,6 +160,15 @@ class BatchedReader:
         """Ask :meth:`run` to return after the batch in progress (if any) is committed."""
         self._stop.set()
 
+    async def drain(self) -> None:
+        """Wait until every processed batch is delivered and its offsets committed.
+
+        Raises what delivering or committing raised (the reader must not go on then).
+        """
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending
+
     async def close(self) -> None:
         """Leave the group (offsets are already committed) and close the clients."""
         if self.consumer is not None:
@@ -166,14 +179,19 @@ class BatchedReader:
     async def run(self) -> None:
         """Poll, handle, send, commit, until :meth:`request_stop`."""
         wait_ms = max(1, int(self.settings.batch_max_wait * 1000))
-        while not self._stop.is_set():
-            records = await self.consumer.getmany(
-                timeout_ms=wait_ms, max_records=self.settings.batch_size
-            )
-            if not records:
-                continue
+        try:
+            while not self._stop.is_set():
+                records = await self.consumer.getmany(
+                    timeout_ms=wait_ms, max_records=self.settings.batch_size
+                )
+                if records:
+                    async with self.lock:
+                        await self._process(records)
+                elif self._pending is not None and self._pending.done():
+                    await self.drain()  # surface a failed delivery even when idle
+        finally:
             async with self.lock:
-                await self._process(records)
+                await self.drain()
 
     async def _process(self, records: dict[Any, list[Any]]) -> None:
         events: list[RawEvent] = []
@@ -200,13 +218,32 @@ class BatchedReader:
             outputs.extend(self.handler(events))
         if feedback and self.on_feedback is not None:
             outputs.extend(self.on_feedback(feedback))
-        await self.send(outputs)
-        await self.consumer.commit(ends)
+        futures = await self._enqueue(outputs)
+        # One batch in flight: the previous one is delivered and committed (its round trips
+        # overlapped this batch's work), in order, before this one's commit is scheduled.
+        await self.drain()
+        self._pending = asyncio.ensure_future(self._deliver_then_commit(futures, ends))
         self.batches_ += 1
         self.records_ += len(events) + len(feedback)
 
+    async def _deliver_then_commit(
+        self, futures: list[Any], ends: dict[TopicPartition, int]
+    ) -> None:
+        if futures:
+            await asyncio.wait_for(asyncio.gather(*futures), _SEND_TIMEOUT_S)
+        await self.consumer.commit(ends)
+
     async def send(self, outputs: Iterable[Output]) -> None:
         """Send ``outputs`` in one producer batch per topic partition and await delivery."""
+        futures = await self._enqueue(outputs)
+        if futures:
+            await asyncio.wait_for(asyncio.gather(*futures), _SEND_TIMEOUT_S)
+
+    async def _enqueue(self, outputs: Iterable[Output]) -> list[Any]:
+        """Hand ``outputs`` to the producer, one batch per topic partition.
+
+        Returns the delivery futures (not awaited).
+        """
         await self._ready.wait()  # the lfsets follower may publish before start() ran
         groups: dict[tuple[str, int], list[tuple[bytes | None, bytes]]] = {}
         where = self._outputs
@@ -227,8 +264,7 @@ class BatchedReader:
         futures = []
         for (topic, part), items in groups.items():
             futures.extend(await self._send_partition(topic, part, items))
-        if futures:
-            await asyncio.wait_for(asyncio.gather(*futures), _SEND_TIMEOUT_S)
+        return futures
 
     async def _send_partition(
         self, topic: str, partition: int, items: Sequence[tuple[bytes | None, bytes]]
