@@ -553,6 +553,22 @@ def test_two_workers_share_one_label_model_through_the_aggregator(
                 r"label-model params in use: version " + re.escape(value["labelmodel_version"])
             )
 
+        # Late gold for 300 events labeled by either worker (here: the labels they got):
+        # every worker reads all of feedback and learns the gold of the events it
+        # labeled, so each gold label counts once.
+        gold_y = [outputs.labels[tx["id"]]["label"] for tx in txs[:300]]
+        gold = [
+            (
+                tx["id"].encode(),
+                json.dumps(
+                    {"event_id": tx["id"], "label": y, "source": "chargeback", "at": 1.0}
+                ).encode(),
+            )
+            for tx, y in zip(txs[:300], gold_y, strict=True)
+        ]
+        assert {outputs.labels[tx["id"]]["source"]["partition"] for tx in txs[:300]} == {0, 1}
+        produce(producer, base.topic("feedback"), gold)
+
         produce(producer, base.topic("events"), items[1000:])
         outputs.poll_until(lambda: len(outputs.labels) >= 1400, timeout=90)
         published = {v["labelmodel_version"] for v, _ in _params_records(base)}
@@ -579,6 +595,8 @@ def test_two_workers_share_one_label_model_through_the_aggregator(
     one = OnlineLabelModel(2, half_life=1e12)
     for start in range(0, len(L), 100):
         one.learn_many(L[start : start + 100], ids)
+    no_gold_mass = one.sufficient_statistics()["C"].sum()
+    one.learn_gold(L[:300], gold_y, ids)
     merged = final.model
     assert merged.n_events_ == one.n_events_ == 1400
     order = [merged.lf_ids_.index(i) for i in one.lf_ids_]
@@ -599,3 +617,6 @@ def test_two_workers_share_one_label_model_through_the_aggregator(
             assert abs(acc_got[i] - acc_want[i]) < 0.03, (i, acc_got[i], acc_want[i])
     np.testing.assert_allclose(merged.class_balance_, one.class_balance_, atol=0.03)
     assert first.model.n_events_ == 1000
+    # The 300 gold labels are in the merged expected counts exactly once (weight 1 each).
+    assert abs(want["C"].sum() - no_gold_mass - 300) < 1e-6
+    assert abs(got["C"].sum() - want["C"].sum()) < 1.0, (got["C"].sum(), want["C"].sum())

@@ -126,6 +126,21 @@ def test_batched_reader_app_has_no_agents_and_a_group_of_its_own(tmp_path: Any) 
     }
 
 
+def test_batched_app_follows_feedback_in_every_worker(tmp_path: Any) -> None:
+    def nothing(batch: Any) -> list[Any]:
+        return []
+
+    async def main() -> list[str]:
+        settings = StreamSettings(topic_prefix="p1.", datadir=tmp_path)
+        with pytest.raises(ValueError, match="feedback_from"):
+            create_app(settings, nothing, on_feedback=nothing)
+        app = create_app(settings, nothing, on_feedback=nothing, feedback_from={0: 5, 1: 7})
+        return [t.__name__ for t in app._app_tasks]
+
+    # Outside the consumer group: every worker sees the gold of the events it labeled.
+    assert asyncio.run(main()) == ["follow_feedback"]
+
+
 def _run_agent(
     n_events: int, batch_size: int, handler: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> list[tuple[str, Any, Any]]:

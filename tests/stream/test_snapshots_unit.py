@@ -163,6 +163,7 @@ def _startup(
         return LFSetLog([RawEvent(key, snapshot, "p.labelmodel-stats", 0, 7)], {0: 8})
 
     monkeypatch.setattr(_service, "_read_to_end", fake_read)
+    monkeypatch.setattr(_service, "_feedback_end", lambda settings, timeout: {})
     start = prepare_labeler(StreamSettings(lfset="tx", topic_prefix="p."))
     return start.handler, start.restored
 
@@ -231,6 +232,7 @@ def test_no_restore_when_snapshots_are_off(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(_service, "read_snapshot", boom)
     monkeypatch.setattr(_service, "read_params", lambda settings, timeout=30.0: (None, {}))
+    monkeypatch.setattr(_service, "_feedback_end", lambda settings, timeout: {})
     monkeypatch.setattr(
         _service,
         "read_lfsets",

@@ -192,6 +192,7 @@ def create_app(
     started: float | None = None,
     on_params: RecordHandler | None = None,
     params_from: Mapping[int, int] | None = None,
+    feedback_from: Mapping[int, int] | None = None,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -220,6 +221,10 @@ def create_app(
         when ``params_from`` is empty.
     params_from : mapping of int to int, optional
         Per ``labelmodel-params`` partition, the offset to start at.
+    feedback_from : mapping of int to int, optional
+        With the batched reader, per ``feedback`` partition, the offset to follow
+        ``feedback`` from (every worker reads all of it, outside the group); required
+        with ``on_feedback`` there (the worker passes the end offsets at its start-up).
     started : float, optional
         ``time.monotonic()`` at the worker's start, for the batched reader's log line
         ``streamlabel partitions assigned after ... s: N``.
@@ -328,9 +333,24 @@ def create_app(
     if batched:
         from streamlabel.stream._reader import BatchedReader, reader_service
 
-        reader = BatchedReader(settings, handle, on_feedback, started=started)
+        reader = BatchedReader(settings, handle, started=started)
         app.service(reader_service(reader))
         send_outputs = reader.send
+        if on_feedback is not None:
+            # Every worker reads all of feedback (outside the group) and learns the gold
+            # of the events it labeled: feedback is keyed by event id, events by entity,
+            # so the worker reading a feedback partition in the group would mostly not
+            # hold the event's votes. From the end at start-up: the vote cache of a
+            # starting worker is empty anyway.
+            if feedback_from is None:
+                raise ValueError("on_feedback needs feedback_from with the batched reader")
+            feedback = on_feedback
+
+            def one_feedback(record: RawEvent) -> Iterable[Output]:
+                return feedback([record])
+
+            if feedback_from:
+                app.task(_follower(settings, "feedback", one_feedback, feedback_from, send_outputs))
     else:
         app.agent(topics["events"], name="labeler")(batching_agent("labeler", handle))
         if on_feedback is not None:
@@ -370,8 +390,9 @@ async def _follow(
 ) -> None:
     """Read ``logical`` from ``start`` (no group) and hand each record to ``on_record``.
 
-    Every worker must see every record of ``lfsets`` and ``labelmodel-params``, which a
-    group member reading its share of the partitions would not.
+    Every worker must see every record of ``lfsets``, ``labelmodel-params`` and (batched
+    reader) ``feedback``, which a group member reading its share of the partitions would
+    not. ``start`` maps partitions to offsets.
     """
     from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
 

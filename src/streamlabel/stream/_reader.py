@@ -7,7 +7,8 @@ one batch of outputs per batch. This reader uses the aiokafka client Faust itsel
 on, directly:
 
 - one consumer in the labeler's consumer group (``settings.group_id``), subscribed to
-  ``events`` and, with a feedback handler, ``feedback``; ``getmany`` returns up to
+  ``events`` (and ``feedback`` when given a feedback handler: the app gives none, every
+  worker follows ``feedback`` outside the group); ``getmany`` returns up to
   ``batch_size`` records or what arrived within ``batch_max_wait``;
 - outputs are encoded (JSON) and appended to one producer batch per topic partition
   (the Kafka default partitioner on the key, as every other producer of these topics

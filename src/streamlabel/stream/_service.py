@@ -781,6 +781,9 @@ class LabelerStart:
     params_from : dict of int to int
         Per ``labelmodel-params`` partition, the offset the running worker follows from
         (empty when the topic could not be read).
+    feedback_from : dict of int to int
+        Per ``feedback`` partition, its end at start-up: where the worker (batched reader)
+        follows ``feedback`` from (empty when the topic could not be read).
     """
 
     handler: LabelerHandler
@@ -789,6 +792,7 @@ class LabelerStart:
     skipped: list[str] = field(default_factory=list)
     restored: str | None = None
     params_from: dict[int, int] = field(default_factory=dict)
+    feedback_from: dict[int, int] = field(default_factory=dict)
 
 
 def _load_file(path: Path) -> LFSet:
@@ -865,7 +869,22 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
         skipped,
         restored=None if model is None else handler.labeler.model.version_,
         params_from=params_end,
+        feedback_from=_feedback_end(settings, timeout),
     )
+
+
+def _feedback_end(settings: StreamSettings, timeout: float) -> dict[int, int]:
+    """Return the end offsets of ``feedback`` now; empty (logged) when unreadable."""
+    from streamlabel.stream._topics import end_offsets
+
+    try:
+        found = end_offsets(
+            settings, "feedback", timeout=timeout, client_id=f"{settings.group_id}-feedback-start"
+        )
+    except Exception as exc:  # feedback is an addition; labeling goes on without it
+        logger.warning("feedback end offsets not read (%s): late gold is not followed", exc)
+        return {}
+    return found or {}
 
 
 def _restorable(settings: StreamSettings, lfset: LFSet, timeout: float) -> OnlineLabelModel | None:

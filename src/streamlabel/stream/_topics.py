@@ -13,11 +13,45 @@ from collections.abc import Callable
 from streamlabel.stream._app import RawEvent
 from streamlabel.stream._settings import StreamSettings
 
-__all__ = ["TopicReadTimeoutError", "read_to_end"]
+__all__ = ["TopicReadTimeoutError", "end_offsets", "read_to_end"]
 
 
 class TopicReadTimeoutError(RuntimeError):
     """The topic could not be read to its end offsets within the timeout."""
+
+
+def end_offsets(
+    settings: StreamSettings, logical: str, *, timeout: float, client_id: str
+) -> dict[int, int] | None:
+    """Return the end offset of every partition of ``logical`` now (None: no such topic).
+
+    Raises
+    ------
+    kafka.errors.KafkaError
+        The broker cannot be reached.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    ms = max(int(timeout * 1000), 1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=client_id,
+        group_id=None,
+        enable_auto_commit=False,
+        allow_auto_create_topics=False,
+        bootstrap_timeout_ms=ms,
+        request_timeout_ms=ms,
+    )
+    try:
+        topic = settings.topic(logical)
+        parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            return None
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        return {tp.partition: o for tp, o in consumer.end_offsets(tps, timeout_ms=ms).items()}
+    finally:
+        with contextlib.suppress(Exception):
+            consumer.close()
 
 
 def read_to_end(

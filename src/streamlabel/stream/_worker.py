@@ -97,6 +97,7 @@ def run_worker(
             started=started,
             on_params=start.handler.offer_params,
             params_from=start.params_from,
+            feedback_from=start.feedback_from,
         )
     else:
         ready_note = "; echo handler"
