@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["make_transactions"]
 
@@ -67,6 +68,23 @@ _AMOUNT_MEDIAN = {
     "crypto": 500.0,
 }
 
+#: Lognormal sigma of amounts around their category median.
+_AMOUNT_SIGMA = 0.8
+
+# Local hour of a purchase: night-time spending is rarer but not absent.
+_HOUR_WEIGHTS = np.array([1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 8, 9, 8, 7, 7, 7, 8, 8, 7, 6, 4, 3, 2.0])
+_HOUR_P = _HOUR_WEIGHTS / _HOUR_WEIGHTS.sum()
+
+
+def _timestamps(rng: np.random.Generator, n: int, start_ts: float) -> NDArray[np.float64]:
+    """Event times from ``start_ts``, about 0.5 s apart (Poisson arrivals, ~2 events/s)."""
+    return np.asarray(start_ts + np.cumsum(rng.exponential(0.5, size=n)), dtype=np.float64)
+
+
+def _descriptor(merchants: tuple[str, ...], u: float, store: int, city: int, suffix: str) -> str:
+    """Build a card-statement descriptor: merchant (picked by ``u`` in [0, 1)), store, city."""
+    return f"{merchants[int(u * len(merchants))]} #{store} {_CITIES[city]}{suffix}"
+
 
 def make_transactions(
     n: int, seed: int = 0, *, malformed_rate: float = 0.0, start_ts: float = 1.7e9
@@ -110,12 +128,10 @@ def make_transactions(
     country_idx = rng.choice(len(_COUNTRIES), size=n, p=_COUNTRY_P)
     n_cards = max(10, n // 20)
     card_idx = rng.integers(0, n_cards, size=n)
-    ts = start_ts + np.cumsum(rng.exponential(0.5, size=n))
-    # Night-time spending is rarer but not absent.
-    hour_p = np.array([1, 1, 1, 1, 1, 2, 3, 5, 6, 7, 7, 8, 9, 8, 7, 7, 7, 8, 8, 7, 6, 4, 3, 2.0])
-    hours = rng.choice(24, size=n, p=hour_p / hour_p.sum())
+    ts = _timestamps(rng, n, start_ts)
+    hours = rng.choice(24, size=n, p=_HOUR_P)
     medians = np.array([_AMOUNT_MEDIAN[c] for c in _CATEGORIES])[cat_idx]
-    amounts = np.round(medians * rng.lognormal(0.0, 0.8, size=n), 2)
+    amounts = np.round(medians * rng.lognormal(0.0, _AMOUNT_SIGMA, size=n), 2)
     merch_u = rng.random(n)
     city_idx = rng.integers(0, len(_CITIES), size=n)
     suffix_idx = rng.choice(len(_SUFFIXES), size=n, p=(0.4, 0.2, 0.2, 0.04, 0.05, 0.06, 0.03, 0.02))
@@ -139,8 +155,6 @@ def make_transactions(
         )
     ):
         cat = _CATEGORIES[c]
-        merchants = _MERCHANTS[cat]
-        merchant = merchants[int(u * len(merchants))]
         append(
             {
                 "id": f"tx{i:09d}",
@@ -150,7 +164,7 @@ def make_transactions(
                 "merchant_category": cat,
                 "country": _COUNTRIES[k],
                 "hour": h,
-                "descriptor": f"{merchant} #{store} {_CITIES[city]}{_SUFFIXES[suf]}",
+                "descriptor": _descriptor(_MERCHANTS[cat], u, store, city, _SUFFIXES[suf]),
             }
         )
     if malformed_rate > 0.0 and n > 0:
