@@ -1,11 +1,17 @@
-"""Datasets: the WRENCH benchmark loader and seeded synthetic streams.
+"""Datasets: the WRENCH benchmark loader, seeded synthetic streams and drifting event streams.
 
 The loaders read data in place (the shared data folder sits beside the repository) and never
-copy it into the package.
+copy it into the package. The drifting event streams (:func:`make_fraud_stream`,
+:func:`make_chat_stream`) come with their ground truth, their drift phases and the
+declarative LF set versions an analyst would push along them (:func:`fraud_lfsets`,
+:func:`chat_lfsets`, YAML files shipped in ``streamlabel/datasets/lfsets``).
 """
 
 from __future__ import annotations
 
+from streamlabel.datasets._chat import chat_lfsets, chat_phases, make_chat_stream
+from streamlabel.datasets._fraud import fraud_lfsets, fraud_phases, make_fraud_stream
+from streamlabel.datasets._streams import DriftPhase, LabeledStream
 from streamlabel.datasets._synthetic import (
     VoteStream,
     make_bipolar_stream,
@@ -17,11 +23,19 @@ from streamlabel.datasets._transactions import make_transactions
 from streamlabel.datasets._wrench import WrenchSplit, load_wrench, shared_data_dir
 
 __all__ = [
+    "DriftPhase",
+    "LabeledStream",
     "VoteStream",
     "WrenchSplit",
+    "chat_lfsets",
+    "chat_phases",
+    "fraud_lfsets",
+    "fraud_phases",
     "load_wrench",
     "make_bipolar_stream",
+    "make_chat_stream",
     "make_drifting_stream",
+    "make_fraud_stream",
     "make_transactions",
     "make_unipolar_stream",
     "shared_data_dir",
