@@ -3,9 +3,9 @@
 - :class:`Monitor` -- one signal watched by one river detector (``update(x)`` returns
   ``"ok"``, ``"warning"`` or ``"drift"``), silent before ``min_samples`` updates and for
   ``grace`` updates after a drift; reports :class:`DriftEvent` records (JSON-able).
-- Factories with tuned detectors: :func:`coverage_monitor` and :func:`accuracy_monitor`
-  (per LF), :func:`disagreement_monitor` (label model vs serving model),
-  :func:`score_monitor` (prediction score distribution), :func:`feature_monitor` (an
+- Factories with tuned detectors: :func:`coverage_monitor`, :func:`agreement_monitor`
+  and :func:`accuracy_monitor` (per LF), :func:`disagreement_monitor` (label model vs
+  serving model), :func:`score_monitor` (prediction score distribution), :func:`feature_monitor` (an
   input feature's mean), :func:`gold_error_monitor` (error against late gold labels).
 - :class:`MonitorSet` -- monitors by name; routes updates, collects events.
 - :class:`TriggerPolicy` -- drift events in, :class:`RetrainRequest` out: minimum
@@ -38,6 +38,7 @@ from streamlabel.drift._monitors import (
     Monitor,
     State,
     accuracy_monitor,
+    agreement_monitor,
     coverage_monitor,
     disagreement_monitor,
     feature_monitor,
@@ -59,6 +60,7 @@ __all__ = [
     "State",
     "TriggerPolicy",
     "accuracy_monitor",
+    "agreement_monitor",
     "coverage_monitor",
     "disagreement_monitor",
     "feature_monitor",

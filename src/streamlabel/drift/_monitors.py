@@ -399,6 +399,22 @@ def disagreement_monitor(
     return Monitor(name, "disagreement", _adwin(), min_samples=min_samples, grace=grace)
 
 
+def agreement_monitor(lf: str, *, min_samples: int = 1000, grace: int = 1000) -> Monitor:
+    """Watch how often an LF's vote agrees with the emitted label: 0/1 per vote it casts.
+
+    A label-free proxy of the LF's accuracy, fed only when the LF votes. ADWIN
+    (``delta=1e-5``), as for coverage: a 0/1 mean.
+
+    Examples
+    --------
+    >>> from streamlabel.drift import agreement_monitor
+    >>> m = agreement_monitor("kw@1")
+    >>> m.name, m.signal
+    ('agreement:kw@1', 'agreement')
+    """
+    return Monitor(f"agreement:{lf}", "agreement", _adwin(), min_samples=min_samples, grace=grace)
+
+
 def accuracy_monitor(lf: str, *, min_samples: int = 1000, grace: int = 1000) -> Monitor:
     """Watch an LF's estimated accuracy: one float in [0, 1] per update.
 

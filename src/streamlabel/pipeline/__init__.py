@@ -11,6 +11,8 @@ comes out.
 - :class:`ReviewPolicy`: which events go to review (uncertain / conflicting), rate-limited
   by event count;
 - :class:`Labeler`: batches in, :class:`BatchOutcome` out; hot LF-set reloads; late gold.
+- :class:`DriftWatch`: drift monitors fed from the label records (and the serving model,
+  and late gold), with a trigger policy that turns alarms into retraining requests.
 
 Examples
 --------
@@ -50,6 +52,7 @@ from streamlabel.pipeline._records import (
     raw_text,
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
+from streamlabel.pipeline._watch import DriftWatch
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -58,6 +61,7 @@ __all__ = [
     "REVIEW_REASONS",
     "BatchOutcome",
     "DLQRecord",
+    "DriftWatch",
     "Event",
     "FeedbackRecord",
     "InvalidEvent",

@@ -1,0 +1,171 @@
+"""Feed the drift monitors from what the labeler emits; turn their alarms into requests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from streamlabel.drift import (
+    DriftEvent,
+    MonitorSet,
+    RetrainRequest,
+    TriggerPolicy,
+    agreement_monitor,
+    coverage_monitor,
+    disagreement_monitor,
+    gold_error_monitor,
+    score_monitor,
+)
+from streamlabel.pipeline._records import LabelRecord
+
+__all__ = ["DriftWatch"]
+
+
+class DriftWatch:
+    """Watch a labeler's output for drift and decide when the serving model is stale.
+
+    Per LF of the served set: its coverage (did it vote, per event) and its agreement with
+    the emitted label (per vote it casts, a label-free proxy of its accuracy). With a
+    serving model: how often it disagrees with the emitted label and the distribution of
+    its scores. With late gold: the error of the label that was emitted (or served).
+    Every drift event goes to ``policy``; the requests it makes are returned.
+
+    The monitors count events in the order the labeler emitted them (one clock for all,
+    the policy's time). The label model's own confidence is *not* watched: it moves as
+    the model learns, so a distribution test on it alarms on learning, not drift.
+
+    Parameters
+    ----------
+    lf_ids
+        The LF ids of the served set (see :meth:`set_lfs` for a hot reload).
+    policy
+        The trigger policy; by default gold error alone is evidence enough, otherwise
+        two monitors within 10,000 events, with a cooldown of 20,000 events.
+    min_samples, grace
+        Passed to every monitor (see :class:`~streamlabel.drift.Monitor`).
+
+    Attributes
+    ----------
+    monitors : MonitorSet
+        The monitors, by name (``coverage:<lf>``, ``agreement:<lf>``, ``disagreement``,
+        ``score``, ``gold_error``).
+    events_ : list of DriftEvent
+        Every drift or warning event reported, in order.
+    n_events_ : int
+        Label records observed (the monitors' clock).
+
+    Examples
+    --------
+    >>> from streamlabel.pipeline import DriftWatch, LabelRecord
+    >>> watch = DriftWatch(["kw@1"], min_samples=10)
+    >>> rec = LabelRecord("e1", "c1", "s", "1", {"kw@1": 1}, [0.1, 0.9], 1, 0.9, "1.2",
+    ...                   0.0, 1e-5, None)
+    >>> watch.observe([rec] * 50), watch.n_events_
+    ([], 50)
+    >>> sorted(watch.monitors.states())
+    ['agreement:kw@1', 'coverage:kw@1', 'gold_error']
+    """
+
+    def __init__(
+        self,
+        lf_ids: Iterable[str],
+        *,
+        policy: TriggerPolicy | None = None,
+        min_samples: int = 1000,
+        grace: int = 1000,
+    ) -> None:
+        self.min_samples = min_samples
+        self.grace = grace
+        self.policy = TriggerPolicy(critical=["gold_error"]) if policy is None else policy
+        self.monitors = MonitorSet([gold_error_monitor(min_samples=min_samples, grace=grace)])
+        self.lf_ids_: tuple[str, ...] = ()
+        self.events_: list[DriftEvent] = []
+        self.n_events_ = 0
+        self.set_lfs(lf_ids)
+
+    def set_lfs(self, lf_ids: Iterable[str]) -> None:
+        """Watch the LFs ``lf_ids``: monitors of LFs that stay keep their state."""
+        new = tuple(dict.fromkeys(lf_ids))
+        for lf in self.lf_ids_:
+            if lf not in new:
+                self.monitors.remove(f"coverage:{lf}")
+                self.monitors.remove(f"agreement:{lf}")
+        for lf in new:
+            if f"coverage:{lf}" not in self.monitors:
+                for factory in (coverage_monitor, agreement_monitor):
+                    self.monitors.add(factory(lf, min_samples=self.min_samples, grace=self.grace))
+        self.lf_ids_ = new
+
+    def _monitor(self, name: str) -> None:
+        """Add the ``disagreement`` or ``score`` monitor on first use."""
+        if name not in self.monitors:
+            factory = disagreement_monitor if name == "disagreement" else score_monitor
+            self.monitors.add(factory(min_samples=self.min_samples, grace=self.grace))
+
+    def observe(
+        self,
+        labels: Sequence[LabelRecord],
+        served: Sequence[int] | None = None,
+        scores: Sequence[float] | None = None,
+        *,
+        timestamp: float | None = None,
+    ) -> list[RetrainRequest]:
+        """Feed one batch of label records (and the serving model's labels and scores).
+
+        Returns the retraining requests the batch's drift events made.
+        """
+        if served is not None and len(served) != len(labels):
+            raise ValueError(f"{len(served)} served labels for {len(labels)} label records")
+        if scores is not None and len(scores) != len(labels):
+            raise ValueError(f"{len(scores)} scores for {len(labels)} label records")
+        monitors = self.monitors
+        if served is not None:
+            self._monitor("disagreement")
+        if scores is not None:
+            self._monitor("score")
+        coverage = [
+            (lf, monitors[f"coverage:{lf}"], monitors[f"agreement:{lf}"]) for lf in self.lf_ids_
+        ]
+        found: list[DriftEvent] = []
+        i = self.n_events_
+        for row, rec in enumerate(labels):
+            votes, label = rec.votes, rec.label
+            for lf, cov, agree in coverage:
+                vote = votes.get(lf)
+                cov.update(vote is not None, index=i, timestamp=timestamp)
+                if cov.last_event_ is not None:
+                    found.append(cov.last_event_)
+                if vote is not None:
+                    agree.update(vote == label, index=i, timestamp=timestamp)
+                    if agree.last_event_ is not None:
+                        found.append(agree.last_event_)
+            if served is not None:
+                event = monitors.update(
+                    "disagreement", served[row] != label, index=i, timestamp=timestamp
+                )
+                if event is not None:
+                    found.append(event)
+            if scores is not None:
+                event = monitors.update("score", scores[row], index=i, timestamp=timestamp)
+                if event is not None:
+                    found.append(event)
+            i += 1
+        self.n_events_ = i
+        return self._offer(found)
+
+    def observe_gold(
+        self, predicted: int, gold: int, *, timestamp: float | None = None
+    ) -> list[RetrainRequest]:
+        """Feed one late gold label against the label that was emitted (or served)."""
+        event = self.monitors.update(
+            "gold_error", predicted != gold, index=self.n_events_, timestamp=timestamp
+        )
+        return self._offer([] if event is None else [event])
+
+    def _offer(self, events: list[DriftEvent]) -> list[RetrainRequest]:
+        self.events_.extend(events)
+        requests = []
+        for event in events:
+            request = self.policy.offer(event)
+            if request is not None:
+                requests.append(request)
+        return requests
