@@ -12,7 +12,8 @@ from aiokafka import TopicPartition  # type: ignore[import-untyped]
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 
 from streamlabel.stream import Output, RawEvent, StreamSettings
-from streamlabel.stream._reader import BatchedReader, encode_output
+from streamlabel.stream._app import encode_output
+from streamlabel.stream._reader import BatchedReader
 
 
 class _Batch:

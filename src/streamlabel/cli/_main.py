@@ -402,22 +402,27 @@ def _add_run(commands: Any) -> None:
             "flags override them."
         ),
     )
-    run.add_argument(
-        "--brokers",
-        metavar="HOST:PORT[,...]",
-        help="default: $STREAMLABEL_BROKERS or 127.0.0.1:9092",
-    )
-    run.add_argument(
-        "--prefix", metavar="P", help="topic name prefix; default: $STREAMLABEL_TOPIC_PREFIX"
-    )
+    _add_stream_options(run)
     run.add_argument("--lfset", metavar="NAME", help="LF set to serve; default: $STREAMLABEL_LFSET")
     run.add_argument(
         "--lfset-file",
         metavar="FILE",
         help="LF set (YAML/JSON) used until one is on lfsets; default: $STREAMLABEL_LFSET_FILE",
     )
-    run.add_argument("--loglevel", default="warning", metavar="LEVEL", help="default: warning")
     run.set_defaults(handler=_run_labeler, render=_render_generic, json=False)
+
+
+def _add_stream_options(parser: Any) -> None:
+    """Add the options ``run`` and ``aggregate`` share (they override STREAMLABEL_*)."""
+    parser.add_argument(
+        "--brokers",
+        metavar="HOST:PORT[,...]",
+        help="default: $STREAMLABEL_BROKERS or 127.0.0.1:9092",
+    )
+    parser.add_argument(
+        "--prefix", metavar="P", help="topic name prefix; default: $STREAMLABEL_TOPIC_PREFIX"
+    )
+    parser.add_argument("--loglevel", default="warning", metavar="LEVEL", help="default: warning")
 
 
 def _add_aggregate(commands: Any) -> None:
@@ -431,15 +436,7 @@ def _add_aggregate(commands: Any) -> None:
             "SIGTERM/SIGINT. Run one per labeler group."
         ),
     )
-    agg.add_argument(
-        "--brokers",
-        metavar="HOST:PORT[,...]",
-        help="default: $STREAMLABEL_BROKERS or 127.0.0.1:9092",
-    )
-    agg.add_argument(
-        "--prefix", metavar="P", help="topic name prefix; default: $STREAMLABEL_TOPIC_PREFIX"
-    )
-    agg.add_argument("--loglevel", default="warning", metavar="LEVEL", help="default: warning")
+    _add_stream_options(agg)
     agg.set_defaults(handler=_run_aggregate, render=_render_generic, json=False)
 
 

@@ -30,7 +30,14 @@ from typing import Any
 
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.stream._app import Output, RawEvent
-from streamlabel.stream._service import Snapshot, SnapshotError, parse_snapshot, snapshot_value
+from streamlabel.stream._service import (
+    Snapshot,
+    SnapshotError,
+    parse_snapshot,
+    record_producer,
+    send_record,
+    snapshot_value,
+)
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = ["StatsAggregator", "main", "run_aggregator", "serve_aggregator"]
@@ -193,7 +200,7 @@ def run_aggregator(
     StatsAggregator
         Its state when it stopped.
     """
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka import KafkaConsumer, TopicPartition
 
     agg = StatsAggregator(settings.group_id, max_age=settings.stats_max_age)
     stats = settings.topic("labelmodel-stats")
@@ -203,12 +210,7 @@ def run_aggregator(
         enable_auto_commit=False,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.group_id}-aggregator",
-        acks="all",
-        max_request_size=4_194_304,
-    )
+    producer = record_producer(settings, "aggregator")
     try:
         parts: set[int] | None = None
         while not should_stop() and not parts:
@@ -242,10 +244,7 @@ def run_aggregator(
 
 
 def _publish(producer: Any, settings: StreamSettings, out: Output) -> None:
-    from streamlabel.stream._reader import encode_output
-
-    key, value = encode_output(out)
-    producer.send(settings.topic(out.topic), key=key, value=value).get(timeout=30)
+    send_record(producer, settings, out, timeout=30.0)
     logger.warning(
         "streamlabel params published: version %s from %d worker(s) %s",
         out.value["labelmodel_version"],

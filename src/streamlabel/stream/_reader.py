@@ -33,29 +33,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type: ignore[import-untyped]
 from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
-from pydantic_core import to_json
 
-from streamlabel.stream._app import OUTPUT_TOPICS, BatchHandler, Output, RawEvent
+from streamlabel.stream._app import OUTPUT_TOPICS, BatchHandler, Output, RawEvent, encode_output
 from streamlabel.stream._settings import StreamSettings
 
-__all__ = ["BatchedReader", "encode_output"]
+__all__ = ["BatchedReader"]
 
 logger = logging.getLogger("streamlabel.stream")
 
 _SEND_TIMEOUT_S = 60.0
-
-
-def encode_output(out: Output) -> tuple[bytes | None, bytes]:
-    """Key and value bytes of an output record (the value as compact JSON).
-
-    Examples
-    --------
-    >>> encode_output(Output("labels", "e1", {"label": 1}))
-    (b'e1', b'{"label":1}')
-    """
-    key = out.key.encode("utf-8") if isinstance(out.key, str) else out.key
-    # pydantic-core's serialiser: five times faster than json.dumps on a label record.
-    return key, to_json(out.value)
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -47,7 +47,7 @@ from streamlabel.pipeline import (
     Source,
     parse_feedback,
 )
-from streamlabel.stream._app import Output, RawEvent
+from streamlabel.stream._app import Output, RawEvent, encode_output
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
@@ -366,21 +366,9 @@ def publish_snapshot(
     if out is None:
         return False
     try:
-        from kafka import KafkaProducer
-
-        producer = KafkaProducer(
-            bootstrap_servers=settings.bootstrap_servers,
-            client_id=f"{settings.group_id}-snapshot",
-            acks="all",
-            max_request_size=4_194_304,
-        )
+        producer = record_producer(settings, "snapshot")
         try:
-            key = out.key.encode("utf-8") if isinstance(out.key, str) else out.key
-            future = producer.send(
-                settings.topic(out.topic), key=key, value=json.dumps(out.value).encode()
-            )
-            producer.flush(timeout=timeout)
-            future.get(timeout=timeout)
+            send_record(producer, settings, out, timeout)
         finally:
             producer.close(timeout=timeout)
     except Exception as exc:  # at exit: log, do not mask the exit status
@@ -391,6 +379,24 @@ def publish_snapshot(
         out.value["labelmodel_version"],
     )
     return True
+
+
+def record_producer(settings: StreamSettings, role: str) -> Any:
+    """Return a kafka-python producer for a few large records (label-model states)."""
+    from kafka import KafkaProducer
+
+    return KafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.group_id}-{role}",
+        acks="all",
+        max_request_size=4_194_304,
+    )
+
+
+def send_record(producer: Any, settings: StreamSettings, out: Output, timeout: float) -> None:
+    """Send one output with ``producer`` and wait until the broker has it."""
+    key, value = encode_output(out)
+    producer.send(settings.topic(out.topic), key=key, value=value).get(timeout=timeout)
 
 
 def _dlq_output(
