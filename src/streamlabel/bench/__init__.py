@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from streamlabel.bench._apply import bench_apply
+from streamlabel.bench._drift import bench_drift
 from streamlabel.bench._labelmodel import bench_labelmodel
 from streamlabel.bench._regimes import bench_regimes
 from streamlabel.bench._speed import bench_lmspeed
 from streamlabel.bench._stream import bench_stream
 
-__all__ = ["bench_apply", "bench_labelmodel", "bench_lmspeed", "bench_regimes", "bench_stream"]
+__all__ = [
+    "bench_apply",
+    "bench_drift",
+    "bench_labelmodel",
+    "bench_lmspeed",
+    "bench_regimes",
+    "bench_stream",
+]

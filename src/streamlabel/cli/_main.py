@@ -129,6 +129,24 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--json", action="store_true", help="print one JSON document")
     rg.set_defaults(handler=_run_regimes, render=_render_generic)
 
+    dr = benches.add_parser(
+        "drift",
+        help="the closed loop on the drifting fraud stream: static vs streamlabel (no Kafka)",
+        description=(
+            "Replay the generated drifting fraud stream through a static label model and "
+            "end model, the streamlabel loop (labeler, drift watch with late gold, "
+            "retraining, champion/challenger swaps) and the same loop with the analyst's "
+            "LF set pushes; report label and serving accuracy per window and per phase, "
+            "detection delays, false alarms, recovery times and swaps."
+        ),
+    )
+    dr.add_argument(
+        "--events", type=_positive_int, default=100_000, metavar="N", help="default: 100000"
+    )
+    dr.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    dr.add_argument("--json", action="store_true", help="print one JSON document")
+    dr.set_defaults(handler=_run_drift, render=_render_generic)
+
     st = benches.add_parser(
         "stream",
         help="the labeler service end to end on Kafka: throughput, latency, crash test",
@@ -268,6 +286,12 @@ def _run_regimes(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._regimes import bench_regimes
 
     return bench_regimes(seeds=tuple(range(args.seeds)), peers=args.peers)
+
+
+def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._drift import bench_drift
+
+    return bench_drift(n_events=args.events, seed=args.seed)
 
 
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
