@@ -11,6 +11,9 @@
 - :class:`ModelRegistry` -- immutable :class:`ModelVersion` records with metrics and
   :class:`Lineage` in a folder; ``promote`` / ``rollback`` of the champion, each a
   :class:`RegistryEntry` (who, when, what, why).
+- :class:`ModelRecord` -- the compacted ``models`` topic's value: a model name's champion,
+  the entry that made it champion and the artifact bytes (:func:`encode_model_record`,
+  :func:`decode_model_record`).
 - :func:`evaluate` and :func:`decide` -- champion/challenger metrics and a
   :class:`Decision` (promote only if better by a margin).
 - :class:`ServingModel` -- serves one model; ``swap`` verifies a candidate (hash, smoke
@@ -48,6 +51,14 @@ from streamlabel.models._io import (
     save_model_artifact,
 )
 from streamlabel.models._model import EndModel
+from streamlabel.models._record import (
+    MODEL_RECORD_FORMAT,
+    MODEL_RECORD_FORMAT_VERSION,
+    ModelRecord,
+    ModelRecordError,
+    decode_model_record,
+    encode_model_record,
+)
 from streamlabel.models._registry import (
     Lineage,
     ModelRegistry,
@@ -68,6 +79,8 @@ __all__ = [
     "ARTIFACT_FORMAT",
     "ARTIFACT_FORMAT_VERSION",
     "METRICS",
+    "MODEL_RECORD_FORMAT",
+    "MODEL_RECORD_FORMAT_VERSION",
     "ArtifactError",
     "ArtifactInfo",
     "CorruptArtifactError",
@@ -75,6 +88,8 @@ __all__ = [
     "EndModel",
     "IncompatibleArtifactError",
     "Lineage",
+    "ModelRecord",
+    "ModelRecordError",
     "ModelRegistry",
     "ModelVersion",
     "NoModelError",
@@ -88,7 +103,9 @@ __all__ = [
     "VersionExistsError",
     "artifact_sha256",
     "decide",
+    "decode_model_record",
     "dumps_model_artifact",
+    "encode_model_record",
     "evaluate",
     "load_model_artifact",
     "loads_model_artifact",
