@@ -86,7 +86,7 @@ def _test_metrics(model: EndModel, payloads: list[dict[str, Any]], y: NDArray[np
 def _majority_labels(L: NDArray[np.int64]) -> NDArray[np.int64]:
     """Majority vote per row; ``ABSTAIN`` for rows with no vote or a tie."""
     counts = np.stack([(L == c).sum(axis=1) for c in (0, 1)], axis=1)
-    out = counts.argmax(axis=1).astype(np.int64)
+    out: NDArray[np.int64] = counts.argmax(axis=1).astype(np.int64)
     out[counts[:, 0] == counts[:, 1]] = ABSTAIN
     return out
 
@@ -261,7 +261,9 @@ def bench_drift_youtube(
         entry["action"] = "swapped"
         entry["version"] = version
         # Reported, never used to decide: the test split stays out of the loop.
-        entry["test"] = {k: round(100 * v, 2) for k, v in _test_metrics(model, test_payloads, test_y).items()}
+        entry["test"] = {
+            k: round(100 * v, 2) for k, v in _test_metrics(model, test_payloads, test_y).items()
+        }
         return entry
 
     for lo in range(0, n, batch_size):
@@ -273,9 +275,9 @@ def bench_drift_youtube(
         run.label[lo:hi] = [r.label for r in out.labels]
         run.conf[lo:hi] = [r.confidence for r in out.labels]
         covered[lo:hi] = [bool(r.votes) for r in out.labels]
-        for i, r in enumerate(out.labels, start=lo):
-            for lf, vote in r.votes.items():
-                votes[i, column[lf]] = vote
+        for row, rec in enumerate(out.labels, start=lo):
+            for lf, vote in rec.votes.items():
+                votes[row, column[lf]] = vote
         requests = watch.observe(out.labels)
         for i in lo + np.flatnonzero(gold[lo:hi]):  # late gold, after the batch
             requests += watch.observe_gold(int(run.label[i]), int(y[i]))
@@ -286,7 +288,7 @@ def bench_drift_youtube(
                 entry["action"] = train(hi, "drift").get("action")
             else:
                 entry["action"] = "before the first window: ignored"
-        scheduled = hi == n_first or hi == n or (hi > n_first and hi // every > lo // every)
+        scheduled = hi in (n_first, n) or (hi > n_first and hi // every > lo // every)
         if scheduled and not (requests and hi >= n_first):
             train(hi, "first window" if champion is None and hi == n_first else "schedule")
 
@@ -410,4 +412,3 @@ def bench_drift_youtube(
         "videos": videos,
         "phases": phases,
     }
-

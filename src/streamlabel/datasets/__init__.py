@@ -2,10 +2,11 @@
 
 The loaders read data in place (the shared data folder sits beside the repository) and never
 copy it into the package; :func:`load_youtube_stream` turns the raw UCI YouTube Spam
-Collection into a real comment stream in date order (:func:`youtube_lfsets` is its LF set). The drifting event streams (:func:`make_fraud_stream`,
-:func:`make_chat_stream`) come with their ground truth, their drift phases and the
-declarative LF set versions an analyst would push along them (:func:`fraud_lfsets`,
-:func:`chat_lfsets`, YAML files shipped in ``streamlabel/datasets/lfsets``).
+Collection into a real comment stream in date order (:func:`youtube_lfsets` is its LF set).
+The drifting event streams (:func:`make_fraud_stream`, :func:`make_chat_stream`) come
+with their ground truth, their drift phases and the declarative LF set versions an analyst
+would push along them (:func:`fraud_lfsets`, :func:`chat_lfsets`, YAML files shipped in
+``streamlabel/datasets/lfsets``).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ __all__ = [
     "WrenchSplit",
     "YoutubeLeakage",
     "chat_lfsets",
-    "check_youtube_leakage",
     "chat_phases",
+    "check_youtube_leakage",
     "fraud_lfsets",
     "fraud_phases",
     "load_wrench",

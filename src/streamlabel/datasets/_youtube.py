@@ -20,10 +20,11 @@ Rows without a date
 ham: a collection artefact). Dropping them would remove Eminem's spam; putting them at
 either end of the stream would invent a burst. They keep their place in the file instead:
 an undated row takes the time of the nearest dated row above it in its file (below it for
-the rows at the top), and ties in time keep file order. The event's ``ts`` is that
-inherited time; its ``payload["date"]`` stays ``None``, as in the file, so nothing reads a
-date that the data does not have. LFs and the end model never read the date (it would
-give the class away on Eminem).
+the rows at the top), and ties in time follow the file (backwards in a newest-first file,
+as LMFAO's and Eminem's are), so the row lands between its two file neighbours. The
+event's ``ts`` is that inherited time; its ``payload["date"]`` stays ``None``, as in the
+file, so nothing reads a date that the data does not have. LFs and the end model never
+read the date (its absence would give the class away on Eminem).
 
 Duplicate comment ids
 ---------------------
@@ -36,7 +37,7 @@ from __future__ import annotations
 import csv
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -126,11 +127,11 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def _epoch(date: str) -> float:
     # The files mix "2013-11-07T06:20:48" and "2015-05-28T21:39:52.376000"; both are UTC.
-    return datetime.fromisoformat(date).replace(tzinfo=timezone.utc).timestamp()
+    return datetime.fromisoformat(date).replace(tzinfo=UTC).timestamp()
 
 
 def _quarter(ts: float) -> str:
-    d = datetime.fromtimestamp(ts, tz=timezone.utc)
+    d = datetime.fromtimestamp(ts, tz=UTC)
     return f"{d.year}Q{(d.month - 1) // 3 + 1}"
 
 
@@ -176,9 +177,13 @@ def load_youtube_stream(dir: str | os.PathLike[str] | None = None) -> LabeledStr
         times = [None if d is None else _epoch(d) for d in dates]
         # An undated row inherits the nearest dated time above it in the file (below it
         # at the top): it keeps its place among its neighbours (module docstring).
-        last: float | None = next((t for t in times if t is not None), None)
-        if last is None:
+        dated = [t for t in times if t is not None]
+        if not dated:
             raise ValueError(f"{raw / stem}.csv: no row has a DATE")
+        last: float = dated[0]
+        # Ties in time follow the file: forwards in an oldest-first file, backwards in a
+        # newest-first one, so an undated row lands between its two file neighbours.
+        direction = -1 if dated[0] > dated[-1] else 1
         entity = stem.split("-", 1)[1]
         for pos, (r, date, t) in enumerate(zip(table, dates, times, strict=True)):
             last = t if t is not None else last
@@ -194,9 +199,7 @@ def load_youtube_stream(dir: str | os.PathLike[str] | None = None) -> LabeledStr
                 "entity": entity,
                 "payload": {"text": r["CONTENT"], "author": r["AUTHOR"], "date": date},
             }
-            rows.append((last, v, pos, event, label))
-    # Files run newest first (LMFAO, Eminem) or oldest first (Psy, Katy Perry): ties in
-    # time (undated rows and their neighbour) keep the file's order.
+            rows.append((last, v, direction * pos, event, label))
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
     events = [r[3] for r in rows]
     y = np.array([r[4] for r in rows], dtype=np.int64)
