@@ -15,7 +15,7 @@ import pytest
 
 from streamlabel.bench import bench_drift_youtube
 from streamlabel.bench._youtube import PUBLISHED
-from streamlabel.cli._main import _render_generic, build_parser, main
+from streamlabel.cli._main import _render_drift, build_parser, main
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_report_is_json_and_leak_free(report: dict[str, Any]) -> None:
     assert set(report["videos"]) == {"Psy", "KatyPerry", "LMFAO", "Eminem"}
     assert sum(v["events"] for v in report["videos"].values()) == 1586
     assert sum(p["events"] for p in report["phases"].values()) == 1586
-    assert _render_generic(report)
+    assert _render_drift(report).startswith("youtube comment stream: 1,586 comments")
 
 
 def test_the_loop_serves_every_comment_after_the_first_window(report: dict[str, Any]) -> None:

@@ -160,13 +160,26 @@ def load_youtube_stream(dir: str | os.PathLike[str] | None = None) -> LabeledStr
 
     Examples
     --------
-    >>> from streamlabel.datasets import shared_data_dir
-    >>> if shared_data_dir() is not None:
-    ...     s = load_youtube_stream()
-    ...     print(len(s), [p.name for p in s.phases][:2], s.events[0]["entity"])
-    ... else:
-    ...     print(1586, ['2013Q4', '2014Q1'], 'Psy')
-    1586 ['2013Q4', '2014Q1'] Psy
+    A folder of four tiny files, one ham and one undated spam comment per video:
+
+    >>> import csv, shutil, tempfile
+    >>> from pathlib import Path
+    >>> d = Path(tempfile.mkdtemp())
+    >>> (d / "uci_raw").mkdir()
+    >>> for k, stem in enumerate(YOUTUBE_STREAM_VIDEOS):
+    ...     with open(d / "uci_raw" / f"{stem}.csv", "w", newline="", encoding="utf-8") as fh:
+    ...         w = csv.writer(fh)
+    ...         _ = w.writerow(["COMMENT_ID", "AUTHOR", "DATE", "CONTENT", "CLASS"])
+    ...         _ = w.writerow([f"h{k}", "ann", f"2014-0{4 - k}-02T10:00:00", "nice song", 0])
+    ...         _ = w.writerow([f"s{k}", "bob", "", "check out my channel", 1])
+    >>> s = load_youtube_stream(d)
+    >>> [e["id"] for e in s.events], s.y.tolist()
+    (['h3', 's3', 'h2', 's2', 'h1', 's1', 'h0', 's0'], [0, 1, 0, 1, 0, 1, 0, 1])
+    >>> s.events[1]["entity"], s.events[1]["payload"]
+    ('Eminem', {'text': 'check out my channel', 'author': 'bob', 'date': None})
+    >>> [p.name for p in s.phases]
+    ['2014Q1', '2014Q2']
+    >>> shutil.rmtree(d)
     """
     raw = youtube_data_dir(dir) / "uci_raw"
     rows: list[tuple[float, int, int, dict[str, Any], int]] = []
@@ -240,12 +253,9 @@ def load_youtube_test(dir: str | os.PathLike[str] | None = None) -> WrenchSplit:
     Examples
     --------
     >>> from streamlabel.datasets import shared_data_dir
-    >>> if shared_data_dir() is not None:
-    ...     t = load_youtube_test()
-    ...     print(len(t), int(t.y.sum()))
-    ... else:
-    ...     print(250, 118)
-    250 118
+    >>> t = load_youtube_test() if shared_data_dir() is not None else None  # the shared data
+    >>> t is None or (len(t), int(t.y.sum())) == (250, 118)
+    True
     """
     return load_wrench(youtube_data_dir(dir) / "wrench", "test", name="youtube")
 
@@ -288,12 +298,9 @@ def check_youtube_leakage(
     Examples
     --------
     >>> from streamlabel.datasets import shared_data_dir
-    >>> if shared_data_dir() is not None:
+    >>> if shared_data_dir() is not None:  # the shared data
     ...     leak = check_youtube_leakage(load_youtube_stream(), load_youtube_test())
-    ...     print(leak.clean, leak.test_rows_from_test_video)
-    ... else:
-    ...     print(True, 250)
-    True 250
+    ...     assert leak.clean and leak.test_rows_from_test_video == 250
     """
     table = _read_csv(youtube_data_dir(dir) / "uci_raw" / f"{YOUTUBE_TEST_VIDEO}.csv")
     held_ids = {r["COMMENT_ID"].strip() for r in table}
