@@ -22,9 +22,8 @@ Differences from the fraud benchmark, and why:
   Covered comments train on the label model's top class weighted by its confidence, as in
   the fraud benchmark, computed **at training time** from the votes their label records
   carry (``LabelRecord.votes``) with the label model's current parameters: a posterior
-  emitted when a comment arrived came from a model that had seen fewer comments (on the
-  stream, emitted labels of covered comments are ~0.90 accurate, the same votes relabeled
-  by the label model at the end of the stream ~0.97).
+  emitted when a comment arrived came from a model that had seen fewer comments (in the
+  last training window of the default run: 0.923 accurate as emitted, 0.973 relabeled).
 - **Retraining is also scheduled** (every ``retrain_every`` comments and at the end of the
   stream) besides drift requests: with 1,586 events and the monitors' minimum evidence of
   ``n / 100`` updates, drift requests alone may come too rarely for the served model to
