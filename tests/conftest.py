@@ -37,6 +37,24 @@ def youtube_wrench_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def youtube_dir() -> Path:
+    """The shared YouTube folder (uci_raw/ and wrench/); skip (or fail if required) if absent."""
+    base = shared_data_dir()
+    path = base / "youtube" if base is not None else None
+    needed = ("uci_raw/Youtube01-Psy.csv", "uci_raw/Youtube05-Shakira.csv", "wrench/test.json")
+    if path is None or not all((path / f).is_file() for f in needed):
+        where = path if path is not None else "../shared/data/youtube beside the repo"
+        msg = (
+            f"shared YouTube data (uci_raw/ and wrench/) not found at {where} "
+            "(set STREAMLABEL_SHARED_DATA to the shared data folder)"
+        )
+        if os.environ.get(REQUIRE_DATA_ENV) == "1":
+            pytest.fail(f"{msg} and {REQUIRE_DATA_ENV}=1", pytrace=False)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a Kafka broker for the whole session.
 

@@ -8,10 +8,12 @@ from streamlabel.bench._labelmodel import bench_labelmodel
 from streamlabel.bench._regimes import bench_regimes
 from streamlabel.bench._speed import bench_lmspeed
 from streamlabel.bench._stream import bench_stream
+from streamlabel.bench._youtube import bench_drift_youtube
 
 __all__ = [
     "bench_apply",
     "bench_drift",
+    "bench_drift_youtube",
     "bench_labelmodel",
     "bench_lmspeed",
     "bench_regimes",

@@ -131,21 +131,42 @@ def build_parser() -> argparse.ArgumentParser:
 
     dr = benches.add_parser(
         "drift",
-        help="the closed loop on the drifting fraud stream: static vs streamlabel (no Kafka)",
+        help="the closed loop on a drifting stream (generated fraud, or real YouTube comments)",
         description=(
-            "Replay the generated drifting fraud stream through a static label model and "
-            "end model, the streamlabel loop (labeler, drift watch with late gold, "
-            "retraining, champion/challenger swaps) and the same loop with the analyst's "
-            "LF set pushes; report label and serving accuracy per window and per phase, "
-            "detection delays, false alarms, recovery times and swaps."
+            "Replay a drifting stream through the streamlabel loop (labeler, drift watch with "
+            "late gold, retraining, champion/challenger swaps). fraud (default): the "
+            "generated fraud stream through a static label model and end model, the loop "
+            "and the loop with the analyst's LF set pushes; report label and serving "
+            "accuracy per window and per phase, detection delays, false alarms, recovery "
+            "times and swaps. youtube: the UCI YouTube Spam Collection, videos 1-4 in date "
+            "order; report prequential label accuracy per window, video and quarter, drift "
+            "events, retraining and swaps, and the served end model on the 250-row Shakira "
+            "test split beside majority-vote and gold-label peers and the published figures."
         ),
     )
     dr.add_argument(
-        "--events", type=_positive_int, default=100_000, metavar="N", help="default: 100000"
+        "--dataset",
+        choices=("fraud", "youtube"),
+        default="fraud",
+        help="fraud (generated) or youtube (real, read from --data); default: fraud",
     )
-    dr.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    dr.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="youtube only: folder holding uci_raw/ and wrench/; default: the shared data "
+        "folder's youtube/ (../shared/data beside the repo, or STREAMLABEL_SHARED_DATA)",
+    )
+    dr.add_argument(
+        "--events",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="fraud only (youtube streams its 1,586 comments); default: 100000",
+    )
+    dr.add_argument("--seed", type=int, default=0, metavar="S", help="fraud only; default: 0")
     dr.add_argument("--json", action="store_true", help="print one JSON document")
-    dr.set_defaults(handler=_run_drift, render=_render_generic)
+    dr.set_defaults(handler=_run_drift, render=_render_drift)
 
     st = benches.add_parser(
         "stream",
@@ -289,6 +310,12 @@ def _run_regimes(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
+    if args.dataset == "youtube":
+        from streamlabel.bench._youtube import bench_drift_youtube
+
+        return bench_drift_youtube(args.data)  # no data folder: FileNotFoundError, exit 2
+    if args.data is not None:
+        raise _CommandError("--data applies to --dataset youtube only")
     from streamlabel.bench._drift import bench_drift
 
     return bench_drift(n_events=args.events, seed=args.seed)
@@ -656,6 +683,73 @@ def _render_labelmodel(result: Mapping[str, Any]) -> str:
             + ", learn time x"
             + _fmt(time_ratio)
         )
+    return "\n".join(lines)
+
+
+def _render_drift(result: Mapping[str, Any]) -> str:
+    """Text report of ``bench drift``: the YouTube run has its own layout."""
+    return (
+        _render_youtube(result) if result.get("dataset") == "youtube" else _render_generic(result)
+    )
+
+
+def _render_youtube(result: Mapping[str, Any]) -> str:
+    """Readable report of ``bench drift --dataset youtube`` (test accuracies in %).
+
+    Examples
+    --------
+    >>> cell = {"events": 2, "coverage": 1.0, "label_accuracy": 0.5,
+    ...         "label_accuracy_covered": 0.5, "serving_accuracy": None}
+    >>> r = {"dataset": "youtube", "n_events": 2, "lfset": "y@1", "end_model": "LR",
+    ...      "test": {"served": {"version": "v1", "accuracy": 90.0, "macro_f1": 89.9},
+    ...               "label_model": 85.0, "always_majority": 52.8,
+    ...               "published": {"wrench_mv_lr": 90.72}},
+    ...      "prequential": {"label_accuracy": 0.5, "coverage": 1.0},
+    ...      "videos": {"Psy": cell}, "phases": {}, "windows": [],
+    ...      "loop": {"trainings": [], "drift_events": [], "retrains": []}}
+    >>> print(_render_youtube(r))  # doctest: +ELLIPSIS
+    youtube comment stream: 2 comments, LF set y@1, end model LR
+    <BLANKLINE>
+    Shakira test split (accuracy %)
+    served (v1)               90.0000
+    ...
+    """
+    test = result["test"]
+    lines = [
+        f"youtube comment stream: {_fmt(result['n_events'])} comments, LF set "
+        f"{result['lfset']}, end model {result['end_model']}",
+        "",
+        "Shakira test split (accuracy %)",
+    ]
+    rows = [[f"served ({test['served'].get('version')})", _fmt(test["served"].get("accuracy"))]]
+    rows += [[k, _fmt(test[k]["accuracy"])] for k in test if k.startswith("peer_")]
+    rows += [["label_model", _fmt(test["label_model"])]]
+    rows += [["always_majority", _fmt(test["always_majority"])]]
+    rows += [[f"published {k}", _fmt(v)] for k, v in test["published"].items()]
+    lines += [
+        _table(None, rows),
+        "",
+        "prequential " + ", ".join(f"{k} {_fmt(v)}" for k, v in result["prequential"].items()),
+    ]
+    cols = ["events", "coverage", "label_accuracy", "label_accuracy_covered", "serving_accuracy"]
+    for title, section in (
+        ("video", result["videos"]),
+        ("quarter", result["phases"]),
+        ("window", {f"{w['start']}-{w['stop']}": w for w in result["windows"]}),
+    ):
+        if section:
+            body = [[name] + [_fmt(cell.get(c)) for c in cols] for name, cell in section.items()]
+            lines += ["", _table([title, *cols], body)]
+    loop = result["loop"]
+    lines += ["", "trainings"]
+    for t in loop["trainings"]:
+        acc = t.get("test", {}).get("accuracy")
+        where = f" -> {t['version']}, test accuracy {_fmt(acc)}" if "version" in t else ""
+        lines.append(f"  at {t['at']} ({t['trigger']}): {t['action']}{where}")
+    lines += ["drift events"] + [
+        f"  {e['index']} {e['monitor']} ({e['video']})" for e in loop["drift_events"]
+    ]
+    lines += ["retrain requests"] + [f"  {r['index']} {r['reason']}" for r in loop["retrains"]]
     return "\n".join(lines)
 
 

@@ -1,10 +1,12 @@
 """Datasets: the WRENCH benchmark loader, seeded synthetic streams and drifting event streams.
 
 The loaders read data in place (the shared data folder sits beside the repository) and never
-copy it into the package. The drifting event streams (:func:`make_fraud_stream`,
-:func:`make_chat_stream`) come with their ground truth, their drift phases and the
-declarative LF set versions an analyst would push along them (:func:`fraud_lfsets`,
-:func:`chat_lfsets`, YAML files shipped in ``streamlabel/datasets/lfsets``).
+copy it into the package; :func:`load_youtube_stream` turns the raw UCI YouTube Spam
+Collection into a real comment stream in date order (:func:`youtube_lfsets` is its LF set).
+The drifting event streams (:func:`make_fraud_stream`, :func:`make_chat_stream`) come
+with their ground truth, their drift phases and the declarative LF set versions an analyst
+would push along them (:func:`fraud_lfsets`, :func:`chat_lfsets`, YAML files shipped in
+``streamlabel/datasets/lfsets``).
 """
 
 from __future__ import annotations
@@ -21,17 +23,29 @@ from streamlabel.datasets._synthetic import (
 )
 from streamlabel.datasets._transactions import make_transactions
 from streamlabel.datasets._wrench import WrenchSplit, load_wrench, shared_data_dir
+from streamlabel.datasets._youtube import (
+    YoutubeLeakage,
+    check_youtube_leakage,
+    load_youtube_stream,
+    load_youtube_test,
+    youtube_data_dir,
+    youtube_lfsets,
+)
 
 __all__ = [
     "DriftPhase",
     "LabeledStream",
     "VoteStream",
     "WrenchSplit",
+    "YoutubeLeakage",
     "chat_lfsets",
     "chat_phases",
+    "check_youtube_leakage",
     "fraud_lfsets",
     "fraud_phases",
     "load_wrench",
+    "load_youtube_stream",
+    "load_youtube_test",
     "make_bipolar_stream",
     "make_chat_stream",
     "make_drifting_stream",
@@ -40,4 +54,6 @@ __all__ = [
     "make_unipolar_stream",
     "shared_data_dir",
     "synthetic_regimes",
+    "youtube_data_dir",
+    "youtube_lfsets",
 ]
