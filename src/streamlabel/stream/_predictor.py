@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -32,6 +33,7 @@ from streamlabel.pipeline import Predictor, Source
 from streamlabel.stream._app import Output, RawEvent, ensure_topics
 from streamlabel.stream._service import StartupError
 from streamlabel.stream._settings import StreamSettings
+from streamlabel.stream._topics import end_offsets
 
 __all__ = ["PredictorHandler", "PredictorService", "serve_predictor"]
 
@@ -182,10 +184,14 @@ class PredictorService:
         await consumer.start()
         loop = asyncio.get_running_loop()
         try:
-            parts: set[int] | None = None
+            parts: dict[int, int] | None = None
             while not parts:  # the topic may be created after we start: wait for it
-                await consumer.topics()  # refreshes the metadata
-                parts = consumer.partitions_for_topic(name)
+                parts = await loop.run_in_executor(
+                    None,
+                    functools.partial(
+                        end_offsets, s, "models", timeout=10.0, client_id=f"{name}-partitions"
+                    ),
+                )
                 if not parts:
                     await asyncio.sleep(0.5)
             tps = [TopicPartition(name, p) for p in sorted(parts)]
