@@ -338,7 +338,7 @@ def test_http_under_load_during_swaps_fails_no_request(
                 models_topic,
                 [(b"fraud", model_record(models[version], version, action=action))],
             )
-            running.wait_status(lambda s, v=version: s["version"] == v)
+            running.wait_status(lambda st, v=version: bool(st["version"] == v))
         time.sleep(0.4)
         stop.set()
         counts = [f.result(timeout=WAIT) for f in futures]
@@ -354,8 +354,9 @@ def test_http_under_load_during_swaps_fails_no_request(
         np.testing.assert_array_equal([p["proba"] for p in body["predictions"]], expected)
         assert [p["id"] for p in body["predictions"]] == [EVENTS[i]["id"] for i in idx]
     assert seen == {"v1", "v2", "v3", "v4"}
-    status = running.get("/model")[1]
-    assert (status["swaps"], status["models_refused"], status["version"]) == (4, 0, "v4")
+    final = running.get("/model")[1]
+    assert (final["swaps"], final["models_refused"], final["version"]) == (4, 0, "v4")
+    assert final["events"]["reading"] is True
 
     # Invalid input names the field and reason.
     bad = dict(EVENTS[1], ts="not a time")
