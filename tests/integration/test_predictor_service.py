@@ -370,3 +370,17 @@ def test_http_under_load_during_swaps_fails_no_request(
             "detail": body["errors"][0]["detail"],
         }
     ]
+
+
+def test_no_model_within_the_bounded_wait_is_a_startup_error(settings: StreamSettings) -> None:
+    from streamlabel.stream import StartupError
+
+    bounded = settings.model_copy(update={"predictor_model_wait": 1.5})
+
+    async def main() -> None:
+        await PredictorService(bounded).run(asyncio.Event())
+
+    started = time.monotonic()
+    with pytest.raises(StartupError, match="no valid model 'fraud'"):
+        asyncio.run(main())
+    assert time.monotonic() - started < 15

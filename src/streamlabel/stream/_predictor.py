@@ -320,13 +320,13 @@ def serve_predictor(
         No model name configured, or no model within ``predictor_model_wait``.
     """
     logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(message)s")
+    service = PredictorService(settings)  # refuses a missing model name before any I/O
     if create_topics:
         created = ensure_topics(settings)
         if created:
             logger.warning("created topics %s", ", ".join(created))
 
     async def main() -> None:
-        service = PredictorService(settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
