@@ -11,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -36,6 +41,7 @@ from streamlabel.models import (
     encode_model_record,
 )
 from streamlabel.stream import PredictorService, StreamSettings, ensure_topics
+from streamlabel.stream._process import worker_env
 
 pytestmark = pytest.mark.kafka
 
@@ -384,3 +390,46 @@ def test_no_model_within_the_bounded_wait_is_a_startup_error(settings: StreamSet
     with pytest.raises(StartupError, match="no valid model 'fraud'"):
         asyncio.run(main())
     assert time.monotonic() - started < 15
+
+
+CLI = "import sys; from streamlabel.cli import main; sys.exit(main())"
+
+
+def test_cli_predict_serves_and_stops_cleanly_on_sigterm(
+    settings: StreamSettings,
+    producer: KafkaProducer,
+    models: dict[str, EndModel],
+    tmp_path: Path,
+) -> None:
+    env = worker_env(settings)
+    log = tmp_path / "predictor.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CLI, "predict", "--model", "fraud"],
+            env={**env, "STREAMLABEL_PREDICTOR_PORT": "0"},  # any free port, logged
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + WAIT
+        found = None
+        while found is None:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            found = re.search(r"predictor http on 127\.0\.0\.1:(\d+)", log.read_text())
+            time.sleep(0.1)
+        base = f"http://127.0.0.1:{found.group(1)}"
+        assert http(base + "/readyz")[0] == 503
+        produce(producer, settings.topic("models"), [(b"fraud", model_record(models["v2"], "v2"))])
+        produce(producer, settings.topic("events"), event_items(0, 20))
+        while http(base + "/model")[1]["predicted"] < 20:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert http(base + "/readyz") == (200, {"ready": True, "version": "v2"})
+        assert "predictor ready" in log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=WAIT) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)

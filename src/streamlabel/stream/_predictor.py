@@ -297,9 +297,12 @@ class PredictorService:
                     raise RuntimeError(f"{task.get_name()} ended unexpectedly")
         finally:
             if reading is not None and self.reader is not None:
-                self.reader.request_stop()
-                with contextlib.suppress(asyncio.CancelledError):
+                self.reader.request_stop()  # the batch in progress is delivered and committed
+                try:
                     await asyncio.wait_for(asyncio.shield(reading), _STOP_TIMEOUT_S)
+                except (Exception, asyncio.CancelledError):
+                    # Already raised above if it is why we stop; the clients still close.
+                    logger.exception("the events reader failed while stopping")
                 await self.reader.close()
             if follower is not None:
                 follower.cancel()
