@@ -76,6 +76,7 @@ def model_record(
     *,
     sha: str | None = None,
     action: Literal["promote", "rollback"] = "promote",
+    name: str = "fraud",
 ) -> bytes:
     n = int(version[1:])
     v = ModelVersion(
@@ -90,7 +91,7 @@ def model_record(
         model.n_classes_,
     )
     entry = RegistryEntry(action, version, None, "trainer", float(n), "integration test")
-    return encode_model_record(ModelRecord("fraud", v, entry, dumps_model_artifact(model)))
+    return encode_model_record(ModelRecord(name, v, entry, dumps_model_artifact(model)))
 
 
 class Running:
@@ -395,7 +396,7 @@ def test_no_model_within_the_bounded_wait_is_a_startup_error(settings: StreamSet
 CLI = "import sys; from streamlabel.cli import main; sys.exit(main())"
 
 
-def test_cli_predict_serves_and_stops_cleanly_on_sigterm(
+def test_cli_predict_serves_with_a_shadow_and_stops_cleanly_on_sigterm(
     settings: StreamSettings,
     producer: KafkaProducer,
     models: dict[str, EndModel],
@@ -405,7 +406,7 @@ def test_cli_predict_serves_and_stops_cleanly_on_sigterm(
     log = tmp_path / "predictor.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-c", CLI, "predict", "--model", "fraud"],
+            [sys.executable, "-c", CLI, "predict", "--model", "fraud", "--shadow", "fraud-next"],
             env={**env, "STREAMLABEL_PREDICTOR_PORT": "0"},  # any free port, logged
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -420,12 +421,23 @@ def test_cli_predict_serves_and_stops_cleanly_on_sigterm(
             time.sleep(0.1)
         base = f"http://127.0.0.1:{found.group(1)}"
         assert http(base + "/readyz")[0] == 503
-        produce(producer, settings.topic("models"), [(b"fraud", model_record(models["v2"], "v2"))])
+        challenger = model_record(models["v1"], "v5", name="fraud-next")
+        produce(
+            producer,
+            settings.topic("models"),
+            [(b"fraud-next", challenger), (b"fraud", model_record(models["v2"], "v2"))],
+        )
         produce(producer, settings.topic("events"), event_items(0, 20))
         while http(base + "/model")[1]["predicted"] < 20:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
         assert http(base + "/readyz") == (200, {"ready": True, "version": "v2"})
+        status, body = http(base + "/predict", json.dumps(EVENTS[:3]).encode())
+        assert status == 200 and body["version"] == "v2" and body["shadow"]["version"] == "v5"
+        np.testing.assert_array_equal(
+            [p["proba"] for p in body["shadow"]["predictions"]],
+            models["v1"].predict_proba_many([e["payload"] for e in EVENTS[:3]]),
+        )
         assert "predictor ready" in log.read_text()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=WAIT) == 0, log.read_text()

@@ -266,6 +266,7 @@ class PredictorService:
                     w.cancel()
             if follower in done:
                 follower.result()  # raises why it ended
+                raise RuntimeError("the models follower ended unexpectedly")
             if stop.is_set():
                 return
             if not done:
@@ -296,13 +297,14 @@ class PredictorService:
                     task.result()  # a part that ended on its own failed: raise why
                     raise RuntimeError(f"{task.get_name()} ended unexpectedly")
         finally:
-            if reading is not None and self.reader is not None:
-                self.reader.request_stop()  # the batch in progress is delivered and committed
-                try:
-                    await asyncio.wait_for(asyncio.shield(reading), _STOP_TIMEOUT_S)
-                except (Exception, asyncio.CancelledError):
-                    # Already raised above if it is why we stop; the clients still close.
-                    logger.exception("the events reader failed while stopping")
+            if self.reader is not None:
+                if reading is not None:
+                    self.reader.request_stop()  # the batch in progress is delivered, committed
+                    try:
+                        await asyncio.wait_for(asyncio.shield(reading), _STOP_TIMEOUT_S)
+                    except (Exception, asyncio.CancelledError):
+                        # Already raised above if it is why we stop; the clients still close.
+                        logger.exception("the events reader failed while stopping")
                 await self.reader.close()
             if follower is not None:
                 follower.cancel()
