@@ -34,6 +34,7 @@ from streamlabel.models import (
     loads_model_artifact,
 )
 from streamlabel.pipeline._events import DEFAULT_MAX_BYTES, Event, InvalidEvent, parse_event
+from streamlabel.pipeline._labeler import RawInput
 from streamlabel.pipeline._records import DLQRecord, Source, _field, _source_or_none
 
 __all__ = [
@@ -52,7 +53,6 @@ PREDICTION_FAILED: Final = "prediction_failed"
 #: What :meth:`Predictor.offer_model` did with a ``models`` record.
 ModelAction = Literal["swapped", "shadowing", "unchanged", "cleared", "refused", "ignored"]
 
-RawInput = tuple[bytes | str | Mapping[str, Any], Source | None]
 _F = NDArray[np.float64]
 
 
