@@ -17,10 +17,11 @@ DOCUMENTED_PORTS: dict[str, set[int]] = {
     "kafka": {9092},
     "labeler": set(),
     "aggregator": set(),
+    "predictor": {8080},
     "prometheus": {9090},
     "grafana": {3000},
 }
-STREAMLABEL_SERVICES = ("labeler", "aggregator")
+STREAMLABEL_SERVICES = ("labeler", "aggregator", "predictor")
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +148,24 @@ def test_streamlabel_services_run_real_commands_of_the_built_image(
             lfset = load_lfset(mounted[str(file.parent)] / file.name)
             assert lfset.name == settings.lfset
     assert ids and len(set(ids)) == len(ids)  # each labeler worker has its own stable id
+
+
+def test_predictor_serves_a_named_model_on_the_published_port(compose: dict[str, Any]) -> None:
+    from streamlabel.cli import build_parser
+    from streamlabel.stream import StreamSettings
+
+    service = compose["services"]["predictor"]
+    args = build_parser().parse_args(service["command"])
+    assert args.command == "predict"
+    settings = StreamSettings.from_env(
+        environ={k: str(v) for k, v in service["environment"].items()}
+    )
+    assert settings.predictor_model  # it would refuse to start without one
+    # Inside the container it listens on every interface, on the port compose publishes
+    # (on the host's loopback only, checked above); its health check asks that port.
+    assert settings.predictor_host == "0.0.0.0"
+    (mapping,) = service["ports"]
+    assert int(mapping.split(":")[2]) == settings.predictor_port
+    assert f"127.0.0.1:{settings.predictor_port}/healthz" in " ".join(
+        service["healthcheck"]["test"]
+    )

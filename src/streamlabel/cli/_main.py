@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dev(commands)
     _add_run(commands)
     _add_aggregate(commands)
+    _add_predict(commands)
     from streamlabel.cli._lf import add_lf_commands
 
     add_lf_commands(commands)
@@ -498,6 +499,52 @@ def _run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     return {"stopped": True}
 
 
+def _add_predict(commands: Any) -> None:
+    """``streamlabel predict``: the predictor service."""
+    pr = commands.add_parser(
+        "predict",
+        help="serve the champion model of the models topic: events -> predictions, HTTP",
+        description=(
+            "Run the predictor: follow the compacted models topic for the champion of "
+            "--model (hot-swapped once verified), predict every event into predictions "
+            "(invalid ones to dlq) in the predictor's own consumer group, and answer "
+            "POST /predict, GET /healthz, /readyz and /model over HTTP. Events are not read "
+            "before a model serves. Settings come from STREAMLABEL_* variables; the flags "
+            "override them."
+        ),
+    )
+    _add_stream_options(pr)
+    pr.add_argument("--model", metavar="NAME", help="model to serve; $STREAMLABEL_PREDICTOR_MODEL")
+    pr.add_argument(
+        "--shadow",
+        metavar="NAME",
+        help="model scored alongside, not served; $STREAMLABEL_PREDICTOR_SHADOW",
+    )
+    pr.add_argument(
+        "--host", metavar="ADDR", help="HTTP address; $STREAMLABEL_PREDICTOR_HOST or 127.0.0.1"
+    )
+    pr.add_argument(
+        "--port", type=_port, metavar="PORT", help="HTTP port; $STREAMLABEL_PREDICTOR_PORT or 8080"
+    )
+    pr.add_argument(
+        "--model-wait",
+        metavar="SECONDS",
+        help="exit (status 2) if no model serves within this; 0 waits forever (default)",
+    )
+    pr.set_defaults(handler=_run_predictor, render=_render_generic, json=False)
+
+
+def _run_predictor(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.stream import StartupError
+    from streamlabel.stream._predictor import serve_predictor
+
+    try:
+        serve_predictor(run_settings(args), loglevel=args.loglevel)  # exits when stopped
+    except StartupError as exc:
+        raise _CommandError(str(exc)) from None
+    return {"stopped": True}
+
+
 def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Any:
     """``StreamSettings`` of ``streamlabel run``: the environment, overridden by the flags.
 
@@ -507,6 +554,10 @@ def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = N
     >>> s = run_settings(args, environ={"STREAMLABEL_TOPIC_PREFIX": "x.", "STREAMLABEL_LFSET": "y"})
     >>> s.brokers, s.topic_prefix, s.lfset, s.lfset_file
     (['h:1'], 'x.', 'fraud', None)
+    >>> args = build_parser().parse_args(["predict", "--model", "fraud", "--port", "9000"])
+    >>> s = run_settings(args, environ={"STREAMLABEL_PREDICTOR_SHADOW": "fraud-next"})
+    >>> s.predictor_model, s.predictor_shadow, s.predictor_host, s.predictor_port
+    ('fraud', 'fraud-next', '127.0.0.1', 9000)
     """
     import os
 
@@ -518,10 +569,15 @@ def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         ("prefix", "TOPIC_PREFIX"),
         ("lfset", "LFSET"),
         ("lfset_file", "LFSET_FILE"),
+        ("model", "PREDICTOR_MODEL"),
+        ("shadow", "PREDICTOR_SHADOW"),
+        ("host", "PREDICTOR_HOST"),
+        ("port", "PREDICTOR_PORT"),
+        ("model_wait", "PREDICTOR_MODEL_WAIT"),
     ):
-        value = getattr(args, flag, None)  # `aggregate` has no LF set flags
+        value = getattr(args, flag, None)  # each command has its own subset of flags
         if value is not None:
-            env["STREAMLABEL_" + name] = value
+            env["STREAMLABEL_" + name] = str(value)
     return StreamSettings.from_env(environ=env)
 
 

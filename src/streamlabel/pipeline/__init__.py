@@ -11,6 +11,9 @@ comes out.
 - :class:`ReviewPolicy`: which events go to review (uncertain / conflicting), rate-limited
   by event count;
 - :class:`Labeler`: batches in, :class:`BatchOutcome` out; hot LF-set reloads; late gold.
+- :class:`Predictor`: batches of events in, :class:`PredictionRecord` (or DLQ records)
+  out, scored by the champion of a model name taken from ``models`` records (verified,
+  hot-swapped, refused when bad), with an optional shadow; also answers HTTP bodies.
 - :class:`DriftWatch`: drift monitors fed from the label records (and the serving model,
   and late gold), with a trigger policy that turns alarms into retraining requests.
 
@@ -40,6 +43,13 @@ from streamlabel.pipeline._events import (
     parse_event,
 )
 from streamlabel.pipeline._labeler import BatchOutcome, Labeler, RawInput
+from streamlabel.pipeline._predictor import (
+    PREDICTION_FAILED,
+    ModelOutcome,
+    PredictionRecord,
+    Predictor,
+    PredictOutcome,
+)
 from streamlabel.pipeline._records import (
     MAX_RAW_CHARS,
     DLQRecord,
@@ -58,6 +68,7 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "INVALID_REASONS",
     "MAX_RAW_CHARS",
+    "PREDICTION_FAILED",
     "REVIEW_REASONS",
     "BatchOutcome",
     "DLQRecord",
@@ -68,6 +79,10 @@ __all__ = [
     "InvalidReason",
     "LabelRecord",
     "Labeler",
+    "ModelOutcome",
+    "PredictOutcome",
+    "PredictionRecord",
+    "Predictor",
     "RawInput",
     "ReviewPolicy",
     "ReviewReason",

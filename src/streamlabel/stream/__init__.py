@@ -15,6 +15,10 @@
   :class:`StartupError`, and restores the group's latest label-model snapshot
   (:func:`read_snapshot`, :func:`parse_snapshot`; published every ``snapshot_every``
   batches and by :func:`publish_snapshot` at a clean stop).
+- :class:`PredictorService` (``streamlabel predict``, :func:`serve_predictor`) -- the
+  predictor: follows ``models`` (champion hot swap, verified in a thread), predicts
+  ``events`` into ``predictions`` in its own consumer group, answers HTTP (aiohttp);
+  :class:`PredictorHandler` adapts :class:`~streamlabel.pipeline.Predictor` to batches.
 - ``python -m streamlabel.stream._worker`` (``streamlabel run``) -- runs one labeler worker
   with settings from the environment.
 
@@ -36,6 +40,7 @@ from streamlabel.stream._app import (
     echo_handler,
     ensure_topics,
 )
+from streamlabel.stream._predictor import PredictorHandler, PredictorService, serve_predictor
 from streamlabel.stream._service import (
     INVALID_LFSET,
     SNAPSHOT_FORMAT,
@@ -66,6 +71,8 @@ __all__ = [
     "LabelerHandler",
     "LabelerStart",
     "Output",
+    "PredictorHandler",
+    "PredictorService",
     "RawEvent",
     "RecordHandler",
     "Snapshot",
@@ -83,5 +90,6 @@ __all__ = [
     "read_lfsets",
     "read_params",
     "read_snapshot",
+    "serve_predictor",
     "snapshot_value",
 ]

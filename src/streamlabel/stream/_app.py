@@ -43,7 +43,9 @@ __all__ = [
 
 logger = logging.getLogger("streamlabel.stream")
 
-OutputTopic = Literal["labels", "review", "dlq", "labelmodel-stats", "labelmodel-params"]
+OutputTopic = Literal[
+    "labels", "review", "dlq", "labelmodel-stats", "labelmodel-params", "predictions"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,11 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("labelmodel-stats", "out", "group id/worker id", "json", compacted=True),
     # The merged model (same record format) that every worker predicts with, key = group id.
     TopicSpec("labelmodel-params", "in", "group id", "raw", compacted=True),
+    # The predictor's output: the served model's prediction per event, key = event id.
+    TopicSpec("predictions", "out", "event id", "json"),
+    # Each model name's champion (models.ModelRecord, artifact inline), key = model name;
+    # the trainer publishes, every predictor follows it from the beginning.
+    TopicSpec("models", "in", "model name", "raw", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.
@@ -126,9 +133,10 @@ class Output:
 
     Parameters
     ----------
-    topic : {"labels", "review", "dlq", "labelmodel-stats", "labelmodel-params"}
-        Logical output topic (a labeler's handler may write the first four:
-        :data:`OUTPUT_TOPICS`; the aggregator writes ``labelmodel-params``).
+    topic : {"labels", "review", "dlq", "labelmodel-stats", "labelmodel-params", "predictions"}
+        Logical output topic (a batch handler may write :data:`OUTPUT_TOPICS`: the
+        labeler's first four, the predictor's ``predictions`` and ``dlq``; the aggregator
+        writes ``labelmodel-params``).
     key : str or bytes or None
         Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq,
         the consumer group for label-model snapshots).

@@ -76,6 +76,9 @@ class BatchedReader:
         The batch handler of ``feedback`` records; ``feedback`` is not read when None.
     started : float, optional
         ``time.monotonic()`` of the worker's start, for the assignment log line.
+    group_id : str, optional
+        The consumer group; ``settings.group_id`` (the labeler's) by default. The
+        predictor reads ``events`` in a group of its own.
     """
 
     def __init__(
@@ -85,8 +88,10 @@ class BatchedReader:
         on_feedback: BatchHandler | None = None,
         *,
         started: float | None = None,
+        group_id: str | None = None,
     ) -> None:
         self.settings = settings
+        self.group_id = settings.group_id if group_id is None else group_id
         self.handler = handler
         self.on_feedback = on_feedback
         self.started = time.monotonic() if started is None else started
@@ -110,7 +115,7 @@ class BatchedReader:
         s = self.settings
         self.producer = AIOKafkaProducer(
             bootstrap_servers=s.bootstrap_servers,
-            client_id=f"{s.group_id}-out",
+            client_id=f"{self.group_id}-out",
             acks="all",
             max_batch_size=1_048_576,
             max_request_size=4_194_304,
@@ -119,8 +124,8 @@ class BatchedReader:
         await self._read_outputs()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=s.bootstrap_servers,
-            client_id=f"{s.group_id}-in",
-            group_id=s.group_id,
+            client_id=f"{self.group_id}-in",
+            group_id=self.group_id,
             enable_auto_commit=False,
             # A new group starts at the beginning: no event is skipped.
             auto_offset_reset="earliest",

@@ -92,6 +92,21 @@ class StreamSettings(BaseModel):
         and producer a batch at a time (:mod:`streamlabel.stream._reader`, several times
         faster); ``faust`` uses Faust agents over ``stream.take_events``. Both commit
         offsets only after the batch's outputs were delivered.
+    predictor_model : str, optional
+        The model name the predictor serves: the key of its champion's records on the
+        compacted ``models`` topic. Required by ``streamlabel predict``.
+    predictor_shadow : str, optional
+        A second model name (e.g. ``fraud-challenger``) whose latest record on ``models``
+        is scored alongside the champion without being served (shadow mode).
+    predictor_host : str, default="127.0.0.1"
+        Address the predictor's HTTP server binds (loopback unless set; a container sets
+        ``0.0.0.0`` and publishes the port on the host's loopback).
+    predictor_port : int, default=8080
+        Its port (0: any free port, logged at start).
+    predictor_model_wait : float, default=0
+        Seconds the predictor waits at start for a first model before it exits with
+        status 2; 0 waits without bound. Events are not read (nor committed) until a
+        model serves.
 
     Examples
     --------
@@ -133,6 +148,11 @@ class StreamSettings(BaseModel):
     )
     params_interval: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     stats_max_age: float = Field(default=86_400.0, gt=0)
+    predictor_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+    predictor_shadow: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+    predictor_host: str = Field(default="127.0.0.1", min_length=1)
+    predictor_port: int = Field(default=8080, ge=0, le=65535)
+    predictor_model_wait: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     @field_validator("brokers", mode="before")
     @classmethod
@@ -204,6 +224,17 @@ class StreamSettings(BaseModel):
     def group_id(self) -> str:
         """The consumer group and Faust app id: ``topic_prefix + app_id``."""
         return self.topic_prefix + self.app_id
+
+    @property
+    def predictor_group_id(self) -> str:
+        """The predictor's consumer group on ``events``: ``group_id + "-predictor"``.
+
+        Examples
+        --------
+        >>> StreamSettings(topic_prefix="t.").predictor_group_id
+        't.streamlabel-labeler-predictor'
+        """
+        return f"{self.group_id}-predictor"
 
     @property
     def stats_key(self) -> str:
