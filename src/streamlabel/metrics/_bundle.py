@@ -1,0 +1,337 @@
+"""streamlabel's Prometheus metric families, created on an explicit registry.
+
+Nothing is registered at import: a :class:`Metrics` bundle creates its families on the
+registry it is given (a fresh one by default), so tests, the embedded demo and every
+service process own their metrics. The pipeline never imports this module; services
+and the demo feed the bundle from the plain counters and records the core returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
+
+#: Histogram buckets (seconds) for per-event and per-request latencies.
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
+_RETRAIN_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+
+
+def _split_id(lf_id: str) -> tuple[str, str]:
+    """``name@version`` -> (name, version); bounded labels, one series per LF version."""
+    name, _, version = lf_id.rpartition("@")
+    return (name, version) if name else (lf_id, "")
+
+
+class Metrics:
+    """The metric families of streamlabel, on one registry.
+
+    Parameters
+    ----------
+    registry : CollectorRegistry, optional
+        Where the families are registered; a new, private registry by default (never
+        the process-global ``REGISTRY``, so two bundles never collide).
+    label_names : sequence of str, optional
+        Class names used as the ``label`` label (default ``"0"``, ``"1"``, ...).
+
+    Notes
+    -----
+    Label values are bounded: LF name and version come from the served LF sets,
+    ``reason`` from closed vocabularies, ``monitor`` from the monitor set, ``topic`` and
+    ``partition`` from the consumer's assignment. Counters fed from the core's cumulative
+    counters (``sync_labeler``) add only the increase since the previous call.
+
+    Examples
+    --------
+    >>> m = Metrics(label_names=["legit", "fraud"])
+    >>> m.events_processed.inc(3)
+    >>> m.set_class_balance([0.9, 0.1])
+    >>> text = m.render().decode()
+    >>> "streamlabel_events_processed_total 3.0" in text
+    True
+    >>> 'streamlabel_labelmodel_class_balance{label="fraud"} 0.1' in text
+    True
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        label_names: Sequence[str] | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        self.label_names = list(label_names) if label_names is not None else None
+        r = self.registry
+        lf = ["lf", "version"]
+        self.events_processed = Counter(
+            "streamlabel_events_processed",
+            "Events read and processed (labeled or DLQ).",
+            registry=r,
+        )
+        self.labels_emitted = Counter(
+            "streamlabel_labels_emitted", "Label records emitted.", registry=r
+        )
+        self.dlq = Counter(
+            "streamlabel_dlq", "Inputs sent to the DLQ, by reason.", ["reason"], registry=r
+        )
+        self.lf_votes = Counter(
+            "streamlabel_lf_votes",
+            "Non-abstain votes per LF version and class.",
+            [*lf, "label"],
+            registry=r,
+        )
+        self.lf_abstains = Counter(
+            "streamlabel_lf_abstains", "Abstains per LF version (valid events).", lf, registry=r
+        )
+        self.lf_faults = Counter(
+            "streamlabel_lf_faults", "LF calls that raised (counted as abstain).", lf, registry=r
+        )
+        self.lf_invalid = Counter(
+            "streamlabel_lf_invalid",
+            "Events an LF could not read (field missing or mistyped; abstain).",
+            lf,
+            registry=r,
+        )
+        self.lf_coverage = Gauge(
+            "streamlabel_lf_coverage", "Fraction of recent events the LF voted on.", lf, registry=r
+        )
+        self.lf_estimated_accuracy = Gauge(
+            "streamlabel_lf_estimated_accuracy",
+            "Label model's estimate of P(vote correct | LF votes).",
+            lf,
+            registry=r,
+        )
+        self.lf_quarantined = Gauge(
+            "streamlabel_lf_quarantined", "1 while the LF is quarantined.", lf, registry=r
+        )
+        self.class_balance = Gauge(
+            "streamlabel_labelmodel_class_balance",
+            "Label model's estimated class balance.",
+            ["label"],
+            registry=r,
+        )
+        self.mean_confidence = Gauge(
+            "streamlabel_labelmodel_mean_confidence",
+            "Mean top posterior of the labels of the last batch.",
+            registry=r,
+        )
+        self.review_items = Counter(
+            "streamlabel_review_items",
+            "Events routed to review, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.feedback = Counter(
+            "streamlabel_feedback",
+            "Late gold labels, by outcome (applied, unmatched, duplicate).",
+            ["outcome"],
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "streamlabel_batch_duration_seconds",
+            "Time to process one micro-batch.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.drift_detections = Counter(
+            "streamlabel_drift_detections",
+            "Drift monitor detections, by monitor and kind (warning, drift).",
+            ["monitor", "kind"],
+            registry=r,
+        )
+        self.retrain_requests = Counter(
+            "streamlabel_retrain_requests", "Retraining requests raised.", registry=r
+        )
+        self.retrain_runs = Counter(
+            "streamlabel_retrain_runs",
+            "Retraining runs, by outcome (promoted, kept, failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.retrain_seconds = Histogram(
+            "streamlabel_retrain_duration_seconds",
+            "Duration of one retraining run.",
+            buckets=_RETRAIN_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "streamlabel_model_info",
+            "1 for the model version being served.",
+            ["model", "version"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "streamlabel_model_swaps", "Model versions swapped into serving.", ["model"], registry=r
+        )
+        self.model_load_failures = Counter(
+            "streamlabel_model_load_failures",
+            "Model versions refused (failed to load or verify); the old one kept serving.",
+            ["model"],
+            registry=r,
+        )
+        self.predictions = Counter(
+            "streamlabel_predictions", "Predictions served.", ["path"], registry=r
+        )
+        self.prediction_seconds = Histogram(
+            "streamlabel_prediction_latency_seconds",
+            "Prediction latency per request (http) or per event (stream).",
+            ["path"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "streamlabel_consumer_lag",
+            "Messages between the consumer's position and the partition's end.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self._seen: dict[tuple[str, str], float] = {}
+        self._served: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def _label(self, y: int) -> str:
+        names = self.label_names
+        return names[y] if names is not None and 0 <= y < len(names) else str(y)
+
+    def _delta(self, key: tuple[str, str], total: float) -> float:
+        """Increase of a cumulative counter since the last call (0 after a reset)."""
+        prev = self._seen.get(key, 0.0)
+        self._seen[key] = total
+        return total - prev if total >= prev else total
+
+    def render(self) -> bytes:
+        """Return the registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+    # ------------------------------------------------------------------ feeding
+    def observe_labels(self, records: Iterable[Any], lf_ids: Sequence[str]) -> None:
+        """Count the votes and abstains of a batch of label records.
+
+        ``records`` are :class:`~streamlabel.pipeline.LabelRecord` (anything with
+        ``votes`` (LF id -> vote, non-abstain only) and ``confidence``); ``lf_ids`` are
+        the LFs of the set that labeled them.
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace as R
+        >>> m = Metrics()
+        >>> m.observe_labels([R(votes={"kw@1": 1}, confidence=0.9),
+        ...                   R(votes={}, confidence=0.5)], ["kw@1", "th@2"])
+        >>> m.registry.get_sample_value("streamlabel_lf_abstains_total",
+        ...                             {"lf": "th", "version": "2"})
+        2.0
+        >>> m.registry.get_sample_value("streamlabel_labelmodel_mean_confidence")
+        0.7
+        """
+        votes: dict[tuple[str, int], int] = {}
+        fired: dict[str, int] = dict.fromkeys(lf_ids, 0)
+        n = 0
+        conf = 0.0
+        for rec in records:
+            n += 1
+            conf += float(rec.confidence)
+            for lf_id, v in rec.votes.items():
+                votes[(lf_id, int(v))] = votes.get((lf_id, int(v)), 0) + 1
+                if lf_id in fired:
+                    fired[lf_id] += 1
+        if n == 0:
+            return
+        for (lf_id, v), c in votes.items():
+            self.lf_votes.labels(*_split_id(lf_id), self._label(v)).inc(c)
+        for lf_id, c in fired.items():
+            if n - c:
+                self.lf_abstains.labels(*_split_id(lf_id)).inc(n - c)
+        self.mean_confidence.set(conf / n)
+
+    def sync_labeler(self, labeler: Any) -> None:
+        """Add the increase of a :class:`~streamlabel.pipeline.Labeler`'s counters.
+
+        Reads ``events_in_``, ``labels_out_``, ``dlq_by_reason_``, ``review_by_reason_``,
+        ``feedback_*_``, ``lf_faults_`` and ``lf_invalid_``; sets the label model's class
+        balance and LF accuracy estimates. Call it after each batch.
+        """
+        self.events_processed.inc(self._delta(("events", ""), labeler.events_in_))
+        self.labels_emitted.inc(self._delta(("labels", ""), labeler.labels_out_))
+        for reason, c in labeler.dlq_by_reason_.items():
+            self.dlq.labels(reason).inc(self._delta(("dlq", reason), c))
+        for reason, c in labeler.review_by_reason_.items():
+            self.review_items.labels(reason).inc(self._delta(("review", reason), c))
+        for outcome in ("applied", "unmatched", "duplicate"):
+            c = getattr(labeler, f"feedback_{outcome}_")
+            self.feedback.labels(outcome).inc(self._delta(("feedback", outcome), c))
+        for lf_id, c in labeler.lf_faults_.items():
+            self.lf_faults.labels(*_split_id(lf_id)).inc(self._delta(("fault", lf_id), c))
+        for lf_id, c in labeler.lf_invalid_.items():
+            self.lf_invalid.labels(*_split_id(lf_id)).inc(self._delta(("invalid", lf_id), c))
+        model = getattr(labeler, "model", None)
+        if model is not None and model.n_lfs_ > 0:
+            self.set_class_balance(model.class_balance_)
+            self.set_lf_accuracies(model.lf_accuracies())
+
+    def set_class_balance(self, balance: Sequence[float] | Any) -> None:
+        """Set the label model's class balance gauge, one series per class."""
+        for y, p in enumerate(balance):
+            self.class_balance.labels(self._label(y)).set(float(p))
+
+    def set_lf_accuracies(self, accuracies: Mapping[str, float]) -> None:
+        """Set the estimated accuracy gauge of each LF id."""
+        for lf_id, a in accuracies.items():
+            self.lf_estimated_accuracy.labels(*_split_id(lf_id)).set(float(a))
+
+    def set_lf_coverage(self, coverage: Mapping[str, float]) -> None:
+        """Set the recent-window coverage gauge of each LF id."""
+        for lf_id, c in coverage.items():
+            self.lf_coverage.labels(*_split_id(lf_id)).set(float(c))
+
+    def retire_lfs(self, lf_ids: Iterable[str]) -> None:
+        """Drop the gauge series of LFs that left the served set (counters are kept)."""
+        for lf_id in lf_ids:
+            key = _split_id(lf_id)
+            for g in (self.lf_coverage, self.lf_estimated_accuracy, self.lf_quarantined):
+                with contextlib.suppress(KeyError):
+                    g.remove(*key)
+
+    def observe_drift(self, events: Iterable[Any]) -> None:
+        """Count drift events (anything with ``monitor`` and ``kind``)."""
+        for e in events:
+            self.drift_detections.labels(e.monitor, e.kind).inc()
+
+    def set_served_model(self, model: str, version: str) -> None:
+        """Mark ``version`` as the one serving ``model`` (the previous series is removed).
+
+        Examples
+        --------
+        >>> m = Metrics()
+        >>> m.set_served_model("fraud", "v1"); m.set_served_model("fraud", "v2")
+        >>> m.registry.get_sample_value("streamlabel_model_info", {"model": "fraud",
+        ...                                                        "version": "v1"}) is None
+        True
+        >>> m.registry.get_sample_value("streamlabel_model_swaps_total", {"model": "fraud"})
+        2.0
+        """
+        old = self._served.get(model)
+        if old == version:
+            return
+        if old is not None:
+            self.model_info.remove(model, old)
+        self.model_info.labels(model, version).set(1)
+        self._served[model] = version
+        self.model_swaps.labels(model).inc()
