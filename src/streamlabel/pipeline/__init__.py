@@ -13,6 +13,9 @@ comes out.
 - :class:`Labeler`: batches in, :class:`BatchOutcome` out; hot LF-set reloads; late gold.
 - :class:`DriftWatch`: drift monitors fed from the label records (and the serving model,
   and late gold), with a trigger policy that turns alarms into retraining requests.
+- :class:`TrainingWindow` and :class:`Trainer`: recent events joined with their labels
+  (gold first), a hash holdout, challengers fitted and promoted in a model registry only
+  when they beat the champion; the promoted one's ``models`` record.
 
 Examples
 --------
@@ -52,6 +55,7 @@ from streamlabel.pipeline._records import (
     raw_text,
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
+from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
 from streamlabel.pipeline._watch import DriftWatch
 
 __all__ = [
@@ -63,6 +67,7 @@ __all__ = [
     "DLQRecord",
     "DriftWatch",
     "Event",
+    "Example",
     "FeedbackRecord",
     "InvalidEvent",
     "InvalidReason",
@@ -73,6 +78,9 @@ __all__ = [
     "ReviewReason",
     "ReviewRecord",
     "Source",
+    "Trainer",
+    "TrainingResult",
+    "TrainingWindow",
     "parse_event",
     "parse_feedback",
     "raw_text",
