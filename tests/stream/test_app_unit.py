@@ -67,18 +67,22 @@ def test_topics_follow_the_design() -> None:
         "feedback",
         "labelmodel-stats",
         "labelmodel-params",
+        "drift",
+        "models",
     ]
-    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats"}
+    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats", "drift"}
     assert [t.name for t in TOPICS if t.compacted] == [
         "lfsets",
         "labelmodel-stats",
         "labelmodel-params",
+        "models",
     ]
     assert {t.name for t in TOPICS if t.value == "raw"} == {
         "events",
         "lfsets",
         "feedback",
         "labelmodel-params",
+        "models",
     }
 
 

@@ -56,10 +56,16 @@ from streamlabel.pipeline._records import (
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
-from streamlabel.pipeline._watch import DriftWatch
+from streamlabel.pipeline._watch import (
+    DRIFT_RECORD_FORMAT,
+    DriftWatch,
+    drift_record,
+    parse_drift_record,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DRIFT_RECORD_FORMAT",
     "INVALID_REASONS",
     "MAX_RAW_CHARS",
     "REVIEW_REASONS",
@@ -81,6 +87,8 @@ __all__ = [
     "Trainer",
     "TrainingResult",
     "TrainingWindow",
+    "drift_record",
+    "parse_drift_record",
     "parse_event",
     "parse_feedback",
     "raw_text",

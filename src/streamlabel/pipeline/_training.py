@@ -627,6 +627,20 @@ class Trainer:
         payloads = [ex.payload for ex in scored]
         target = [ex.label if ex.gold is None else ex.gold for ex in scored]
         challenger = evaluate(model, payloads, target)
+        if self.metric not in challenger:  # AUC is undefined on a one-class holdout
+            return self._done(
+                TrainingResult(
+                    trigger,
+                    f"{why}; not compared: no {self.metric} on a holdout of one class",
+                    False,
+                    truth=truth,
+                    n_train=len(train),
+                    n_holdout=len(scored),
+                    at=at,
+                    challenger=challenger,
+                ),
+                ran=True,
+            )
         found = self.champion()
         champion = None if found is None else evaluate(found[1], payloads, target)
         decision = decide(champion, challenger, margin=self.margin, metric=self.metric)

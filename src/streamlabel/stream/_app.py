@@ -43,7 +43,9 @@ __all__ = [
 
 logger = logging.getLogger("streamlabel.stream")
 
-OutputTopic = Literal["labels", "review", "dlq", "labelmodel-stats", "labelmodel-params"]
+OutputTopic = Literal[
+    "labels", "review", "dlq", "labelmodel-stats", "labelmodel-params", "drift", "models"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("labelmodel-stats", "out", "group id/worker id", "json", compacted=True),
     # The merged model (same record format) that every worker predicts with, key = group id.
     TopicSpec("labelmodel-params", "in", "group id", "raw", compacted=True),
+    # Drift events and retraining requests of the labeler's DriftWatch; the trainer reads
+    # the requests.
+    TopicSpec("drift", "out", "monitor name(s)", "json"),
+    # The champion of each model name (a ModelRecord, artifact inline), written by the
+    # trainer and read by predictors; the labeler neither reads nor writes it.
+    TopicSpec("models", "in", "model name", "raw", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.
@@ -126,9 +134,9 @@ class Output:
 
     Parameters
     ----------
-    topic : {"labels", "review", "dlq", "labelmodel-stats", "labelmodel-params"}
-        Logical output topic (a labeler's handler may write the first four:
-        :data:`OUTPUT_TOPICS`; the aggregator writes ``labelmodel-params``).
+    topic : {"labels", "review", "dlq", "labelmodel-stats", "drift", "labelmodel-params", "models"}
+        Logical output topic (a labeler's handler may write :data:`OUTPUT_TOPICS`; the
+        aggregator writes ``labelmodel-params``, the trainer ``models``).
     key : str or bytes or None
         Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq,
         the consumer group for label-model snapshots).
