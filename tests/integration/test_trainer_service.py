@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -170,3 +171,92 @@ def test_trainer_publishes_a_champion_and_keeps_it_against_a_tie(
     finally:
         producer.close()
     assert isinstance(record, ModelRecord)
+
+
+def drift_records(settings: StreamSettings, timeout: float = 5.0) -> list[tuple[bytes, Any]]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    try:
+        tp = TopicPartition(settings.topic("drift"), 0)
+        consumer.assign([tp])
+        end = consumer.end_offsets([tp])[tp]
+        consumer.seek_to_beginning(tp)
+        out = []
+        deadline = time.monotonic() + timeout
+        while consumer.position(tp) < end:
+            assert time.monotonic() < deadline, "drift not read to its end"
+            for batch in consumer.poll(timeout_ms=200).values():
+                out.extend((r.key, json.loads(r.value)) for r in batch)
+        return out
+    finally:
+        consumer.close()
+
+
+def test_the_labelers_drift_request_makes_the_trainer_publish(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, procs: list[WorkerProcess]
+) -> None:
+    """The closed loop: LF coverage drifts, the labeler asks, the trainer answers."""
+    lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
+    base = StreamSettings(
+        brokers=[kafka_bootstrap],
+        topic_prefix=topic_prefix,
+        partitions=1,  # the labeler sees the stream in order: coverage drifts as in-process
+        batch_size=500,
+        batch_max_wait=0.1,
+        datadir=tmp_path / "faust",
+        lfset="fraud-stream",
+        lfset_file=Path(str(lfset_file)),
+        worker_id="w1",
+        drift_min_samples=500,
+        drift_cooldown=1_000_000,  # one request
+        model_name="fraud",
+        registry_dir=tmp_path / "registry",
+        train_every=0,  # requests only
+        train_cooldown=0,
+        train_min_events=300,
+        train_min_holdout=50,
+        feature_text=["descriptor"],
+        feature_numeric=["amount", "hour", "tx_last_hour", "tx_last_day"],
+        feature_categorical=["merchant_category", "country", "device"],
+        feature_bits=12,
+    )
+    ensure_topics(base)
+    n = 12_000
+    stream = make_fraud_stream(n, seed=0)
+    producer = KafkaProducer(bootstrap_servers=base.bootstrap_servers, acks="all", linger_ms=5)
+    try:
+        for e in stream.events:
+            producer.send(
+                base.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
+            )
+        producer.flush(timeout=30)
+    finally:
+        producer.close()
+    trainer = WorkerProcess(base, tmp_path / "trainer.log", module=TRAINER)
+    procs.append(trainer)
+    labeler = WorkerProcess(base, tmp_path / "labeler.log")
+    procs.append(labeler)
+    ((key, value),) = wait_models(base, 1, MODEL_TIMEOUT)
+    line = trainer.wait_log(r"streamlabel training \(request\) at \d+ labeled events: .*", 10)
+    print(f"\n[closed loop] {line.group(0)}")
+    assert "v1 promoted" in line.group(0)
+    labeler.wait_log(r"streamlabel retraining request: drift on \d+ monitors", 10)
+    record = decode_model_record(value)
+    assert key == b"fraud" and record.entry.reason.startswith("retraining request: drift on")
+    model = loads_model_artifact(record.artifact, expected_sha256=record.version.sha256)
+    proba = model.predict_proba_many([e["payload"] for e in stream.events])
+    accuracy = float((proba.argmax(axis=1) == stream.y).mean())
+    majority = float(max(stream.y.mean(), 1 - stream.y.mean()))
+    assert accuracy > majority, (accuracy, majority)
+
+    drift = drift_records(base)
+    kinds = [v["kind"] for _, v in drift]
+    assert kinds.count("retrain_request") == 1 and kinds.count("drift") >= 2
+    for k, v in drift:
+        assert v["group"] == base.group_id and v["lfset_version"] == "4"
+        if v["kind"] == "drift":
+            assert k == v["event"]["monitor"].encode()
+        else:
+            assert k == ",".join(v["request"]["monitors"]).encode()
+    assert trainer.stop(timeout=20) == 0 and labeler.stop(timeout=20) == 0
+    for p in (labeler, trainer):
+        assert "Traceback" not in p.text(), p.text()[-3000:]

@@ -284,3 +284,22 @@ def test_soft_labels_and_skips(tmp_path: Path) -> None:
     feed(one, ids, payloads, np.zeros(800, dtype=int))  # one class: nothing to learn
     failed = Trainer(one, ModelRegistry(tmp_path / "b"), featurizer(), min_train=100).train()
     assert not failed.trained and "training failed" in failed.reason
+
+
+def test_a_request_on_a_small_window_waits_until_it_can_train(tmp_path: Path) -> None:
+    ids, payloads, y = stream(1000, seed=11)
+    w = TrainingWindow(holdout_fraction=0.2)
+    t = Trainer(w, ModelRegistry(tmp_path), featurizer(), min_train=400, min_holdout=50)
+    req = RetrainRequest(7, None, ("a", "b"), "drift on 2 monitors within 10000 events: a, b", ())
+    feed(w, ids[:100], payloads[:100], y[:100])
+    assert t.offer_request(req) is None and t.waiting is req
+    assert (t.requests_deferred_, t.requests_suppressed_, t.results_) == (1, 0, [])
+    ran = []
+    for i in range(100, 1000):
+        feed(w, ids[i : i + 1], payloads[i : i + 1], y[i : i + 1])
+        r = t.poll()
+        if r is not None:
+            ran.append(r)
+    (result,) = ran  # no schedule: only the waiting request, once
+    assert result.trigger == "request" and result.promoted and t.waiting is None
+    assert 480 <= result.at <= 530 and result.reason.startswith("retraining request: drift")

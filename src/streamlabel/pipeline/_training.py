@@ -407,8 +407,9 @@ class Trainer:
     :class:`~streamlabel.models.ModelRecord` to publish. Rounds start on a schedule
     (:meth:`poll`: every ``every`` joined events) or on a retraining request
     (:meth:`offer_request`), which is dropped within ``cooldown`` joined events of the
-    previous round. Time is :attr:`TrainingWindow.joined_`, never a clock, so a replay
-    decides the same.
+    previous round, and waits (the latest one) while the window is too small to train:
+    :meth:`poll` runs it once it is big enough (a round of any kind answers it). Time is
+    :attr:`TrainingWindow.joined_`, never a clock, so a replay decides the same.
 
     Training labels default to the label model's top class weighted by its confidence,
     gold labels with weight 1: the online label model's class balance can be poorly
@@ -450,6 +451,8 @@ class Trainer:
         Retraining requests offered.
     requests_suppressed_ : int
         Requests dropped in the cooldown.
+    requests_deferred_ : int
+        Requests that had to wait for the window to fill.
     promotions_ : int
         Rounds that promoted their challenger.
 
@@ -526,6 +529,8 @@ class Trainer:
         self.results_: list[TrainingResult] = []
         self.requests_ = 0
         self.requests_suppressed_ = 0
+        self.requests_deferred_ = 0
+        self._waiting: RetrainRequest | None = None
         self.promotions_ = 0
         self._last_round: int | None = None
         self._champion: tuple[str, EndModel] | None = None
@@ -538,19 +543,37 @@ class Trainer:
         since = self.window.joined_ - (self._last_round or 0)
         return since >= self.every
 
+    @property
+    def waiting(self) -> RetrainRequest | None:
+        """A retraining request waiting for the window to be big enough, if any."""
+        return self._waiting
+
     def poll(self) -> TrainingResult | None:
-        """Run a scheduled round if one is due and the window is big enough, else None."""
-        if not self.due() or not self._enough(*self.window.split()):
+        """Run a waiting request or a due scheduled round if the window is big enough.
+
+        Returns None when nothing ran.
+        """
+        if (self._waiting is None and not self.due()) or not self._enough(*self.window.split()):
             return None
+        if self._waiting is not None:
+            return self.train("request", f"retraining request: {self._waiting.reason}")
         n = self.window.joined_ - (self._last_round or 0)
         return self.train("schedule", f"schedule: {n} labeled events since the last round")
 
     def offer_request(self, request: RetrainRequest) -> TrainingResult | None:
-        """Run a round for a retraining request; None when it falls in the cooldown."""
+        """Run a round for a retraining request now.
+
+        Returns None when the request falls in the cooldown (dropped) or when the window
+        is too small (it waits: :meth:`poll` runs it later).
+        """
         self.requests_ += 1
         now = self.window.joined_
         if self._last_round is not None and now - self._last_round < self.cooldown:
             self.requests_suppressed_ += 1
+            return None
+        if not self._enough(*self.window.split()):
+            self.requests_deferred_ += 1
+            self._waiting = request
             return None
         return self.train("request", f"retraining request: {request.reason}")
 
@@ -680,6 +703,7 @@ class Trainer:
     def _done(self, result: TrainingResult, *, ran: bool) -> TrainingResult:
         if ran:
             self._last_round = result.at
+            self._waiting = None  # this round answers a waiting request too
         self.results_.append(dataclasses.replace(result, record=None))
         return result
 

@@ -211,18 +211,28 @@ class TrainerHandler:
         self._requests.append(item)
 
     def step(self) -> list[TrainingResult]:
-        """Act on the queued requests, then on the schedule; return the rounds run."""
+        """Act on the queued requests, then on a waiting one or the schedule.
+
+        Returns the rounds run.
+        """
         results = []
+        trainer = self.trainer
         for request in self._requests:
-            result = self.trainer.offer_request(request)
-            if result is None:
+            result = trainer.offer_request(request)
+            if result is not None:
+                results.append(result)
+            elif trainer.waiting is request:
+                logger.warning(
+                    "streamlabel retraining request waits for the window (%d joined): %s",
+                    trainer.window.joined_,
+                    request.reason,
+                )
+            else:
                 logger.warning(
                     "streamlabel retraining request dropped (cooldown): %s", request.reason
                 )
-            else:
-                results.append(result)
         self._requests.clear()
-        scheduled = self.trainer.poll()
+        scheduled = trainer.poll()
         if scheduled is not None:
             results.append(scheduled)
         return results
