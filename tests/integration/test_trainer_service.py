@@ -160,7 +160,11 @@ def test_trainer_publishes_a_champion_and_keeps_it_against_a_tie(
         fresh = base.model_copy(update={"registry_dir": tmp_path / "fresh"})
         again = WorkerProcess(fresh, tmp_path / "trainer2.log", module=TRAINER)
         procs.append(again)
-        again.wait_log(r"champion v1 imported from the models topic", READY_TIMEOUT)
+        again.wait_log(
+            rf"champion v1 imported from the models topic; window refilled with {N_EVENTS} "
+            "labeled events",
+            READY_TIMEOUT,
+        )
         assert again.stop(timeout=20) == 0, again.text()[-3000:]
         imported = ModelRegistry(fresh.registry_dir).champion
         assert imported is not None and imported.sha256 == record.version.sha256

@@ -303,3 +303,19 @@ def test_a_request_on_a_small_window_waits_until_it_can_train(tmp_path: Path) ->
     (result,) = ran  # no schedule: only the waiting request, once
     assert result.trigger == "request" and result.promoted and t.waiting is None
     assert 480 <= result.at <= 530 and result.reason.startswith("retraining request: drift")
+
+
+def test_reset_schedule_counts_from_a_refilled_window(tmp_path: Path) -> None:
+    ids, payloads, y = stream(1500, seed=12)
+    w = TrainingWindow(holdout_fraction=0.2)
+    t = Trainer(w, ModelRegistry(tmp_path), featurizer(), every=500, cooldown=100)
+    feed(w, ids[:1000], payloads[:1000], y[:1000])  # a warm start refilled the window
+    t.reset_schedule()
+    assert not t.due() and t.poll() is None
+    req = RetrainRequest(1, None, ("gold_error",), "drift on critical monitor gold_error", ())
+    assert t.offer_request(req) is not None  # requests are not held back by the refill
+    feed(w, ids[1000:1499], payloads[1000:1499], y[1000:1499])
+    assert t.poll() is None
+    feed(w, ids[1499:], payloads[1499:], y[1499:])
+    result = t.poll()
+    assert result is not None and result.at == 1500 and result.trigger == "schedule"

@@ -531,6 +531,7 @@ class Trainer:
         self.requests_suppressed_ = 0
         self.requests_deferred_ = 0
         self._waiting: RetrainRequest | None = None
+        self._schedule_from = 0
         self.promotions_ = 0
         self._last_round: int | None = None
         self._champion: tuple[str, EndModel] | None = None
@@ -540,8 +541,16 @@ class Trainer:
         """Whether the schedule asks for a round now."""
         if not self.every:
             return False
-        since = self.window.joined_ - (self._last_round or 0)
+        since = self.window.joined_ - max(self._last_round or 0, self._schedule_from)
         return since >= self.every
+
+    def reset_schedule(self) -> None:
+        """Count the schedule from now, e.g. after the window was refilled at start-up.
+
+        Refilled events were (mostly) seen by the champion's round already; without this
+        the schedule would train again at once. The cooldown of requests is unchanged.
+        """
+        self._schedule_from = self.window.joined_
 
     @property
     def waiting(self) -> RetrainRequest | None:
@@ -557,7 +566,7 @@ class Trainer:
             return None
         if self._waiting is not None:
             return self.train("request", f"retraining request: {self._waiting.reason}")
-        n = self.window.joined_ - (self._last_round or 0)
+        n = self.window.joined_ - max(self._last_round or 0, self._schedule_from)
         return self.train("schedule", f"schedule: {n} labeled events since the last round")
 
     def offer_request(self, request: RetrainRequest) -> TrainingResult | None:

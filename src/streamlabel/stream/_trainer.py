@@ -326,7 +326,39 @@ def prepare_trainer(settings: StreamSettings, timeout: float = 30.0) -> TrainerS
     else:
         note = "none yet"
     handler = TrainerHandler(trainer, settings.group_id, max_event_bytes=settings.max_event_bytes)
+    note += f"; {_warm_start(settings, handler, timeout)}"
     return TrainerStart(handler, note, republish)
+
+
+def _warm_start(settings: StreamSettings, handler: TrainerHandler, timeout: float) -> str:
+    """Refill the window from the tails of ``labels``, ``events`` and ``feedback``.
+
+    The group resumes from its committed offsets, which a restarted trainer has passed:
+    without this its window would start empty. The last ``train_window`` offsets of every
+    partition are read (labels first, so events join as they come); records the group
+    then delivers again are duplicates the window ignores. The schedule counts from
+    here. Failures are logged: the window then fills from the group's offsets.
+    """
+    from streamlabel.stream._topics import read_to_end
+
+    window = handler.trainer.window
+    read = 0
+    try:
+        for logical in ("labels", "events", "feedback"):
+            found = read_to_end(
+                settings,
+                logical,
+                timeout=timeout,
+                client_id=f"{settings.trainer_group_id}-warm-{logical}",
+                last=settings.train_window,
+            )
+            for raw in found[0] if found is not None else []:
+                handler.offer(logical, raw)
+                read += 1
+    except Exception as exc:
+        logger.warning("window not refilled at start-up (%s)", exc)
+    handler.trainer.reset_schedule()
+    return f"window refilled with {len(window)} labeled events from {read} records"
 
 
 def _publish(producer: Any, settings: StreamSettings, record: ModelRecord) -> bool:
