@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,9 @@ def test_first_round_promotes_and_the_record_carries_a_loadable_artifact(tmp_pat
     assert rec.version.lineage.training_window == result.n_train
     assert t.registry.champion is not None and t.registry.champion.version == "v1"
     assert t.champion_record() == rec
+    summary = json.loads(json.dumps(result.to_dict()))
+    assert summary["version"] == "v1" and summary["decision"]["promote"] is True
+    assert t.results_[0].record is None  # the history keeps no artifact bytes
 
 
 def test_a_worse_challenger_is_registered_but_not_promoted(tmp_path: Path) -> None:
