@@ -18,10 +18,11 @@ DOCUMENTED_PORTS: dict[str, set[int]] = {
     "labeler": set(),
     "aggregator": set(),
     "predictor": {8080},
+    "trainer": set(),
     "prometheus": {9090},
     "grafana": {3000},
 }
-STREAMLABEL_SERVICES = ("labeler", "aggregator", "predictor")
+STREAMLABEL_SERVICES = ("labeler", "aggregator", "predictor", "trainer")
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,33 @@ def test_predictor_serves_a_named_model_on_the_published_port(compose: dict[str,
     assert f"127.0.0.1:{settings.predictor_port}/healthz" in " ".join(
         service["healthcheck"]["test"]
     )
+
+
+def test_trainer_builds_from_its_settings_and_keeps_its_registry_on_a_volume(
+    compose: dict[str, Any], tmp_path: Path
+) -> None:
+    from streamlabel.lf import load_lfset
+    from streamlabel.stream import StreamSettings
+    from streamlabel.stream._trainer import build_trainer
+
+    trainer = compose["services"]["trainer"]
+    env = {k: str(v) for k, v in trainer["environment"].items()}
+    settings = StreamSettings.from_env(environ=env)
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in trainer["volumes"]}
+    assert mounts[str(settings.registry_dir)] in compose["volumes"]  # survives a re-create
+    dockerfile = (ROOT / "services" / "Dockerfile").read_text(encoding="utf-8")
+    assert "chown -R streamlabel /var/lib/streamlabel" in dockerfile
+    assert str(settings.registry_dir).startswith("/var/lib/streamlabel/")
+    # It trains on the labels of the set the labeler serves, with fields its events have.
+    labeler = StreamSettings.from_env(
+        environ={k: str(v) for k, v in compose["services"]["labeler"]["environment"].items()}
+    )
+    assert settings.lfset == labeler.lfset
+    built = build_trainer(settings.model_copy(update={"registry_dir": tmp_path}))
+    assert built.name == settings.model_name == "card-fraud"
+    lfset = load_lfset(ROOT / "deploy" / "lfsets" / "card-fraud.yaml")
+    header = (ROOT / "deploy" / "lfsets" / "card-fraud.yaml").read_text(encoding="utf-8")
+    fields = [*settings.feature_text, *settings.feature_numeric, *settings.feature_categorical]
+    for field in fields:
+        assert field in header.split("payload: {")[1].split("}")[0], field
+    assert lfset.name == settings.lfset

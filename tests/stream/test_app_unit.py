@@ -68,9 +68,10 @@ def test_topics_follow_the_design() -> None:
         "labelmodel-stats",
         "labelmodel-params",
         "predictions",
+        "drift",
         "models",
     ]
-    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats", "predictions"}
+    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats", "predictions", "drift"}
     assert [t.name for t in TOPICS if t.compacted] == [
         "lfsets",
         "labelmodel-stats",

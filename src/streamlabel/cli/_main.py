@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(commands)
     _add_aggregate(commands)
     _add_predict(commands)
+    _add_train(commands)
     from streamlabel.cli._lf import add_lf_commands
 
     add_lf_commands(commands)
@@ -492,6 +493,42 @@ def _add_aggregate(commands: Any) -> None:
     agg.set_defaults(handler=_run_aggregate, render=_render_generic, json=False)
 
 
+def _add_train(commands: Any) -> None:
+    train = commands.add_parser(
+        "train",
+        help="retrain the end model on recent labels; publish champions to the models topic",
+        description=(
+            "Follow events, labels and feedback (consumer group <group>-trainer) into a "
+            "window of recent labeled events; every STREAMLABEL_TRAIN_EVERY labeled events "
+            "and on retraining requests from the drift topic, fit a challenger, compare it "
+            "with the champion on a holdout, register it and, if better, publish it to the "
+            "compacted models topic. Needs the end model's features "
+            "(STREAMLABEL_FEATURE_TEXT / _NUMERIC / _CATEGORICAL). Runs until SIGTERM/SIGINT."
+        ),
+    )
+    _add_stream_options(train)
+    train.add_argument(
+        "--model-name", metavar="NAME", help="key on models; default: $STREAMLABEL_MODEL_NAME"
+    )
+    train.add_argument(
+        "--registry-dir",
+        metavar="DIR",
+        help="model registry folder; default: $STREAMLABEL_REGISTRY_DIR or streamlabel-registry",
+    )
+    train.set_defaults(handler=_run_train, render=_render_generic, json=False)
+
+
+def _run_train(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.stream import StartupError
+    from streamlabel.stream._trainer import serve_trainer
+
+    try:
+        serve_trainer(run_settings(args), loglevel=args.loglevel)  # exits when stopped
+    except StartupError as exc:
+        raise _CommandError(str(exc)) from None
+    return {"stopped": True}
+
+
 def _run_aggregate(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.stream._aggregator import serve_aggregator
 
@@ -574,6 +611,8 @@ def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         ("host", "PREDICTOR_HOST"),
         ("port", "PREDICTOR_PORT"),
         ("model_wait", "PREDICTOR_MODEL_WAIT"),
+        ("model_name", "MODEL_NAME"),
+        ("registry_dir", "REGISTRY_DIR"),
     ):
         value = getattr(args, flag, None)  # each command has its own subset of flags
         if value is not None:

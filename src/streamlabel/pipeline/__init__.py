@@ -16,6 +16,9 @@ comes out.
   hot-swapped, refused when bad), with an optional shadow; also answers HTTP bodies.
 - :class:`DriftWatch`: drift monitors fed from the label records (and the serving model,
   and late gold), with a trigger policy that turns alarms into retraining requests.
+- :class:`TrainingWindow` and :class:`Trainer`: recent events joined with their labels
+  (gold first), a hash holdout, challengers fitted and promoted in a model registry only
+  when they beat the champion; the promoted one's ``models`` record.
 
 Examples
 --------
@@ -62,10 +65,17 @@ from streamlabel.pipeline._records import (
     raw_text,
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
-from streamlabel.pipeline._watch import DriftWatch
+from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
+from streamlabel.pipeline._watch import (
+    DRIFT_RECORD_FORMAT,
+    DriftWatch,
+    drift_record,
+    parse_drift_record,
+)
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "DRIFT_RECORD_FORMAT",
     "INVALID_REASONS",
     "MAX_RAW_CHARS",
     "PREDICTION_FAILED",
@@ -74,6 +84,7 @@ __all__ = [
     "DLQRecord",
     "DriftWatch",
     "Event",
+    "Example",
     "FeedbackRecord",
     "InvalidEvent",
     "InvalidReason",
@@ -88,6 +99,11 @@ __all__ = [
     "ReviewReason",
     "ReviewRecord",
     "Source",
+    "Trainer",
+    "TrainingResult",
+    "TrainingWindow",
+    "drift_record",
+    "parse_drift_record",
     "parse_event",
     "parse_feedback",
     "raw_text",

@@ -1,8 +1,16 @@
-"""Feed the drift monitors from what the labeler emits; turn their alarms into requests."""
+"""Feed the drift monitors from what the labeler emits; turn their alarms into requests.
+
+Also the ``drift`` topic's record format: :func:`drift_record` wraps a
+:class:`~streamlabel.drift.DriftEvent` (``kind`` ``"drift"``) or a
+:class:`~streamlabel.drift.RetrainRequest` (``kind`` ``"retrain_request"``) with where it
+was observed; :func:`parse_drift_record` reads one back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 from streamlabel.drift import (
     DriftEvent,
@@ -17,7 +25,72 @@ from streamlabel.drift import (
 )
 from streamlabel.pipeline._records import LabelRecord
 
-__all__ = ["DriftWatch"]
+__all__ = ["DRIFT_RECORD_FORMAT", "DriftWatch", "drift_record", "parse_drift_record"]
+
+#: ``format`` of every record on the ``drift`` topic (``format_version`` 1).
+DRIFT_RECORD_FORMAT: Final = "streamlabel.drift-record"
+
+
+def drift_record(
+    item: DriftEvent | RetrainRequest, context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the ``drift`` topic value of a drift event or a retraining request.
+
+    ``kind`` is ``"drift"`` for a monitor's event (its own state, ``"drift"`` or
+    ``"warning"``, is ``event["kind"]``) and ``"retrain_request"`` for a request;
+    ``context`` (e.g. the group, worker and LF set) is copied in.
+
+    Examples
+    --------
+    >>> from streamlabel.drift import DriftEvent
+    >>> rec = drift_record(DriftEvent("gold_error", "gold_error", "drift", 9000, 1200),
+    ...                    {"lfset": "fraud"})
+    >>> rec["kind"], rec["event"]["monitor"], rec["lfset"]
+    ('drift', 'gold_error', 'fraud')
+    >>> parse_drift_record(json.dumps(rec).encode()).index
+    9000
+    """
+    out: dict[str, Any] = {"format": DRIFT_RECORD_FORMAT, "format_version": 1}
+    if context:
+        out.update(context)
+    if isinstance(item, RetrainRequest):
+        out["kind"] = "retrain_request"
+        out["request"] = item.to_dict()
+    else:
+        out["kind"] = "drift"
+        out["event"] = item.to_dict()
+    return out
+
+
+def parse_drift_record(value: bytes | str | Mapping[str, Any]) -> DriftEvent | RetrainRequest:
+    """Read a ``drift`` topic value; ``ValueError`` names what is wrong.
+
+    Examples
+    --------
+    >>> try:
+    ...     parse_drift_record(b'{"format": "streamlabel.drift-record", "kind": "x"}')
+    ... except ValueError as exc:
+    ...     print(exc)
+    drift record: unknown kind 'x'
+    """
+    if isinstance(value, Mapping):
+        d: Any = value
+    else:
+        try:
+            d = json.loads(value)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"drift record: not JSON ({exc})") from None
+    if not isinstance(d, Mapping) or d.get("format") != DRIFT_RECORD_FORMAT:
+        raise ValueError(f"drift record: format is not {DRIFT_RECORD_FORMAT!r}")
+    kind = d.get("kind")
+    try:
+        if kind == "retrain_request":
+            return RetrainRequest.from_dict(d["request"])
+        if kind == "drift":
+            return DriftEvent.from_dict(d["event"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"drift record: malformed {kind} ({exc!r})") from None
+    raise ValueError(f"drift record: unknown kind {kind!r}")
 
 
 class DriftWatch:

@@ -4,7 +4,7 @@
   :meth:`StreamSettings.from_env` reads ``STREAMLABEL_*`` variables.
 - :func:`create_app` -- a factory (no module-level app) returning a ``faust.App`` with the
   design's topics (``events``, ``labels``, ``review``, ``dlq``, ``lfsets``, ``feedback``,
-  ``labelmodel-stats``)
+  ``labelmodel-stats``, ``labelmodel-params``, ``drift``, ``models``)
   and one agent that hands micro-batches of :class:`RawEvent` to a :data:`BatchHandler`
   and publishes the :class:`Output` records it returns.
 - :func:`ensure_topics` -- creates the topics (partitions, compaction) with kafka-python.
@@ -20,7 +20,11 @@
   ``events`` into ``predictions`` in its own consumer group, answers HTTP (aiohttp);
   :class:`PredictorHandler` adapts :class:`~streamlabel.pipeline.Predictor` to batches.
 - ``python -m streamlabel.stream._worker`` (``streamlabel run``) -- runs one labeler worker
-  with settings from the environment.
+  with settings from the environment; with drift monitoring on, its handler publishes
+  drift events and retraining requests to ``drift``.
+- ``python -m streamlabel.stream._aggregator`` (``streamlabel aggregate``) merges the
+  workers' label-model statistics; ``python -m streamlabel.stream._trainer``
+  (``streamlabel train``) retrains the end model and publishes champions to ``models``.
 
 This is the only package that imports faust, and it does so inside :func:`create_app`:
 importing :mod:`streamlabel.stream` imports neither faust nor a Kafka client.

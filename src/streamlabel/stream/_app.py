@@ -44,7 +44,14 @@ __all__ = [
 logger = logging.getLogger("streamlabel.stream")
 
 OutputTopic = Literal[
-    "labels", "review", "dlq", "labelmodel-stats", "labelmodel-params", "predictions"
+    "labels",
+    "review",
+    "dlq",
+    "labelmodel-stats",
+    "labelmodel-params",
+    "predictions",
+    "drift",
+    "models",
 ]
 
 
@@ -89,6 +96,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("labelmodel-params", "in", "group id", "raw", compacted=True),
     # The predictor's output: the served model's prediction per event, key = event id.
     TopicSpec("predictions", "out", "event id", "json"),
+    # Drift events and retraining requests of the labeler's DriftWatch; the trainer reads
+    # the requests.
+    TopicSpec("drift", "out", "monitor name(s)", "json"),
     # Each model name's champion (models.ModelRecord, artifact inline), key = model name;
     # the trainer publishes, every predictor follows it from the beginning.
     TopicSpec("models", "in", "model name", "raw", compacted=True),
@@ -133,10 +143,12 @@ class Output:
 
     Parameters
     ----------
-    topic : {"labels", "review", "dlq", "labelmodel-stats", "labelmodel-params", "predictions"}
+    topic : {"labels", "review", "dlq", "labelmodel-stats", "labelmodel-params", "predictions", \
+             "drift", "models"}
         Logical output topic (a batch handler may write :data:`OUTPUT_TOPICS`: the
-        labeler's first four, the predictor's ``predictions`` and ``dlq``; the aggregator
-        writes ``labelmodel-params``).
+        labeler's ``labels``, ``review``, ``dlq``, ``labelmodel-stats`` and ``drift``, the
+        predictor's ``predictions`` and ``dlq``; the aggregator writes
+        ``labelmodel-params``, the trainer ``models``).
     key : str or bytes or None
         Record key (the event id for labels and review, :attr:`RawEvent.source` for dlq,
         the consumer group for label-model snapshots).

@@ -63,14 +63,25 @@ class WorkerProcess:
         File receiving the worker's stdout and stderr (appended).
     args
         Extra worker arguments, e.g. ``["--handler", "echo"]``.
+    module
+        The module run with ``python -m``: the labeler worker by default;
+        ``streamlabel.stream._trainer`` or ``streamlabel.stream._aggregator`` run the
+        other services the same way.
     """
 
-    def __init__(self, settings: StreamSettings, log: Path, args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        log: Path,
+        args: Sequence[str] = (),
+        *,
+        module: str = "streamlabel.stream._worker",
+    ) -> None:
         self.log = log
         self.started = time.monotonic()
         with log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "streamlabel.stream._worker", *args],
+                [sys.executable, "-m", module, *args],
                 env=worker_env(settings),
                 stdin=subprocess.DEVNULL,
                 stdout=out,

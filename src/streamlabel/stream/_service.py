@@ -27,11 +27,13 @@ import binascii
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from streamlabel.drift import RetrainRequest, TriggerPolicy
 from streamlabel.labelmodel import (
     IncompatibleModelError,
     OnlineLabelModel,
@@ -41,10 +43,12 @@ from streamlabel.labelmodel import (
 from streamlabel.lf import LFSet, LFSpecError, load_lfset
 from streamlabel.pipeline import (
     DLQRecord,
+    DriftWatch,
     InvalidEvent,
     Labeler,
     ReviewPolicy,
     Source,
+    drift_record,
     parse_feedback,
 )
 from streamlabel.stream._app import Output, RawEvent, encode_output
@@ -430,6 +434,11 @@ class LabelerHandler:
     - :meth:`offer_params` (``labelmodel-params``): the model the aggregator merged from
       every worker's statistics; labels are computed with it from the next batch on
       (:meth:`~streamlabel.pipeline.Labeler.use_params`).
+    - with a ``watch``, every batch's labels (and every late gold label, against the
+      label this worker emitted for the event) feed the
+      :class:`~streamlabel.pipeline.DriftWatch`; its drift events and retraining requests
+      become ``drift`` records (:func:`~streamlabel.pipeline.drift_record`), keyed by
+      monitor name (a request: its monitors, comma-separated).
 
     Parameters
     ----------
@@ -444,6 +453,10 @@ class LabelerHandler:
     params_key : str, default="streamlabel-labeler"
         Key of the ``labelmodel-params`` records it takes (the worker passes its group
         id); records of other keys are ignored.
+    watch : DriftWatch, optional
+        Drift monitors over the labels; no ``drift`` records when None.
+    drift_context : mapping, optional
+        Copied into every ``drift`` record (the worker passes its group and worker id).
 
     Attributes
     ----------
@@ -457,6 +470,8 @@ class LabelerHandler:
     snapshots_, snapshots_skipped_ : int
         Snapshot records returned; snapshots not published (larger than
         :data:`SNAPSHOT_MAX_BYTES`).
+    drift_events_, retrain_requests_ : int
+        ``drift`` records of drift/warning events and of retraining requests returned.
 
     Examples
     --------
@@ -486,6 +501,8 @@ class LabelerHandler:
         snapshot_every: int = 0,
         snapshot_key: str = "streamlabel-labeler",
         params_key: str = "streamlabel-labeler",
+        watch: DriftWatch | None = None,
+        drift_context: dict[str, Any] | None = None,
     ) -> None:
         if snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0, got {snapshot_every}")
@@ -505,6 +522,13 @@ class LabelerHandler:
         self.lfsets_invalid_ = 0
         self.lfsets_ignored_ = 0
         self.feedback_invalid_ = 0
+        self.watch = watch
+        self.drift_context = dict(drift_context or {})
+        self.drift_events_ = 0
+        self.retrain_requests_ = 0
+        # The label emitted for each recent event, for the gold-error monitor: as many
+        # as the labeler keeps votes for (late gold for older events is unmatched anyway).
+        self._emitted: OrderedDict[str, int] = OrderedDict()
 
     @classmethod
     def from_settings(
@@ -537,11 +561,23 @@ class LabelerHandler:
         )
         for lf_id in [i for i in model.lf_ids_ if i not in lfset.ids]:
             model.retire_lf(lf_id)
+        watch = None
+        if settings.drift_enabled:
+            policy = TriggerPolicy(
+                min_monitors=settings.drift_min_monitors,
+                critical=["gold_error"],
+                cooldown=settings.drift_cooldown,
+                window=settings.drift_window,
+            )
+            n = settings.drift_min_samples
+            watch = DriftWatch(lfset.ids, policy=policy, min_samples=n, grace=n)
         return cls(
             labeler,
             snapshot_every=settings.snapshot_every,
             snapshot_key=settings.stats_key,
             params_key=settings.group_id,
+            watch=watch,
+            drift_context={"group": settings.group_id, "worker": settings.worker_id},
         )
 
     @property
@@ -567,6 +603,16 @@ class LabelerHandler:
         outputs.extend(
             Output("review", rec.event_id.encode("utf-8"), rec.to_dict()) for rec in outcome.review
         )
+        if self.watch is not None and outcome.labels:
+            requests = self.watch.observe(outcome.labels, timestamp=self.clock())
+            outputs.extend(self._drift_outputs(requests))
+            cap = self.labeler.feedback_cache
+            if cap:
+                emitted = self._emitted
+                for rec in outcome.labels:
+                    emitted[rec.event_id] = rec.label
+                while len(emitted) > cap:
+                    emitted.popitem(last=False)
         if self.snapshot_every:
             self._since_snapshot += 1
             if self._since_snapshot >= self.snapshot_every:
@@ -574,6 +620,26 @@ class LabelerHandler:
                 if snap is not None:
                     outputs.append(snap)
         return outputs
+
+    def _drift_outputs(self, requests: Sequence[RetrainRequest]) -> list[Output]:
+        """``drift`` records of the watch's new events and of ``requests``."""
+        watch = self.watch
+        if watch is None:
+            return []
+        lfset = self.labeler.lfset
+        context = {**self.drift_context, "lfset": lfset.name, "lfset_version": lfset.version}
+        out = [
+            Output("drift", e.monitor.encode("utf-8"), drift_record(e, context))
+            for e in watch.events_
+        ]
+        # The topic is the record of them: the watch need not keep them all.
+        self.drift_events_ += len(watch.events_)
+        watch.events_.clear()
+        for r in requests:
+            self.retrain_requests_ += 1
+            logger.warning("streamlabel retraining request: %s", r.reason)
+            out.append(Output("drift", ",".join(r.monitors).encode(), drift_record(r, context)))
+        return out
 
     def snapshot(self) -> Output | None:
         """Return a ``labelmodel-stats`` record of the model now (:func:`snapshot_value`).
@@ -661,6 +727,8 @@ class LabelerHandler:
             self.lfsets_invalid_ += 1
             logger.warning("LF set %r version %r refused: %s", new.name, new.version, exc)
             return [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), {"lfset": new.name})]
+        if self.watch is not None:
+            self.watch.set_lfs(new.ids)
         logger.warning(
             "streamlabel LF set %r version %r in effect (was %r): %d added, %d removed, %d changed",
             new.name,
@@ -758,10 +826,16 @@ class LabelerHandler:
         max_bytes = self.labeler.max_bytes
         for ev in batch:
             try:
-                self.labeler.learn_feedback(parse_feedback(ev.value, max_bytes=max_bytes))
+                record = parse_feedback(ev.value, max_bytes=max_bytes)
+                learned = self.labeler.learn_feedback(record)
             except InvalidEvent as exc:
                 self.feedback_invalid_ += 1
                 outputs.append(_dlq_output(exc.reason, exc.detail, ev, self.clock()))
+                continue
+            emitted = self._emitted.get(record.event_id)
+            if learned and self.watch is not None and emitted is not None:
+                requests = self.watch.observe_gold(emitted, record.label, timestamp=self.clock())
+                outputs.extend(self._drift_outputs(requests))
         return outputs
 
 

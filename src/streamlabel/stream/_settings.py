@@ -107,6 +107,47 @@ class StreamSettings(BaseModel):
         Seconds the predictor waits at start for a first model before it exits with
         status 2; 0 waits without bound. Events are not read (nor committed) until a
         model serves.
+    drift_enabled : bool, default=True
+        Whether the labeler watches its labels (and late gold) for drift
+        (:class:`~streamlabel.pipeline.DriftWatch`) and publishes drift events and
+        retraining requests to ``drift``.
+    drift_min_samples : int, default=1000
+        Updates a drift monitor takes before it may report, and its grace after a report.
+    drift_min_monitors, drift_window, drift_cooldown : int, default=2, 10000, 20000
+        The trigger policy: drift on this many monitors within ``drift_window`` labeled
+        events makes a retraining request (gold error alone is enough), none within
+        ``drift_cooldown`` events of the previous one.
+    model_name : str, default="default"
+        The trainer's model: its key on the compacted ``models`` topic.
+    registry_dir : Path, default="streamlabel-registry"
+        The trainer's model registry folder (every challenger, the champion's history).
+    train_window : int, default=10000
+        Most recent labeled events the trainer keeps (its training window).
+    train_max_pending : int, default=20000
+        Events waiting for their label, labels for their event, gold for either: at most
+        this many of each (the oldest are dropped and counted).
+    train_every : int, default=5000
+        Labeled events between scheduled training rounds; 0 trains on requests only.
+    train_cooldown : int, default=2000
+        Labeled events after a round during which retraining requests are dropped.
+    train_min_events, train_min_holdout : int, default=500, 100
+        Fewest training and held-out events a round needs.
+    train_min_gold : int, default=100
+        Held-out gold labels needed to score models against gold only.
+    holdout_fraction : float, default=0.2
+        Share of event ids (by hash) held out to compare champion and challenger.
+    promote_margin : float, default=0.0
+        Improvement a challenger needs to be promoted (a tie keeps the champion).
+    promote_metric : str, default="accuracy"
+        The metric compared (``accuracy``, ``macro_f1``, ``auc``, ``log_loss``).
+    train_soft_labels : bool, default=False
+        Train on the label model's posteriors instead of its top class with confidence
+        weights.
+    feature_text, feature_numeric, feature_categorical, feature_log : list of str
+        The end model's payload fields (:class:`~streamlabel.models.PayloadFeaturizer`);
+        from the environment comma-separated lists. The trainer needs at least one.
+    feature_bits : int, default=16
+        Hashed feature space of ``2 ** feature_bits`` columns.
 
     Examples
     --------
@@ -153,6 +194,29 @@ class StreamSettings(BaseModel):
     predictor_host: str = Field(default="127.0.0.1", min_length=1)
     predictor_port: int = Field(default=8080, ge=0, le=65535)
     predictor_model_wait: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    drift_enabled: bool = True
+    drift_min_samples: int = Field(default=1000, ge=1)
+    drift_min_monitors: int = Field(default=2, ge=1)
+    drift_window: int = Field(default=10_000, ge=1)
+    drift_cooldown: int = Field(default=20_000, ge=0)
+    model_name: str = Field(default="default", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+    registry_dir: Path = Path("streamlabel-registry")
+    train_window: int = Field(default=10_000, ge=1)
+    train_max_pending: int = Field(default=20_000, ge=1)
+    train_every: int = Field(default=5_000, ge=0)
+    train_cooldown: int = Field(default=2_000, ge=0)
+    train_min_events: int = Field(default=500, ge=1)
+    train_min_holdout: int = Field(default=100, ge=1)
+    train_min_gold: int = Field(default=100, ge=1)
+    holdout_fraction: float = Field(default=0.2, gt=0, lt=1)
+    promote_margin: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    promote_metric: Literal["accuracy", "macro_f1", "auc", "log_loss"] = "accuracy"
+    train_soft_labels: bool = False
+    feature_text: list[str] = Field(default_factory=list)
+    feature_numeric: list[str] = Field(default_factory=list)
+    feature_categorical: list[str] = Field(default_factory=list)
+    feature_log: list[str] = Field(default_factory=list)
+    feature_bits: int = Field(default=16, ge=1, le=24)
 
     @field_validator("brokers", mode="before")
     @classmethod
@@ -168,6 +232,15 @@ class StreamSettings(BaseModel):
                         raise ValueError(f"broker {item!r} is not host:port")
                     out.append(text)
             return out
+        return value
+
+    @field_validator(
+        "feature_text", "feature_numeric", "feature_categorical", "feature_log", mode="before"
+    )
+    @classmethod
+    def _split_fields(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [f.strip() for f in value.split(",") if f.strip()]
         return value
 
     @field_validator("topic_prefix")
@@ -240,6 +313,11 @@ class StreamSettings(BaseModel):
     def stats_key(self) -> str:
         """Key of this worker's records on ``labelmodel-stats``: ``group_id/worker_id``."""
         return f"{self.group_id}/{self.worker_id}"
+
+    @property
+    def trainer_group_id(self) -> str:
+        """The trainer's consumer group: ``group_id + "-trainer"``."""
+        return self.group_id + "-trainer"
 
     def topic(self, name: str) -> str:
         """Return the full name of the logical topic ``name`` (prefix added)."""

@@ -62,12 +62,14 @@ def read_to_end(
     client_id: str,
     keep: Callable[[bytes | None], bool] | None = None,
     wait_for_topic: float = 0.0,
+    last: int | None = None,
 ) -> tuple[list[RawEvent], dict[int, int]] | None:
     """Return the records of ``logical`` up to its current end offsets, and those offsets.
 
     Records come in (partition, offset) order; ``keep(key)`` filters them; a tombstone's
     value is ``b""``. Returns None when the topic does not exist (after waiting up to
-    ``wait_for_topic`` seconds for it to appear).
+    ``wait_for_topic`` seconds for it to appear). With ``last``, only the last ``last``
+    offsets of each partition are read (the trainer's warm start).
 
     Raises
     ------
@@ -104,8 +106,12 @@ def read_to_end(
         consumer.assign(tps)
         end: dict[TopicPartition, int] = consumer.end_offsets(tps, timeout_ms=ms)
         consumer.seek_to_beginning(*tps)
+        if last is not None:
+            begin = consumer.beginning_offsets(tps, timeout_ms=ms)
+            for tp in tps:
+                consumer.seek(tp, max(begin[tp], end[tp] - last))
         records: list[RawEvent] = []
-        remaining = {tp for tp in tps if end[tp] > 0}
+        remaining = {tp for tp in tps if end[tp] > 0 and consumer.position(tp) < end[tp]}
         while remaining:
             left = deadline - time.monotonic()
             if left <= 0:
