@@ -2,7 +2,8 @@
 
 :class:`LFAnalysis` accumulates integer counters per LF id -- all time and over an exact
 recent window -- and reports coverage, overlaps, conflicts, polarity, empirical accuracy and
-the label model's estimated accuracy.
+the label model's estimated accuracy. :class:`LabelQuality` estimates how accurate the
+emitted labels are from their posteriors, calibrated by late gold labels.
 """
 
 from __future__ import annotations
@@ -13,5 +14,6 @@ from streamlabel.analysis._analysis import (
     OverallStats,
     SupportsLFAccuracies,
 )
+from streamlabel.analysis._quality import LabelQuality
 
-__all__ = ["LFAnalysis", "LFStats", "OverallStats", "SupportsLFAccuracies"]
+__all__ = ["LFAnalysis", "LFStats", "LabelQuality", "OverallStats", "SupportsLFAccuracies"]

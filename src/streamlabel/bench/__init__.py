@@ -5,6 +5,7 @@ from __future__ import annotations
 from streamlabel.bench._apply import bench_apply
 from streamlabel.bench._drift import bench_drift
 from streamlabel.bench._labelmodel import bench_labelmodel
+from streamlabel.bench._quality import bench_quality
 from streamlabel.bench._regimes import bench_regimes
 from streamlabel.bench._speed import bench_lmspeed
 from streamlabel.bench._stream import bench_stream
@@ -16,6 +17,7 @@ __all__ = [
     "bench_drift_youtube",
     "bench_labelmodel",
     "bench_lmspeed",
+    "bench_quality",
     "bench_regimes",
     "bench_stream",
 ]

@@ -168,6 +168,30 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--json", action="store_true", help="print one JSON document")
     dr.set_defaults(handler=_run_drift, render=_render_drift)
 
+    qu = benches.add_parser(
+        "quality",
+        help="the label-free accuracy estimate of emitted labels against the truth",
+        description=(
+            "Label the generated drifting fraud stream (LF set v1 and the analyst's pushes) "
+            "and estimate the labels' accuracy from their posteriors calibrated by late gold "
+            "(LabelQuality), before any gold of the scored events exists; report the "
+            "estimate, the raw mean confidence and the true accuracy per window and phase."
+        ),
+    )
+    qu.add_argument(
+        "--events", type=_positive_int, default=100_000, metavar="N", help="default: 100000"
+    )
+    qu.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    qu.add_argument(
+        "--gold-every",
+        type=_positive_int,
+        default=5,
+        metavar="G",
+        help="one event in G gets a late gold label; default: 5",
+    )
+    qu.add_argument("--json", action="store_true", help="print one JSON document")
+    qu.set_defaults(handler=_run_quality, render=_render_generic)
+
     st = benches.add_parser(
         "stream",
         help="the labeler service end to end on Kafka: throughput, latency, crash test",
@@ -321,6 +345,12 @@ def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._drift import bench_drift
 
     return bench_drift(n_events=args.events, seed=args.seed)
+
+
+def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._quality import bench_quality
+
+    return bench_quality(n_events=args.events, seed=args.seed, gold_every=args.gold_every)
 
 
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
