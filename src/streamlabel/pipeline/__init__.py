@@ -16,6 +16,11 @@ comes out.
   hot-swapped, refused when bad), with an optional shadow; also answers HTTP bodies.
 - :class:`DriftWatch`: drift monitors fed from the label records (and the serving model,
   and late gold), with a trigger policy that turns alarms into retraining requests.
+- :class:`ShadowLFSet`: a candidate LF set version scored on every batch beside the active
+  one (its own copy of the label model, agreement, flips, LF analysis, gold accuracy of
+  both, a McNemar verdict), emitting nothing; ``Labeler.set_candidate`` /
+  ``promote_candidate`` (a candidate gold shows worse needs ``confirm=True``) /
+  ``discard_candidate``.
 - :class:`TrainingWindow` and :class:`Trainer`: recent events joined with their labels
   (gold first), a hash holdout, challengers fitted and promoted in a model registry only
   when they beat the champion; the promoted one's ``models`` record.
@@ -65,6 +70,7 @@ from streamlabel.pipeline._records import (
     raw_text,
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
+from streamlabel.pipeline._shadow import ShadowLFSet
 from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
 from streamlabel.pipeline._watch import (
     DRIFT_RECORD_FORMAT,
@@ -98,6 +104,7 @@ __all__ = [
     "ReviewPolicy",
     "ReviewReason",
     "ReviewRecord",
+    "ShadowLFSet",
     "Source",
     "Trainer",
     "TrainingResult",

@@ -35,6 +35,7 @@ from streamlabel.pipeline._records import (
     Source,
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
+from streamlabel.pipeline._shadow import ShadowLFSet
 
 __all__ = ["BatchOutcome", "Labeler", "RawInput"]
 
@@ -227,6 +228,8 @@ class Labeler:
         self.lf_invalid_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
         self.batches_ = 0
         self.lfset_swaps_ = 0
+        #: The candidate LF set scored beside the active one (see :meth:`set_candidate`).
+        self.candidate: ShadowLFSet | None = None
 
     # ------------------------------------------------------------------ processing
 
@@ -319,6 +322,8 @@ class Labeler:
             for reason, detail, raw, source in bad:
                 dlq.append(DLQRecord.of(reason, detail, raw, source, at))
                 self.dlq_by_reason_[reason] = self.dlq_by_reason_.get(reason, 0) + 1
+        if self.candidate is not None and n:
+            self.candidate.observe(events, labels)
         self.events_in_ += len(raws)
         self.labels_out_ += n
         self.batches_ += 1
@@ -552,7 +557,58 @@ class Labeler:
         self.model.learn_gold(votes, label)
         self._seen[record.event_id] = (batch, _GOLD_DONE)
         self.feedback_applied_ += 1
+        if self.candidate is not None:
+            self.candidate.observe_gold(record.event_id, label)
         return True
+
+    # ------------------------------------------------------------------ candidate LF sets
+
+    def set_candidate(self, candidate: LFSet, **options: Any) -> ShadowLFSet:
+        """Deploy ``candidate`` as a shadow: scored on every batch, emitting nothing.
+
+        Replaces any previous candidate. ``options`` go to :class:`ShadowLFSet`
+        (``window``, ``remember``, ``alpha``). The candidate is validated (same name and
+        cardinality, LFs applicable, no LF logic changed under its id) before anything
+        changes.
+        """
+        diff = self.lfset.diff(candidate)
+        for old_id, new_id in diff.changed:
+            if old_id == new_id:
+                raise LFVersionError(
+                    f"LF {new_id!r} changed its logic but kept its version; bump the LF's version"
+                )
+        self.candidate = ShadowLFSet(candidate, self.lfset, self.model, **options)
+        return self.candidate
+
+    def discard_candidate(self) -> ShadowLFSet | None:
+        """Stop scoring the candidate; return it (with its final report)."""
+        shadow, self.candidate = self.candidate, None
+        return shadow
+
+    def promote_candidate(self, *, confirm: bool = False) -> LFSetDiff:
+        """Make the candidate the active set, from the next batch, atomically.
+
+        Raises
+        ------
+        LookupError
+            No candidate is deployed.
+        PermissionError
+            Gold shows the candidate worse (:meth:`ShadowLFSet.verdict`) and ``confirm``
+            is not set; nothing changes.
+        """
+        shadow = self.candidate
+        if shadow is None:
+            raise LookupError("no candidate LF set is deployed")
+        if shadow.verdict() == "worse" and not confirm:
+            g = shadow.report()["gold"]
+            raise PermissionError(
+                f"candidate {shadow.candidate.version!r} is worse on {g['n']} gold labels "
+                f"({g['candidate_accuracy']:.4f} vs {g['active_accuracy']:.4f}, "
+                f"p={g['p_value']:.3g}); promote with confirm=True to override"
+            )
+        diff = self.set_lfset(shadow.candidate)  # validated at deployment; raises before change
+        self.candidate = None
+        return diff
 
     # ------------------------------------------------------------------ introspection
 
