@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_aggregate(commands)
     _add_predict(commands)
     _add_train(commands)
+    _add_trace(commands)
     from streamlabel.cli._lf import add_lf_commands
 
     add_lf_commands(commands)
@@ -557,6 +558,52 @@ def _run_train(args: argparse.Namespace) -> dict[str, Any]:
     except StartupError as exc:
         raise _CommandError(str(exc)) from None
     return {"stopped": True}
+
+
+def _add_trace(commands: Any) -> None:
+    """``streamlabel trace EVENT_ID``: one event's audit chain from the topics."""
+    tr = commands.add_parser(
+        "trace",
+        help="show one event's chain: source, LF votes, posterior, revisions, predictions, gold",
+        description=(
+            "Read every retained record keyed by EVENT_ID (labels, review, revisions, "
+            "predictions, feedback: one partition of each, outside any consumer group) and "
+            "the event at the source its label names, and print the chain. Exit 2 when "
+            "nothing is found."
+        ),
+    )
+    tr.add_argument("event_id", metavar="EVENT_ID")
+    tr.add_argument("--timeout", type=float, default=30.0, metavar="S", help="default: 30")
+    tr.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_stream_options(tr)
+    tr.set_defaults(handler=_run_trace, render=_render_trace)
+
+
+def _run_trace(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.stream._trace import read_trace
+
+    trace = read_trace(run_settings(args), args.event_id, timeout=args.timeout)
+    if not trace.found:
+        raise _CommandError(f"no retained record of event {args.event_id!r}")
+    return trace.to_dict()
+
+
+def _render_trace(result: Mapping[str, Any]) -> str:
+    from streamlabel.pipeline import Trace, TraceRecord
+
+    def recs(key: str) -> tuple[TraceRecord, ...]:
+        return tuple(TraceRecord(**r) for r in result[key])
+
+    event = result["event"]
+    return Trace(
+        result["event_id"],
+        None if event is None else TraceRecord(**event),
+        recs("labels"),
+        recs("revisions"),
+        recs("predictions"),
+        recs("feedback"),
+        recs("review"),
+    ).render()
 
 
 def _run_aggregate(args: argparse.Namespace) -> dict[str, Any]:

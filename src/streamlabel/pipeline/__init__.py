@@ -21,6 +21,7 @@ comes out.
   both, a McNemar verdict), emitting nothing; ``Labeler.set_candidate`` /
   ``promote_candidate`` (a candidate gold shows worse needs ``confirm=True``) /
   ``discard_candidate``.
+- :class:`Trace` (:func:`build_trace`): one event's audit chain from its keyed records.
 - :class:`TrainingWindow` and :class:`Trainer`: recent events joined with their labels
   (gold first), a hash holdout, challengers fitted and promoted in a model registry only
   when they beat the champion; the promoted one's ``models`` record.
@@ -71,6 +72,7 @@ from streamlabel.pipeline._records import (
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._shadow import ShadowLFSet
+from streamlabel.pipeline._trace import Trace, TraceRecord, build_trace
 from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
 from streamlabel.pipeline._watch import (
     DRIFT_RECORD_FORMAT,
@@ -106,9 +108,12 @@ __all__ = [
     "ReviewRecord",
     "ShadowLFSet",
     "Source",
+    "Trace",
+    "TraceRecord",
     "Trainer",
     "TrainingResult",
     "TrainingWindow",
+    "build_trace",
     "drift_record",
     "parse_drift_record",
     "parse_event",

@@ -1,0 +1,91 @@
+"""``streamlabel trace`` on the real broker: the chain of a labeled, predicted, gold event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from kafka import KafkaProducer
+from tests.integration.test_labeler_service import SPEC, Outputs, Worker, event_json, produce
+
+from streamlabel.cli import main as cli_main
+from streamlabel.datasets import make_transactions
+from streamlabel.models import EndModel, PayloadFeaturizer, ServingModel
+from streamlabel.pipeline import Predictor
+from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream._trace import read_trace
+
+pytestmark = pytest.mark.kafka
+
+
+def test_trace_shows_source_votes_posterior_prediction_and_gold(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = StreamSettings(
+        brokers=[kafka_bootstrap],
+        topic_prefix=topic_prefix,
+        partitions=2,
+        batch_size=100,
+        batch_max_wait=0.1,
+        datadir=tmp_path / "faust",
+        lfset="tx",
+    )
+    ensure_topics(settings)
+    lfset_file = tmp_path / "lfs.json"
+    lfset_file.write_text(json.dumps(SPEC))
+    settings = settings.model_copy(update={"lfset_file": lfset_file})
+    txs = make_transactions(200, seed=8)
+    items = [(tx["entity"].encode(), event_json(tx)) for tx in txs]
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    worker = Worker(settings, tmp_path / "worker.log")
+    outputs = Outputs(settings)
+    try:
+        where = produce(producer, settings.topic("events"), items)
+        worker.wait_log(r"streamlabel worker ready")
+        outputs.poll_until(lambda: len(outputs.labels) >= 200, timeout=90)
+        # The predictor's record for every event (the pure core, as the service writes it).
+        serving = ServingModel()
+        payloads = [json.loads(v)["payload"] for _, v in items]
+        f = PayloadFeaturizer(text_fields=["descriptor"], numeric_fields=["amount"], n_features=64)
+        model = EndModel(f).fit(payloads, np.array([i % 2 for i in range(len(payloads))]))
+        assert serving.swap(model, version="v7").ok
+        pred = Predictor("fraud", serving=serving).process_many([(v, None) for _, v in items])
+        produce(
+            producer,
+            settings.topic("predictions"),
+            [(p.event_id.encode(), json.dumps(p.to_dict()).encode()) for p in pred.predictions],
+        )
+        target = txs[17]["id"]
+        gold = {"event_id": target, "label": 1, "source": "chargeback", "at": 5.0}
+        produce(
+            producer, settings.topic("feedback"), [(target.encode(), json.dumps(gold).encode())]
+        )
+
+        trace = read_trace(settings, target, timeout=30)
+        label = outputs.labels[target]
+        assert [r.value for r in trace.labels] == [label]
+        assert trace.event is not None
+        assert trace.event.value["id"] == target
+        assert (trace.event.partition, trace.event.offset) == where[17]
+        assert [r.value["version"] for r in trace.predictions] == ["v7"]
+        assert [r.value["label"] for r in trace.feedback] == [1]
+        assert trace.current_label()["label"] == label["label"]  # type: ignore[index]
+
+        assert (
+            cli_main(["trace", target, "--brokers", kafka_bootstrap, "--prefix", topic_prefix]) == 0
+        )
+        text = capsys.readouterr().out
+        assert f"event {target}" in text and "predicted" in text and "gold 1 (chargeback)" in text
+        assert f"LF set tx v{label['lfset_version']}" in text
+        assert (
+            cli_main(
+                ["trace", "no-such-event", "--brokers", kafka_bootstrap, "--prefix", topic_prefix]
+            )
+            == 2
+        )
+    finally:
+        worker.kill()
+        outputs.close()
+        producer.close()
