@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,7 @@ def _vote_on_score(
     # No score (no model served yet, or its prediction failed): nothing to say.
     if score is None:
         return ABSTAIN
-    if isinstance(score, bool) or not isinstance(score, int | float):
+    if isinstance(score, bool) or not isinstance(score, numbers.Real):
         # TypeError on a declared field: the applier counts the event invalid, not a fault.
         raise TypeError(f"{field} must be a number, got {type(score).__name__}")
     s = float(score)
