@@ -1,4 +1,4 @@
-"""``bench drift`` on a small run (20,000 events, ~10 s): the closed loop, side by side."""
+"""``bench drift`` on a small run (20,000 events, ~20 s): the closed loop, side by side."""
 
 from __future__ import annotations
 
@@ -60,17 +60,65 @@ def test_no_prediction_fails_and_every_event_after_the_first_window_is_served(
         assert row["deployments"] == 1
 
 
-def test_streamlabel_retrains_after_the_tactic_change_and_swaps(report: dict[str, Any]) -> None:
+def test_streamlabel_retrains_on_schedule_and_requests_and_swaps(report: dict[str, Any]) -> None:
     b = report["pipelines"]["streamlabel"]
     start = report["phases"]["tactic_change"]["start"]
     assert any(r["index"] >= start for r in b["retrains"])
     assert b["retrain_requests"] == len(b["retrains"]) == sum(b["retrain_reasons"].values())
-    assert b["swaps"] >= 1
     assert all(r["action"] in ("swapped", "kept") for r in b["retrains"])
-    assert b["swaps"] + b["swaps_refused"] == b["retrain_requests"]
+    triggers = [t["trigger"] for t in b["trainings"]]
+    assert triggers[0] == "first window" and triggers.count("drift") == b["retrain_requests"]
+    every = report["retrain_every"]
+    scheduled = [t["at"] for t in b["trainings"] if t["trigger"] == "schedule"]
+    assert scheduled and all(at % every == 0 for at in scheduled)
+    # every training after the first is either swapped in or kept out by `decide`
+    assert b["swaps"] >= 2
+    assert b["swaps"] + b["swaps_refused"] + b["trainings_failed"] == len(b["trainings"]) - 1
+    assert [t["version"] for t in b["trainings"] if t["action"] == "swapped"] == [
+        f"v{i}" for i in range(1, b["swaps"] + 2)
+    ]
     base = report["phases"]["baseline"]
     n_base = base["stop"] - base["start"]
     assert b["false_alarms_per_100k"] == pytest.approx(b["false_alarms"] * 1e5 / n_base)
+
+
+def test_streamlabel_recovers_label_accuracy_where_static_does_not(report: dict[str, Any]) -> None:
+    # The acceptance point, on the small stream (phases of 4,000 events): after the drifts
+    # the v1 LFs cannot see, the automatic loop (b) labels better than the static pipeline;
+    # after the amount shift and the fraud-rate rise it is back within 2 points of its
+    # baseline label accuracy 2,000 events after the onset, while the static pipeline
+    # never is. (Seeds 0-2 alike. The new pattern needs a model trained on post-drift gold:
+    # 4,000 events are not always enough, see BENCHMARKS.md for 20,000-event phases.)
+    for name in PHASES[2:]:
+        row = report["phases"][name]
+        b, a = row["streamlabel"], row["static"]
+        assert b["label_accuracy"] > a["label_accuracy"] + 0.01
+        assert a["time_to_recover_from_onset"] is None and a["fix"] is None
+        if name != "new_pattern":
+            assert b["time_to_recover_from_onset"] == 2_000
+    for name in PHASES[1:]:
+        b = report["phases"][name]["streamlabel"]
+        # the served model is an LF of the labeler, and an accurate one
+        assert b["model_lf_coverage"] > 0.8 and b["model_lf_accuracy"] > 0.97
+        if b["fix"] is not None:
+            assert b["fix"] == "swap"
+            assert report["phases"][name]["start"] < b["recover_from"]
+
+
+def test_static_keeps_its_first_model_and_its_labels(report: dict[str, Any]) -> None:
+    a = report["pipelines"]["static"]
+    assert (a["swaps"], a["retrain_requests"], a["trainings"]) == (0, 0, [])
+
+
+def test_model_lf_and_gold_are_what_recovers(report: dict[str, Any]) -> None:
+    # Ablation on the same stream: without the model LF and without gold in the label
+    # model, (b) labels like before this loop existed: no recovery after the new pattern.
+    off = bench_drift(n_events=N, seed=0, model_lf=None, feed_gold=False, retrain_every=0)
+    for name in PHASES[2:]:
+        on_acc = report["phases"][name]["streamlabel"]["label_accuracy"]
+        assert off["phases"][name]["streamlabel"]["label_accuracy"] < on_acc - 0.01
+    assert off["phases"]["new_pattern"]["streamlabel"]["time_to_recover_from_onset"] is None
+    assert off["phases"]["new_pattern"]["streamlabel"]["model_lf_coverage"] == 0
 
 
 def test_pushes_beat_the_static_pipeline_on_the_last_phase(report: dict[str, Any]) -> None:
@@ -80,7 +128,8 @@ def test_pushes_beat_the_static_pipeline_on_the_last_phase(report: dict[str, Any
     assert [p["lfset_version"] for p in pushes] == ["2", "3", "4"]
     for p, name in zip(pushes, PHASES[1:4], strict=True):
         assert p["index"] == report["phases"][name]["start"] + 1_000
-        assert report["phases"][name]["streamlabel_pushes"]["recover_from"] == p["index"]
+        cell = report["phases"][name]["streamlabel_pushes"]
+        assert (cell["fix"], cell["recover_from"]) == ("push", p["index"])
     assert report["pipelines"]["streamlabel"]["pushes"] == []
 
 

@@ -10,13 +10,27 @@ batches through three pipelines, side by side:
 - ``streamlabel``: a :class:`~streamlabel.pipeline.Labeler` (LF set v1, label model
   learning every batch) labels every batch; a :class:`~streamlabel.pipeline.DriftWatch`
   watches its label records (LF coverage and agreement) and late gold for one event in
-  five (the emitted label against the true one). An end model is trained after the
-  first window and again on every retraining request, on the most recent
-  ``train_window`` labeled events (gold replacing the label model's label where known),
-  minus the held-out evaluation events: the ``n_eval`` most recent gold-labeled events.
-  The challenger is compared with the champion on those with
-  :func:`~streamlabel.models.decide` and swapped in through
-  :class:`~streamlabel.models.ServingModel` only if better by ``margin``;
+  five (the emitted label against the true one). End models are trained after the
+  first window, every ``retrain_every`` events and on every retraining request, on the
+  most recent ``train_window`` events minus the held-out evaluation events (the
+  ``n_eval`` most recent gold-labeled ones); the challenger is compared with the
+  champion on those with :func:`~streamlabel.models.decide` and swapped in through
+  :class:`~streamlabel.models.ServingModel` only if better by ``margin``. Three
+  mechanisms close the loop (each can be switched off to measure it):
+
+  - **late gold feeds the label model** (:meth:`~streamlabel.pipeline.Labeler.learn_feedback`,
+    as the labeler service's feedback topic does), weighted ``gold_weight`` (default
+    ``gold_every``: a uniform 1-in-k sample then weighs as much as the events it samples);
+  - **the served model is an LF** (:func:`~streamlabel.lf.model_score_lf`,
+    ``end_model@<served version>``, votes fraud at P(fraud) >= ``hi``, legit at <= ``lo``):
+    the score each event was served with is put in its payload before labeling, so the
+    LF reads the batch's scores and never calls a model; every swap hot-reloads the LF
+    set with the new version, which inherits its predecessor's estimate;
+  - **the trainer relabels its window**: the current analyst LF set is re-applied to the
+    window and combined by the label model as it is now, *without* the model LF (a model
+    must not be trained on its own votes); events no analyst LF covers are dropped unless
+    gold; gold replaces the label where known, with weight ``gold_weight``;
+
 - ``streamlabel_pushes``: the same plus the analyst's LF set pushes (v2, v3, v4 of
   :func:`~streamlabel.datasets.fraud_lfsets`) ``push_delay`` events after the start of
   ``tactic_change``, ``new_pattern`` and ``amount_shift``.
@@ -25,6 +39,10 @@ Every event is predicted by the serving model (when one serves) before it is lab
 (prequential); a prediction that raises is counted in ``predictions_failed``. End models
 are trained on the label model's top class weighted by its confidence (its class balance
 is poorly calibrated on this stream, so soft labels train a worse model).
+
+No leakage: the model LF of a batch is the model serving that batch, trained before it;
+training and evaluation use gold of past events only, and the champion never trained on
+the events it is judged on (its own held-out set covers the overlap).
 """
 
 from __future__ import annotations
@@ -36,12 +54,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from streamlabel._constants import ABSTAIN
 from streamlabel.datasets import fraud_lfsets, make_fraud_stream
 from streamlabel.drift import TriggerPolicy
 from streamlabel.labelmodel import OnlineLabelModel
-from streamlabel.lf import LFApplier, LFSet
+from streamlabel.lf import MODEL_SCORE_FIELD, LFApplier, LFSet, model_score_lf
 from streamlabel.models import EndModel, PayloadFeaturizer, ServingModel, decide, evaluate
-from streamlabel.pipeline import DriftWatch, Labeler
+from streamlabel.pipeline import DriftWatch, FeedbackRecord, Labeler
 
 __all__ = ["PIPELINES", "bench_drift"]
 
@@ -49,6 +68,8 @@ __all__ = ["PIPELINES", "bench_drift"]
 PIPELINES = ("static", "streamlabel", "streamlabel_pushes")
 #: The phases answered by an LF set push, with the index of the pushed set in fraud_lfsets().
 _PUSHES = (("tactic_change", 1), ("new_pattern", 2), ("amount_shift", 3))
+#: Name of the model-score LF (its version is the served model's).
+_MODEL_LF = "end_model"
 
 
 def _featurizer(n_features: int) -> PayloadFeaturizer:
@@ -82,12 +103,15 @@ class _Run:
     conf: NDArray[np.float64] = field(init=False)
     served: NDArray[np.bool_] = field(init=False)
     score: NDArray[np.float64] = field(init=False)
+    model_vote: NDArray[np.int64] = field(init=False)
     predictions_failed: int = 0
     deployments: int = 0
     swaps: int = 0
     refused: int = 0
     trainings_failed: int = 0
     retrains: list[dict[str, Any]] = field(default_factory=list)
+    trainings: list[dict[str, Any]] = field(default_factory=list)
+    swap_at: list[int] = field(default_factory=list)
     pushes: list[dict[str, Any]] = field(default_factory=list)
     drift_events: list[dict[str, Any]] = field(default_factory=list)
 
@@ -96,6 +120,7 @@ class _Run:
         self.conf = np.zeros(self.n)
         self.served = np.zeros(self.n, dtype=bool)
         self.score = np.zeros(self.n)
+        self.model_vote = np.full(self.n, ABSTAIN, dtype=np.int64)
 
     def serve(self, serving: ServingModel, lo: int, payloads: Sequence[dict[str, Any]]) -> None:
         """Predict events ``lo..`` with the serving model before they are labeled."""
@@ -161,30 +186,59 @@ def _streamlabel(
     n_eval: int,
     margin: float,
     n_features: int,
+    retrain_every: int,
+    model_lf: tuple[float, float] | None,
+    relabel: bool,
+    feed_gold: bool,
+    gold_weight: float,
+    drop_uncovered: bool,
 ) -> _Run:
     n = len(events)
     run = _Run(n)
-    lfset = fraud_lfsets()[0]
-    labeler = Labeler(lfset, OnlineLabelModel(2, half_life=half_life), clock=lambda: 0.0)
+    analyst = fraud_lfsets()[0]
+    lm = OnlineLabelModel(2, half_life=half_life, gold_weight=gold_weight if feed_gold else 1.0)
+    labeler = Labeler(analyst, lm, clock=lambda: 0.0)
     policy = TriggerPolicy(critical=["gold_error"], cooldown=cooldown, window=cooldown)
-    watch = DriftWatch(lfset.ids, policy=policy, min_samples=monitor_samples, grace=monitor_samples)
+    watch = DriftWatch(
+        analyst.ids, policy=policy, min_samples=monitor_samples, grace=monitor_samples
+    )
     serving = ServingModel()
     champion: EndModel | None = None
     version = 0
+    lf_model: str | None = None  # served version the labeler's model LF votes for
+    applier = LFApplier(analyst)  # the trainer's, for relabeling
 
-    def train(hi: int, request: dict[str, Any] | None) -> None:
+    def train(hi: int, request: dict[str, Any] | None, trigger: str) -> None:
         nonlocal champion, version
         lo = max(0, hi - train_window)
         gold_idx = lo + np.flatnonzero(gold[lo:hi])
         held = gold_idx[-n_eval:] if champion is not None else gold_idx[:0]
         keep = np.ones(hi - lo, dtype=bool)
+        if relabel:
+            # The trainer's labels: the current analyst LFs re-applied to the window and
+            # combined by the label model as it is now, the model LF left out (a model
+            # must not learn its own votes); events none of them covers are dropped
+            # unless gold.
+            L = applier.apply_many(payloads[lo:hi])
+            P = labeler.model.predict_proba_many(L, analyst.ids)
+            weak, weak_conf = P.argmax(axis=1), P.max(axis=1)
+            if drop_uncovered:
+                keep &= (L != ABSTAIN).any(axis=1) | gold[lo:hi]
+        else:
+            weak, weak_conf = run.label[lo:hi], run.conf[lo:hi]
         keep[held - lo] = False
         idx = lo + np.flatnonzero(keep)
-        labels = np.where(gold[idx], y[idx], run.label[idx])
-        weights = np.where(gold[idx], 1.0, run.conf[idx])
+        labels = np.where(gold[idx], y[idx], weak[idx - lo])
+        weights = np.where(gold[idx], gold_weight, weak_conf[idx - lo])
+        entry: dict[str, Any] = {"at": hi, "trigger": trigger, "n_train": int(idx.size)}
+        entry["train_label_accuracy"] = _mean(labels == y[idx])
+        nongold = ~gold[idx]
+        entry["train_label_accuracy_nongold"] = _mean(labels[nongold] == y[idx][nongold])
+        run.trainings.append(entry)
         model = _fit(n_features, [payloads[i] for i in idx], labels, weights)
         if model is None:
             run.trainings_failed += 1
+            entry["action"] = "training failed"
             if request is not None:
                 request["action"] = "training failed"
             return
@@ -208,46 +262,99 @@ def _streamlabel(
                     run.deployments += 1
                 else:
                     run.swaps += 1
+                    run.swap_at.append(hi)
             else:
                 run.refused += 1
                 why = f"swap refused: {swap.reason}"
         else:
             run.refused += 1
+        entry["action"] = "swapped" if decision_promote and champion is model else "kept"
+        entry["decision"] = why
+        if champion is model:
+            entry["version"] = f"v{version}"
         if request is not None:
-            request["action"] = "swapped" if decision_promote and champion is model else "kept"
+            request["action"] = entry["action"]
             request["decision"] = why
 
     for lo in range(0, n, batch):
         hi = min(n, lo + batch)
-        if lo in pushes:
-            new = pushes[lo]
-            labeler.set_lfset(new)
-            watch.set_lfs(new.ids)
-            run.pushes.append({"index": lo, "lfset_version": new.version})
+        pushed = lo in pushes
+        if pushed:
+            analyst = pushes[lo]
+            applier = LFApplier(analyst)
+            watch.set_lfs(analyst.ids)
+            run.pushes.append({"index": lo, "lfset_version": analyst.version})
+        if model_lf is not None and serving.version is not None and serving.version != lf_model:
+            lf_model = serving.version
+            pushed = True
+        if pushed:
+            labeler.set_lfset(_with_model_lf(analyst, lf_model, model_lf))
         run.serve(serving, lo, payloads[lo:hi])
-        out = labeler.process_many([(e, None) for e in events[lo:hi]])
+        batch_events = events[lo:hi]
+        if lf_model is not None:
+            # The serving model's scores of this batch (computed above, before labeling)
+            # are what the model LF reads: it never calls a model itself.
+            batch_events = [
+                e | {"payload": e["payload"] | {MODEL_SCORE_FIELD: float(run.score[i])}}
+                if run.served[i]
+                else e
+                for i, e in enumerate(batch_events, start=lo)
+            ]
+        out = labeler.process_many([(e, None) for e in batch_events])
         if len(out.labels) != hi - lo:
             raise RuntimeError(f"{hi - lo - len(out.labels)} events of the stream were rejected")
         run.label[lo:hi] = [r.label for r in out.labels]
         run.conf[lo:hi] = [r.confidence for r in out.labels]
+        if lf_model is not None:
+            key = f"{_MODEL_LF}@{lf_model}"
+            run.model_vote[lo:hi] = [r.votes.get(key, ABSTAIN) for r in out.labels]
         requests = watch.observe(out.labels)
         for i in lo + np.flatnonzero(gold[lo:hi]):  # late gold, after the batch
             requests += watch.observe_gold(int(run.label[i]), int(y[i]))
+            if feed_gold:
+                labeler.learn_feedback(FeedbackRecord(events[i]["id"], int(y[i]), "gold", 0.0))
+        trained = False
         if hi == n_first or (hi > n_first and champion is None and lo < n_first):
-            train(hi, None)
+            train(hi, None, "first window")
+            trained = True
         for r in requests:
             entry: dict[str, Any] = {"index": r.index, "at": hi, "reason": r.reason}
             run.retrains.append(entry)
             if hi >= n_first:
-                train(hi, entry)
+                train(hi, entry, "drift")
+                trained = True
             else:
                 entry["action"] = "before the first window: ignored"
+        if (
+            retrain_every
+            and not trained
+            and hi > n_first
+            and hi // retrain_every > lo // retrain_every
+        ):
+            train(hi, None, "schedule")
     run.drift_events = [
         {"index": e.index, "monitor": e.monitor, "signal": e.signal}
         for e in watch.events_
         if e.kind == "drift"
     ]
     return run
+
+
+def _with_model_lf(
+    analyst: LFSet, model_version: str | None, thresholds: tuple[float, float] | None
+) -> LFSet:
+    """Return the analyst's set plus the served model's LF (same set name: a hot reload)."""
+    if model_version is None or thresholds is None:
+        return analyst
+    hi, lo = thresholds
+    lf = model_score_lf(model_version, hi=hi, lo=lo, name=_MODEL_LF)
+    return LFSet(
+        analyst.name,
+        f"{analyst.version}-{model_version}",
+        [*analyst.lfs, lf],
+        analyst.cardinality,
+        analyst.label_names,
+    )
 
 
 def _recovery(
@@ -280,6 +387,12 @@ def bench_drift(
     push_delay: int = 1_000,
     half_life: float | None = None,
     n_features: int = 2**12,
+    retrain_every: int | None = None,
+    model_lf: tuple[float, float] | None = (0.8, 0.2),
+    relabel: bool = True,
+    feed_gold: bool = True,
+    gold_weight: float | None = None,
+    drop_uncovered: bool = True,
 ) -> dict[str, Any]:
     """Run the static, streamlabel and streamlabel-with-pushes loops on one drifting stream.
 
@@ -313,6 +426,25 @@ def bench_drift(
         (``n_events / 5``).
     n_features
         Width of the end model's hashed feature space.
+    retrain_every
+        Scheduled retraining every this many events (besides drift requests), 0 for
+        none; default ``n_events / 20`` rounded to whole batches.
+    model_lf
+        ``(hi, lo)`` thresholds of the served model's LF in the streamlabel pipelines;
+        ``None`` leaves the model out of the LF set.
+    relabel
+        Train on the window relabeled at training time (current analyst LFs and label
+        model, no model LF, uncovered events dropped unless ``drop_uncovered`` is
+        False); False trains on the labels as emitted (which include the model LF's vote).
+    feed_gold
+        Late gold is learned by the label model (``Labeler.learn_feedback``) besides
+        feeding the gold-error monitor.
+    gold_weight
+        Weight of a gold label in the label model and in end-model training; default
+        ``gold_every``.
+    drop_uncovered
+        With ``relabel``, leave events no analyst LF votes on out of training (gold ones
+        stay).
 
     Returns
     -------
@@ -320,25 +452,34 @@ def bench_drift(
         JSON-able: ``windows`` (per window and pipeline: ``label_accuracy``,
         ``serving_accuracy``, ``serving_auc``, ``served``), ``phases`` (per phase and
         pipeline: ``label_accuracy``, ``serving_accuracy``, ``serving_auc``; for the
-        streamlabel pipelines ``detection_delay``; for every drift phase
-        ``time_to_recover`` and, for the pushes, ``recover_from``), ``pipelines`` (per
-        pipeline: ``predictions_failed``, ``deployments``, ``swaps``, ``swaps_refused``,
-        ``retrain_requests``, ``retrain_reasons``, ``false_alarms``,
-        ``false_alarms_per_100k``, ``drift_events``, ``pushes``, ...) and the settings.
+        streamlabel pipelines ``detection_delay``, ``model_lf_coverage`` and
+        ``model_lf_accuracy``; for every drift phase ``time_to_recover_from_onset`` and
+        ``time_to_recover`` from ``recover_from``, the index of the ``fix``: the push for
+        ``streamlabel_pushes`` where there is one, else the first swap after the onset,
+        ``None`` when there is none in the phase and for ``static``), ``pipelines`` (per
+        pipeline: ``predictions_failed``, ``deployments``, ``swaps``, ``swaps_refused``
+        (challengers kept out), ``trainings`` (each with its trigger, decision and the
+        accuracy of its labels), ``retrain_requests``, ``retrain_reasons``,
+        ``false_alarms``, ``false_alarms_per_100k``, ``drift_events``, ``pushes``, ...)
+        and the settings.
 
     Examples
     --------
     >>> r = bench_drift(n_events=2_000, seed=1, batch_size=100, window=400, train_window=1_000,
-    ...                 n_eval=100, push_delay=100, n_features=2**8)
+    ...                 n_eval=100, push_delay=100, n_features=2**8, retrain_every=1_000)
     >>> sorted(r["pipelines"]) == sorted(PIPELINES), len(r["windows"])
     (True, 5)
     >>> [r["pipelines"][p]["predictions_failed"] for p in PIPELINES]
     [0, 0, 0]
     >>> [p["lfset_version"] for p in r["pipelines"]["streamlabel_pushes"]["pushes"]]
     ['2', '3', '4']
+    >>> [t["trigger"] for t in r["pipelines"]["streamlabel"]["trainings"]][:2]
+    ['first window', 'schedule']
     """
     if n_events < 1 or batch_size < 1 or window < 1 or gold_every < 1 or n_eval < 1:
         raise ValueError("n_events, batch_size, window, gold_every and n_eval must be >= 1")
+    if retrain_every is not None and retrain_every < 0:
+        raise ValueError(f"retrain_every must be >= 0, got {retrain_every}")
     if not 0 < first_window < 1:
         raise ValueError(f"first_window must be in (0, 1), got {first_window}")
     stream = make_fraud_stream(n_events, seed=seed)
@@ -349,6 +490,11 @@ def bench_drift(
     gold = np.arange(n) % gold_every == 0
     lfsets = fraud_lfsets()
     hl = float(half_life) if half_life is not None else max(1.0, n / 5)
+    every = (
+        max(batch_size, round(n / 20 / batch_size) * batch_size)
+        if retrain_every is None
+        else retrain_every
+    )
     push_at: dict[int, LFSet] = {}
     for name, k in _PUSHES:
         at = stream.phase(name).start + push_delay
@@ -365,6 +511,12 @@ def bench_drift(
         "n_eval": n_eval,
         "margin": margin,
         "n_features": n_features,
+        "retrain_every": every,
+        "model_lf": model_lf,
+        "relabel": relabel,
+        "feed_gold": feed_gold,
+        "gold_weight": float(gold_every) if gold_weight is None else gold_weight,
+        "drop_uncovered": drop_uncovered,
     }
     runs = {
         "static": _static(payloads, lfsets[0], n_first, batch_size, n_features),
@@ -394,19 +546,38 @@ def bench_drift(
         row: dict[str, Any] = {"start": ph.start, "stop": ph.stop}
         for p, r in runs.items():
             cell = scores(r, ph.start, ph.stop)
+            if p != "static":
+                mv = r.model_vote[ph.start : ph.stop]
+                fired = mv != ABSTAIN
+                cell["model_lf_coverage"] = _mean(fired)
+                cell["model_lf_accuracy"] = _mean(mv[fired] == y[ph.start : ph.stop][fired])
             correct = r.label == y
             if p != "static":
                 hits = [e["index"] for e in r.drift_events if ph.start <= e["index"] < ph.stop]
                 cell["detection_delay"] = None if not hits else min(hits) - ph.start
             if ph.name != "baseline":
                 ref = _mean(correct[n_first : baseline.stop])
-                start = pushed.get(ph.name, ph.start) if p == "streamlabel_pushes" else ph.start
-                cell["recover_from"] = start
-                cell["time_to_recover"] = (
-                    None
-                    if ref is None or start >= ph.stop
-                    else _recovery(correct, start, ph.stop, ref, window, batch_size)
-                )
+
+                # The fix: (c) the analyst's push; (b) the first model swapped in after the
+                # onset (its model LF then votes with post-drift knowledge); (a) has none.
+                if p == "streamlabel_pushes" and ph.name in pushed:
+                    fix: int | None = pushed[ph.name]
+                    cell["fix"] = "push"
+                elif p == "static":
+                    fix, cell["fix"] = None, None
+                else:
+                    fix = next((at for at in r.swap_at if ph.start < at < ph.stop), None)
+                    cell["fix"] = None if fix is None else "swap"
+                cell["recover_from"] = fix
+                for key, start in (
+                    ("time_to_recover", fix),
+                    ("time_to_recover_from_onset", ph.start),
+                ):
+                    cell[key] = (
+                        None
+                        if ref is None or start is None or start >= ph.stop
+                        else _recovery(correct, start, ph.stop, ref, window, batch_size)
+                    )
             row[p] = cell
         phases[ph.name] = row
 
@@ -427,6 +598,7 @@ def bench_drift(
             "retrain_requests": len(r.retrains),
             "retrain_reasons": reasons,
             "retrains": r.retrains,
+            "trainings": r.trainings,
             "false_alarms": None if p == "static" else alarms,
             "false_alarms_per_100k": (
                 None if p == "static" or n_base == 0 else alarms * 1e5 / n_base
@@ -446,7 +618,17 @@ def bench_drift(
         "n_eval": n_eval,
         "margin": margin,
         "half_life": hl,
-        "end_model_labels": "label model top class weighted by its confidence; gold where known",
+        "retrain_every": every,
+        "model_lf": None if model_lf is None else {"hi": model_lf[0], "lo": model_lf[1]},
+        "relabel": relabel,
+        "drop_uncovered": drop_uncovered,
+        "feed_gold": feed_gold,
+        "gold_weight": common["gold_weight"],
+        "end_model_labels": (
+            "label model top class weighted by its confidence"
+            + (", relabeled at training time without the model LF" if relabel else "")
+            + f"; gold where known (weight {common['gold_weight']:g})"
+        ),
         "phases": phases,
         "pipelines": pipelines,
         "windows": windows,

@@ -7,7 +7,8 @@
   functions;
 - :class:`LFSet`, :class:`LFSetDiff`, :class:`LFSetRegistry`: immutable, content-hashed,
   versioned sets of LFs;
-- :class:`LFApplier`: the fault-tolerant applier producing the label matrix ``L``.
+- :class:`LFApplier`: the fault-tolerant applier producing the label matrix ``L``;
+- :func:`model_score_lf`: a served model's score (computed by the caller) as an LF.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from streamlabel.lf._apply import LFApplier, LFReport
 from streamlabel.lf._compile import CompiledBatch, DeclarativeLF, compile_batch, compile_lf
 from streamlabel.lf._core import ABSTAIN, LabelingFunction, labeling_function
 from streamlabel.lf._lfset import LF, LFSet, LFSetDiff, LFSetRegistry, LFVersionError, load_lfset
+from streamlabel.lf._model import MODEL_SCORE_FIELD, model_score_lf
 from streamlabel.lf._spec import (
     AllCondition,
     AnyCondition,
@@ -37,6 +39,7 @@ from streamlabel.lf._spec import (
 __all__ = [
     "ABSTAIN",
     "LF",
+    "MODEL_SCORE_FIELD",
     "AllCondition",
     "AnyCondition",
     "CompiledBatch",
@@ -65,4 +68,5 @@ __all__ = [
     "labeling_function",
     "load_lfset",
     "load_lfset_spec",
+    "model_score_lf",
 ]
