@@ -50,7 +50,7 @@ class EventLog:
     >>> for i, key in enumerate(["card_1", "card_2", "card_1"]):
     ...     _ = log.append(key, b"{}", tag=i)
     >>> [r.tag for r in log.read(2)], log.lag(), log.backlog
-    ([0, 1], [0, 1], 1)
+    ([0, 1], [1, 0], 1)
     >>> [r.tag for r in log.read(10)], log.lag()
     ([2], [0, 0])
     """
