@@ -363,7 +363,11 @@ def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
         from streamlabel.cli._demo_kafka import run_kafka_demo
 
         return run_kafka_demo(
-            n_events=args.events, seed=args.seed, brokers=args.brokers, prefix=args.prefix
+            n_events=args.events,
+            seed=args.seed,
+            brokers=args.brokers,
+            prefix=args.prefix,
+            speed=args.speed or None,
         )
     from streamlabel.cli._demo import run_demo
 

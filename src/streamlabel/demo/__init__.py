@@ -24,10 +24,11 @@ Examples
 from streamlabel.demo._lfsets import COUNTRY_RISK, country_risk, demo_lfsets
 from streamlabel.demo._log import EventLog, LogRecord
 from streamlabel.demo._report import render_report
-from streamlabel.demo._run import PUSHES, DemoConfig, DemoRun
+from streamlabel.demo._run import NEW_MARKET, PUSHES, DemoConfig, DemoRun, malformed_input
 
 __all__ = [
     "COUNTRY_RISK",
+    "NEW_MARKET",
     "PUSHES",
     "DemoConfig",
     "DemoRun",
@@ -35,5 +36,6 @@ __all__ = [
     "LogRecord",
     "country_risk",
     "demo_lfsets",
+    "malformed_input",
     "render_report",
 ]

@@ -36,7 +36,7 @@ from streamlabel.pipeline import (
     TrainingWindow,
 )
 
-__all__ = ["PUSHES", "DemoConfig", "DemoRun"]
+__all__ = ["PUSHES", "DemoConfig", "DemoRun", "malformed_input"]
 
 #: The phases the analyst answers with an LF set push, and the pushed set's index.
 PUSHES = (("tactic_change", 1), ("new_pattern", 2), ("amount_shift", 3))
@@ -109,8 +109,22 @@ class DemoConfig:
             raise ValueError("first_model must lie in (0, 1) and push_delay in [0, 0.2)")
 
 
-def _bad_input(rng: np.random.Generator, k: int) -> bytes:
-    """Return a malformed input of one of several kinds (each a DLQ reason)."""
+def malformed_input(rng: np.random.Generator, k: int) -> bytes:
+    """Return a malformed input of one of several kinds (each a DLQ reason).
+
+    Examples
+    --------
+    >>> from streamlabel.pipeline import InvalidEvent, parse_event
+    >>> rng = np.random.default_rng(0)
+    >>> reasons = set()
+    >>> for k in range(20):
+    ...     try:
+    ...         parse_event(malformed_input(rng, k))
+    ...     except InvalidEvent as exc:
+    ...         reasons.add(exc.reason)
+    >>> sorted(reasons)
+    ['invalid_value', 'missing_field', 'not_json', 'not_utf8']
+    """
     kind = int(rng.integers(0, 4))
     if kind == 0:
         return b'{"id": "tx-broken", "ts": 17'  # truncated JSON
@@ -201,7 +215,7 @@ class DemoRun:
         for i, e in enumerate(stream.events):
             self._inputs.append((e["entity"], json.dumps(e).encode(), i))
             if i in bad_after:
-                self._inputs.append((f"bad-{i}", _bad_input(rng, i), -1))
+                self._inputs.append((f"bad-{i}", malformed_input(rng, i), -1))
         self.push_at: dict[int, LFSet] = {}
         for name, k in PUSHES:
             at = stream.phase(name).start + round(cfg.push_delay * n)
