@@ -185,7 +185,8 @@ def run_kafka_demo(
     complete = False
     try:
         print(
-            f"Kafka {','.join(settings.bootstrap_servers)}, topic prefix {settings.topic_prefix!r}",
+            f"Kafka {','.join(settings.bootstrap_servers)}, topic prefix "
+            f"{settings.topic_prefix!r} (no status page in this mode yet)",
             file=sys.stderr,
             flush=True,
         )
