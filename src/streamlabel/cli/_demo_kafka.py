@@ -15,6 +15,7 @@ the labeler's label model and are not on any topic: the summary shows the true a
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import shutil
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,246 @@ class _Outputs(threading.Thread):
             self.error = exc
         finally:
             self.consumer.close()
+
+
+class _View:
+    """The status snapshot and the metrics of a Kafka demo, rebuilt from the output topics.
+
+    :meth:`update` reads the records the output reader has collected since the last call;
+    the services' own counters (the label model's estimates, LF faults) are not on any
+    topic, so they are missing here: what a consumer of the topics can see is shown.
+    """
+
+    def __init__(self, stream: Any, y: Any, index: dict[str, int], partitions: int) -> None:
+        from streamlabel.datasets import fraud_lfsets
+        from streamlabel.metrics import Metrics
+
+        self.stream, self.y, self.index = stream, y, index
+        self.n = len(stream)
+        self.lfsets = {s.version: s for s in fraud_lfsets()}
+        self.metrics = Metrics(label_names=list(stream.label_names))
+        self.lock = threading.Lock()
+        self.read = dict.fromkeys(_OUTPUTS, 0)
+        self.labeled: set[str] = set()
+        self.predicted: set[str] = set()
+        self.dlq_sources: set[str] = set()
+        self.dlq: dict[str, int] = {}
+        self.drift: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.models: list[dict[str, Any]] = []
+        self.pushes: list[dict[str, Any]] = []
+        self.version = "1"
+        self.produced = [0] * partitions
+        self.position = [0] * partitions
+        self.window: collections.deque[tuple[int, dict[str, int]]] = collections.deque(
+            maxlen=max(200, self.n // 25)
+        )
+        self.series: dict[str, list[list[float | None]]] = {
+            "throughput": [],
+            "label_accuracy": [],
+            "serving_accuracy": [],
+            "lag": [],
+        }
+        self.lf_history: dict[str, list[list[float | None]]] = {}
+        self._since: list[tuple[int, int]] = []  # (label, truth) since the last point
+        self._served_since: list[tuple[int, int]] = []
+        self._last = (time.monotonic(), 0)
+        self._every = max(250, self.n // 150)
+        self.started = time.monotonic()
+        self.state = "starting"
+
+    def partition_of(self, key: str) -> int:
+        """Partition of ``key`` on ``events`` (CRC-32, as :class:`~streamlabel.demo.EventLog`)."""
+        return zlib.crc32(key.encode("utf-8")) % len(self.produced)
+
+    def update(self, outputs: _Outputs) -> None:
+        """Take in the records read since the last call (thread-safe)."""
+        from streamlabel.drift import RetrainRequest
+        from streamlabel.models import decode_model_record
+        from streamlabel.pipeline import parse_drift_record
+
+        m = self.metrics
+        with self.lock:
+            new = {t: outputs.records[t][self.read[t] :] for t in _OUTPUTS}
+            models_at = outputs.models_at[self.read["models"] :]
+            for t in _OUTPUTS:
+                self.read[t] += len(new[t])
+            by_version: dict[str, list[Any]] = {}
+            for v in new["labels"]:
+                rec = json.loads(v)
+                i = self.index.get(rec["event_id"])
+                src = rec.get("source") or {}
+                p = src.get("partition")
+                if isinstance(p, int) and 0 <= p < len(self.position):
+                    self.position[p] = max(self.position[p], int(src["offset"]) + 1)
+                if i is None or rec["event_id"] in self.labeled:
+                    continue  # at least once: a redelivered label counts once
+                self.labeled.add(rec["event_id"])
+                self._since.append((int(rec["label"]), int(self.y[i])))
+                self.window.append((i, rec["votes"]))
+                by_version.setdefault(rec["lfset_version"], []).append(_Rec(rec))
+            for version, recs in by_version.items():
+                lfset = self.lfsets.get(version)
+                m.observe_labels(recs, lfset.ids if lfset is not None else [])
+            n_labels = sum(len(r) for r in by_version.values())
+            m.labels_emitted.inc(n_labels)
+            n_dlq = 0
+            for v in new["dlq"]:
+                d = json.loads(v)
+                where = json.dumps(d.get("source"), sort_keys=True)
+                if where in self.dlq_sources:
+                    continue  # the predictor's copy of the labeler's DLQ record
+                self.dlq_sources.add(where)
+                n_dlq += 1
+                self.dlq[d["reason"]] = self.dlq.get(d["reason"], 0) + 1
+                m.dlq.labels(d["reason"]).inc()
+                src = d.get("source") or {}
+                p = src.get("partition")
+                if isinstance(p, int) and 0 <= p < len(self.position):
+                    self.position[p] = max(self.position[p], int(src["offset"]) + 1)
+            m.events_processed.inc(n_labels + n_dlq)
+            for v in new["predictions"]:
+                rec = json.loads(v)
+                i = self.index.get(rec["event_id"])
+                if i is not None and rec["event_id"] not in self.predicted:
+                    self.predicted.add(rec["event_id"])
+                    self._served_since.append((int(rec["label"]), int(self.y[i])))
+            m.predictions.labels("stream").inc(len(new["predictions"]))
+            for v in new["drift"]:
+                try:
+                    item = parse_drift_record(v)
+                except ValueError:
+                    continue
+                if isinstance(item, RetrainRequest):
+                    m.retrain_requests.inc()
+                    self.requests.append({"index": item.index, "reason": item.reason})
+                else:
+                    m.observe_drift([item])
+                    self.drift.append(
+                        {"index": item.index, "monitor": item.monitor, "kind": item.kind}
+                    )
+            # The reader appends to models_at first: it may hold one more than new["models"].
+            for v, at in zip(new["models"], models_at, strict=False):
+                try:
+                    mr = decode_model_record(v)
+                except ValueError:
+                    continue
+                m.set_served_model(mr.name, mr.version.version)
+                self.models.append(
+                    {
+                        "version": mr.version.version,
+                        "at": at,
+                        "trigger": mr.entry.reason.split(":", 1)[0],
+                        "reason": mr.entry.reason,
+                        "promoted": True,
+                        "served": True,
+                        "accuracy": mr.version.metrics.get("accuracy"),
+                        "auc": mr.version.metrics.get("auc"),
+                        "n_train": mr.version.lineage.training_window,
+                    }
+                )
+            for p, (end, pos) in enumerate(zip(self.produced, self.position, strict=True)):
+                m.consumer_lag.labels("events", str(p)).set(max(0, end - pos))
+            self._sample()
+
+    def _sample(self) -> None:
+        done = len(self.labeled)
+        if len(self._since) < self._every and done < self.n:
+            return
+        x = float(done)
+        now = time.monotonic()
+        t, d = self._last
+        if now > t and done > d:
+            self.series["throughput"].append([x, (done - d) / (now - t)])
+        self._last = (now, done)
+        if self._since:
+            acc = sum(a == b for a, b in self._since) / len(self._since)
+            self.series["label_accuracy"].append([x, acc])
+        if self._served_since:
+            acc = sum(a == b for a, b in self._served_since) / len(self._served_since)
+            self.series["serving_accuracy"].append([x, acc])
+        self._since, self._served_since = [], []
+        self.series["lag"].append([x, float(sum(self.produced) - sum(self.position))])
+        cover, _ = self._window_stats()
+        for lf in self.lfsets[self.version].ids:
+            self.lf_history.setdefault(lf, []).append([x, None, cover.get(lf, 0.0)])
+        for series in (*self.series.values(), *self.lf_history.values()):
+            if len(series) > 150:
+                series[:] = series[::2]
+
+    def _window_stats(self) -> tuple[dict[str, float], dict[str, float]]:
+        votes: dict[str, int] = {}
+        right: dict[str, int] = {}
+        for i, vs in self.window:
+            for lf, v in vs.items():
+                votes[lf] = votes.get(lf, 0) + 1
+                right[lf] = right.get(lf, 0) + int(v == self.y[i])
+        size = max(1, len(self.window))
+        return (
+            {lf: c / size for lf, c in votes.items()},
+            {lf: right[lf] / c for lf, c in votes.items()},
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the status page's input (the embedded demo's keys, where known)."""
+        with self.lock:
+            cover, true = self._window_stats()
+            lfs = [
+                {
+                    "id": lf,
+                    "estimated_accuracy": None,
+                    "true_accuracy": true.get(lf),
+                    "coverage": cover.get(lf, 0.0),
+                    "faults": 0,
+                    "history": [list(p) for p in self.lf_history.get(lf, [])],
+                }
+                for lf in self.lfsets[self.version].ids
+            ]
+            return {
+                "title": "streamlabel demo (Kafka)",
+                "state": self.state,
+                "stream": {
+                    "name": "fraud",
+                    "events_total": self.n,
+                    "events_done": len(self.labeled),
+                    "elapsed_s": time.monotonic() - self.started,
+                    "phases": [
+                        {"name": p.name, "start": p.start, "stop": p.stop}
+                        for p in self.stream.phases
+                    ],
+                },
+                "lfset": {"name": "fraud-stream", "version": self.version},
+                "lfs": lfs,
+                "drift": [dict(d) for d in self.drift],
+                "pushes": [dict(p) for p in self.pushes],
+                "requests": [dict(r) for r in self.requests],
+                "models": [dict(x) for x in self.models],
+                "serving": {
+                    "model": "fraud-demo",
+                    "version": self.models[-1]["version"] if self.models else None,
+                },
+                "series": {k: [list(p) for p in v] for k, v in self.series.items()},
+                "counters": {
+                    "labels": len(self.labeled),
+                    "dlq": dict(self.dlq),
+                    "drifts": sum(1 for d in self.drift if d["kind"] == "drift"),
+                    "retrain_requests": len(self.requests),
+                    "swaps": len(self.models),
+                    "predictions": len(self.predicted),
+                    "backlog": sum(self.produced) - sum(self.position),
+                },
+                "label_names": list(self.stream.label_names),
+            }
+
+
+class _Rec:
+    """A label record's ``votes`` and ``confidence``, what ``Metrics.observe_labels`` reads."""
+
+    __slots__ = ("confidence", "votes")
+
+    def __init__(self, rec: dict[str, Any]) -> None:
+        self.votes = rec["votes"]
+        self.confidence = rec["confidence"]
 
 
 def _push(settings: Any, version: int) -> dict[str, Any]:
@@ -144,20 +386,26 @@ def run_kafka_demo(
     brokers: str | None = None,
     prefix: str | None = None,
     speed: float | None = None,
+    port: int | None = 0,
+    linger: float = 0.0,
     timeout: float = 600.0,
 ) -> dict[str, Any]:
     """Run the demo through the Kafka services; return the embedded demo's report shape.
 
     ``speed`` paces the producer (events per second; default 1,000, so that training,
     swaps and predictions interleave with the stream as they would in production).
-    ``timeout`` bounds the wait for the outputs (seconds); the report says whether every
-    event was labeled or sent to the DLQ, and predicted (``complete``).
+    ``port``: the status page, ``/status.json`` and ``/metrics`` on 127.0.0.1 (0: a free
+    port; ``None``: no server), rebuilt from the output topics; ``linger``: seconds to keep
+    serving after the run. ``timeout`` bounds the wait for the outputs (seconds); the
+    report says whether every event was labeled or sent to the DLQ, and predicted
+    (``complete``).
     """
     from kafka import KafkaProducer
 
     from streamlabel.datasets import make_fraud_stream
     from streamlabel.demo import NEW_MARKET, PUSHES, malformed_input
     from streamlabel.pipeline import FeedbackRecord
+    from streamlabel.status import StatusServer
     from streamlabel.stream import ensure_topics
     from streamlabel.stream._process import WorkerProcess, worker_env
 
@@ -176,6 +424,10 @@ def run_kafka_demo(
         stream.phase(name).start + round(0.02 * n): k + 1 for name, k in PUSHES
     }  # event index -> shipped version number
 
+    view = _View(stream, y, index, settings.partitions)
+    server = None
+    refresher: threading.Thread | None = None
+    stop = threading.Event()
     procs: list[WorkerProcess] = []
     predictor: subprocess.Popen[bytes] | None = None
     outputs: _Outputs | None = None
@@ -185,11 +437,18 @@ def run_kafka_demo(
     complete = False
     try:
         print(
-            f"Kafka {','.join(settings.bootstrap_servers)}, topic prefix "
-            f"{settings.topic_prefix!r} (no status page in this mode yet)",
+            f"Kafka {','.join(settings.bootstrap_servers)}, topic prefix {settings.topic_prefix!r}",
             file=sys.stderr,
             flush=True,
         )
+        if port is not None:
+            server = StatusServer(view.snapshot, view.metrics.render, port=port).start()
+            print(
+                f"status page {server.url}  metrics {server.url}metrics  "
+                f"snapshot {server.url}status.json",
+                file=sys.stderr,
+                flush=True,
+            )
         ensure_topics(settings)
         _push(settings, 1)
         labeler = WorkerProcess(settings, tmp / "labeler.log")
@@ -211,6 +470,15 @@ def run_kafka_demo(
         print("services ready: labeler, trainer, predictor", file=sys.stderr, flush=True)
         outputs = _Outputs(settings)
         outputs.start()
+        reader = outputs
+
+        def refresh() -> None:
+            while not stop.wait(0.5):
+                view.update(reader)
+
+        refresher = threading.Thread(target=refresh, name="streamlabel-demo-view", daemon=True)
+        refresher.start()
+        view.state = "running"
         producer = KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5
         )
@@ -233,9 +501,25 @@ def run_kafka_demo(
                         "removed": result["diff"]["removed"],
                     }
                 )
-            producer.send(events_topic, key=e["entity"].encode(), value=json.dumps(e).encode())
+                with view.lock:
+                    view.pushes.append(dict(pushes[-1]))
+                    view.version = str(push_at[i])
+            # The partition is chosen here (CRC-32 of the key, as the embedded log does) so
+            # that the view knows each partition's end offset: the consumer lag.
+            part = view.partition_of(e["entity"])
+            producer.send(
+                events_topic,
+                key=e["entity"].encode(),
+                value=json.dumps(e).encode(),
+                partition=part,
+            )
+            view.produced[part] += 1
             if i in bad_after:
-                producer.send(events_topic, key=b"bad", value=malformed_input(rng, i))
+                part = view.partition_of("bad")
+                producer.send(
+                    events_topic, key=b"bad", value=malformed_input(rng, i), partition=part
+                )
+                view.produced[part] += 1
                 n_bad += 1
             g = i - _GOLD_LAG
             if g >= 0 and g % 5 == 0:
@@ -262,7 +546,19 @@ def run_kafka_demo(
                 complete = True
                 break
             time.sleep(0.5)
+        stop.set()
+        if refresher is not None:
+            refresher.join(timeout=10)
+        view.update(outputs)
+        view.state = "finished" if complete else "timed out"
+        if server is not None and linger > 0:
+            print(f"serving for {linger:g} s more (Ctrl-C to stop)", file=sys.stderr)
+            with contextlib.suppress(KeyboardInterrupt):
+                threading.Event().wait(linger)
     finally:
+        stop.set()
+        if server is not None:
+            server.stop()
         if producer is not None:
             producer.close(timeout=10)
         if predictor is not None and predictor.poll() is None:

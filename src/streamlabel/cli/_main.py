@@ -368,6 +368,8 @@ def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
             brokers=args.brokers,
             prefix=args.prefix,
             speed=args.speed or None,
+            port=None if args.no_serve else args.port,
+            linger=args.linger,
         )
     from streamlabel.cli._demo import run_demo
 
