@@ -139,6 +139,7 @@ def test_metrics_scraped_during_a_run_have_data() -> None:
                 "streamlabel_lf_votes",
                 "streamlabel_lf_abstains",
                 "streamlabel_lf_faults",
+                "streamlabel_lf_invalid",
                 "streamlabel_review_items",
                 "streamlabel_feedback",
                 "streamlabel_retrain_runs",

@@ -419,6 +419,9 @@ def run_kafka_demo(
     for j in np.flatnonzero(rng.random(n) < 1.0 / 300).tolist():
         stream.events[j]["payload"]["country"] = NEW_MARKET
     bad_after = set(np.flatnonzero(rng.random(n) < 1.0 / 400).tolist())
+    missing = np.random.default_rng([seed, 6]).random(n) < 1.0 / 500
+    for j in np.flatnonzero(missing).tolist():
+        stream.events[j]["payload"]["amount"] = None
     index = {e["id"]: i for i, e in enumerate(stream.events)}
     push_at = {
         stream.phase(name).start + round(0.02 * n): k + 1 for name, k in PUSHES

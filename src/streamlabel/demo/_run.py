@@ -70,6 +70,9 @@ class DemoConfig:
     new_market_every
         About one event in ``new_market_every`` comes from a country the legacy LF does
         not know (seeded; LF faults).
+    missing_amount_every
+        About one event in ``missing_amount_every`` has no amount (``null``; seeded): the
+        LFs that read it abstain and count it as invalid input.
     push_delay
         Fraction of the stream between a phase's start and the analyst's push.
     train_window
@@ -90,6 +93,7 @@ class DemoConfig:
     gold_every: int = 5
     bad_every: int = 400
     new_market_every: int = 300
+    missing_amount_every: int = 500
     push_delay: float = 0.02
     train_window: int = 6_000
     first_model: float = 0.1
@@ -101,8 +105,8 @@ class DemoConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if self.new_market_every < 1:
-            raise ValueError(f"new_market_every must be >= 1, got {self.new_market_every!r}")
+        if self.new_market_every < 1 or self.missing_amount_every < 1:
+            raise ValueError("new_market_every and missing_amount_every must be >= 1")
         if self.speed is not None and (not math.isfinite(self.speed) or self.speed < 0):
             raise ValueError(f"speed must be a finite number >= 0, got {self.speed!r}")
         if not 0 < self.first_model < 1 or not 0 <= self.push_delay < 0.2:
@@ -208,6 +212,9 @@ class DemoRun:
         # faults on them.
         for j in np.flatnonzero(rng.random(n) < 1.0 / cfg.new_market_every).tolist():
             stream.events[j]["payload"]["country"] = NEW_MARKET
+        missing = np.random.default_rng([cfg.seed, 6]).random(n) < 1.0 / cfg.missing_amount_every
+        for j in np.flatnonzero(missing).tolist():
+            stream.events[j]["payload"]["amount"] = None
         self.payloads = stream.payloads()
         self.log = EventLog(cfg.partitions)
         self._inputs: list[tuple[str, bytes, int]] = []
