@@ -1,131 +1,100 @@
-"""``streamlabel demo``: the core, in one process, on a seeded drifting vote stream.
+"""``streamlabel demo``: the whole pipeline in one process, with a status page and metrics.
 
-Until the embedded event pipeline lands, the demo shows the part everything else builds
-on: an online label model that follows drifting LFs and new LF versions. The stream has
-three phases of equal length:
-
-1. eight LFs of varied accuracy and polarity label a fraud-like binary stream;
-2. fraudsters adapt: ``velocity@1`` falls from 0.9 to chance accuracy;
-3. the analyst pushes ``velocity@2`` (accurate again) and retires ``velocity@1``.
-
-It reports, per phase, the label accuracy of the online label model and of majority
-vote against the truth, and each LF's estimated accuracy next to its true accuracy.
+The loop itself is :class:`streamlabel.demo.DemoRun` (no engine, no network); this module
+adds what a person watches: a progress bar with a live summary line on stderr, the status
+page, ``/status.json`` and ``/metrics`` on 127.0.0.1 (:class:`streamlabel.status.StatusServer`)
+and the final summary tables.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import threading
+from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
-
-from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
 __all__ = ["render_demo", "run_demo"]
 
-# (name, class it votes or None for both, coverage, accuracy) of the starting LF set.
-_LFS: tuple[tuple[str, int | None, float, float], ...] = (
-    ("velocity", None, 0.5, 0.9),
-    ("amount_spike", 1, 0.25, 0.8),
-    ("foreign_ip", 1, 0.2, 0.7),
-    ("night_hours", None, 0.4, 0.65),
-    ("known_merchant", 0, 0.45, 0.85),
-    ("small_amount", 0, 0.35, 0.75),
-    ("device_change", None, 0.3, 0.75),
-    ("chargeback_history", 1, 0.15, 0.85),
-)
 
+def run_demo(
+    n_events: int = 30_000,
+    seed: int = 0,
+    *,
+    speed: float | None = None,
+    port: int | None = 0,
+    linger: float = 0.0,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Run the embedded demo; return :meth:`DemoRun.report` (plus ``url`` when served).
 
-def _votes(
-    rng: np.random.Generator, y: NDArray[np.int64], pol: int | None, cov: float, acc: float
-) -> NDArray[np.int64]:
-    n = y.shape[0]
-    out = np.full(n, -1, dtype=np.int64)
-    if pol is None:  # votes both classes, right with probability ``acc``
-        fire = rng.random(n) < cov
-        out[fire] = np.where(rng.random(n) < acc, y, 1 - y)[fire]
-        return out
-    # One-class LF: fires on its class with rate ``cov`` and elsewhere at the rate that
-    # makes ``acc`` its precision at a balanced stream.
-    other = cov * (1 - acc) / acc
-    hit = np.where(y == pol, rng.random(n) < cov, rng.random(n) < other)
-    out[hit] = pol
-    return out
-
-
-def run_demo(n_events: int = 40_000, seed: int = 0, chunk: int = 500) -> dict[str, Any]:
-    """Run the three-phase demo; return a JSON-able report.
+    Parameters
+    ----------
+    n_events, seed
+        Size and seed of the generated stream.
+    speed
+        Events per second (``None``: as fast as it goes).
+    port
+        Port of the status server on 127.0.0.1 (0: a free one); ``None``: no server.
+    linger
+        Seconds to keep serving after the run (bounded; Ctrl-C ends it early).
+    progress
+        Show the progress bar (default: when stderr is a terminal).
 
     Examples
     --------
-    >>> r = run_demo(n_events=6_000, seed=1)
-    >>> [p["phase"] for p in r["phases"]]
-    ['1 stable', '2 velocity@1 drifts to chance', '3 velocity@2 pushed']
-    >>> r["phases"][1]["lf_accuracy"]["velocity@1"]["true"] < 0.6
-    True
+    >>> r = run_demo(n_events=2_000, seed=1, port=None, progress=False)
+    >>> r["events"], [p["lfset_version"] for p in r["pushes"]]
+    (2000, ['2', '3', '4'])
     """
-    rng = np.random.default_rng(seed)
-    per = n_events // 3
-    model = OnlineLabelModel(cardinality=2, half_life=max(per / 4, 100))
-    mv = MajorityVote(cardinality=2)
-    phases = []
-    for phase in range(3):
-        y = rng.integers(0, 2, size=per).astype(np.int64)
-        cols, ids = [], []
-        for name, pol, cov, acc in _LFS:
-            version = 1
-            if name == "velocity" and phase == 1:
-                acc = 0.5
-            if name == "velocity" and phase == 2:
-                version = 2
-            cols.append(_votes(rng, y, pol, cov, acc))
-            ids.append(f"{name}@{version}")
-        if phase == 2:
-            model.add_lf("velocity@2", predecessor="velocity@1")
-            model.retire_lf("velocity@1")
-        L = np.stack(cols, axis=1)
-        preds_lm, preds_mv = [], []
-        for start in range(0, per, chunk):
-            block = L[start : start + chunk]
-            # Label with the current model, then learn (prequential: no peeking ahead).
-            preds_lm.append(model.predict_many(block, ids))
-            preds_mv.append(mv.predict_many(block, ids))
-            model.learn_many(block, ids)
-            mv.learn_many(block, ids)
-        est = model.lf_accuracies()
-        truth = {}
-        for j, lf in enumerate(ids):
-            fired = L[:, j] >= 0
-            truth[lf] = float((L[fired, j] == y[fired]).mean()) if fired.any() else float("nan")
-        phases.append(
-            {
-                "phase": [
-                    "1 stable",
-                    "2 velocity@1 drifts to chance",
-                    "3 velocity@2 pushed",
-                ][phase],
-                "events": per,
-                "label_accuracy": {
-                    "OnlineLabelModel": float((np.concatenate(preds_lm) == y).mean()),
-                    "MajorityVote": float((np.concatenate(preds_mv) == y).mean()),
-                },
-                "lf_accuracy": {lf: {"estimated": est[lf], "true": truth[lf]} for lf in ids},
-            }
+    from tqdm import tqdm
+
+    from streamlabel.demo import DemoConfig, DemoRun
+    from streamlabel.status import StatusServer
+
+    run = DemoRun(DemoConfig(events=n_events, seed=seed, speed=speed or None))
+    server = None
+    try:
+        if port is not None:
+            server = StatusServer(run.snapshot, run.metrics.render, port=port).start()
+            print(
+                f"status page {server.url}  metrics {server.url}metrics  "
+                f"snapshot {server.url}status.json",
+                file=sys.stderr,
+                flush=True,
+            )
+        bar = tqdm(
+            total=run.n,
+            unit="ev",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty() if progress is None else not progress,
+            dynamic_ncols=True,
         )
-    return {"demo": "core", "events": per * 3, "seed": seed, "phases": phases}
+        last = [0]
+
+        def on_batch(r: DemoRun) -> None:
+            bar.update(r.done - last[0])
+            last[0] = r.done
+            bar.set_postfix_str(r.summary_line(), refresh=False)
+
+        with bar:
+            run.run(on_batch)
+        report = run.report()
+        if server is not None:
+            report["url"] = server.url
+            if linger > 0:
+                print(f"serving for {linger:g} s more (Ctrl-C to stop)", file=sys.stderr)
+                with contextlib.suppress(KeyboardInterrupt):
+                    threading.Event().wait(linger)
+        return report
+    finally:
+        if server is not None:
+            server.stop()
+        run.close()
 
 
-def render_demo(report: dict[str, Any] | Any) -> str:
-    """Render the demo report as text tables."""
-    lines = [f"streamlabel core demo: {report['events']:,} events, seed {report['seed']}", ""]
-    for p in report["phases"]:
-        acc = p["label_accuracy"]
-        lines.append(
-            f"phase {p['phase']}: label accuracy  online label model "
-            f"{acc['OnlineLabelModel']:.3f}   majority vote {acc['MajorityVote']:.3f}"
-        )
-        lines.append(f"  {'LF':<22}{'estimated':>10}{'true':>8}")
-        for lf, a in p["lf_accuracy"].items():
-            lines.append(f"  {lf:<22}{a['estimated']:>10.3f}{a['true']:>8.3f}")
-        lines.append("")
-    return "\n".join(lines)
+def render_demo(report: Mapping[str, Any]) -> str:
+    """Render the demo's report as text tables (see :func:`streamlabel.demo.render_report`)."""
+    from streamlabel.demo import render_report
+
+    return render_report(report)

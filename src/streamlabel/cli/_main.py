@@ -235,16 +235,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="the core demo: LFs on a drifting stream, online label model vs majority vote",
+        help="the whole pipeline in one process on a drifting fraud stream, with a status page",
         description=(
-            "Run the label model over a seeded drifting vote stream in one process and "
-            "print how its labels and LF accuracy estimates follow the drift."
+            "Run the full pipeline in one process, no external services: the generated "
+            "drifting fraud stream is labeled with LF set v1, drifts, the analyst pushes "
+            "v2-v4, the end model is retrained and hot-swapped. A progress bar and a live "
+            "summary go to stderr; the status page, /status.json and /metrics are served on "
+            "127.0.0.1 while it runs (URL printed); a summary table ends it. With --kafka "
+            "the same runs against a Kafka broker."
         ),
     )
     demo.add_argument(
-        "--events", type=_positive_int, default=40_000, metavar="N", help="default: 40000"
+        "--events", type=_positive_int, default=30_000, metavar="N", help="default: 30000"
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        metavar="EV/S",
+        help="events per second, to watch it (default: 0 = as fast as it goes)",
     )
     demo.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    demo.add_argument(
+        "--port", type=int, default=0, metavar="P", help="status server port (default: 0 = free)"
+    )
+    demo.add_argument("--no-serve", action="store_true", help="run without the status server")
+    demo.add_argument(
+        "--linger",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="keep serving the final status this many seconds after the run (default: 0)",
+    )
+    demo.add_argument("--kafka", action="store_true", help="run against a Kafka broker")
+    demo.add_argument(
+        "--brokers",
+        default=None,
+        help="with --kafka: default $STREAMLABEL_BROKERS or 127.0.0.1:9092",
+    )
+    demo.add_argument(
+        "--prefix", default=None, help="with --kafka: topic prefix (default: a fresh one)"
+    )
     demo.add_argument("--json", action="store_true", help="print one JSON document")
     demo.set_defaults(handler=_run_demo, render=_render_demo)
 
@@ -355,9 +386,31 @@ def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
+    if args.speed < 0 or args.linger < 0:
+        raise ValueError("--speed and --linger must be >= 0")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must lie in 0..65535, got {args.port}")
+    if args.kafka:
+        from streamlabel.cli._demo_kafka import run_kafka_demo
+
+        return run_kafka_demo(
+            n_events=args.events,
+            seed=args.seed,
+            brokers=args.brokers,
+            prefix=args.prefix,
+            speed=args.speed or None,
+            port=None if args.no_serve else args.port,
+            linger=args.linger,
+        )
     from streamlabel.cli._demo import run_demo
 
-    return run_demo(n_events=args.events, seed=args.seed)
+    return run_demo(
+        n_events=args.events,
+        seed=args.seed,
+        speed=args.speed or None,
+        port=None if args.no_serve else args.port,
+        linger=args.linger,
+    )
 
 
 def _render_demo(report: Mapping[str, Any]) -> str:
