@@ -168,6 +168,27 @@ def build_parser() -> argparse.ArgumentParser:
     dr.add_argument("--json", action="store_true", help="print one JSON document")
     dr.set_defaults(handler=_run_drift, render=_render_drift)
 
+    dc = benches.add_parser(
+        "driftcost",
+        help="what drift watching adds to the labeler's time per event (in-process)",
+        description=(
+            "Label the generated fraud stream with Labeler.process_many alone, with a "
+            "DriftWatch feeding its detectors every value and with the default (chunked) "
+            "DriftWatch, side by side in one run; report µs per event and the ratios."
+        ),
+    )
+    dc.add_argument(
+        "--events", type=_positive_int, default=20_000, metavar="N", help="default: 20000"
+    )
+    dc.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    dc.add_argument(
+        "--lfset", type=int, choices=(1, 2, 3, 4), default=4, metavar="V", help="default: 4"
+    )
+    dc.add_argument("--batch", type=_positive_int, default=500, metavar="B", help="default: 500")
+    dc.add_argument("--repeats", type=_positive_int, default=3, metavar="R", help="default: 3")
+    dc.add_argument("--json", action="store_true", help="print one JSON document")
+    dc.set_defaults(handler=_run_driftcost, render=_render_generic)
+
     st = benches.add_parser(
         "stream",
         help="the labeler service end to end on Kafka: throughput, latency, crash test",
@@ -321,6 +342,18 @@ def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._drift import bench_drift
 
     return bench_drift(n_events=args.events, seed=args.seed)
+
+
+def _run_driftcost(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._driftcost import bench_driftcost
+
+    return bench_driftcost(
+        args.events,
+        seed=args.seed,
+        lfset_version=args.lfset,
+        batch_size=args.batch,
+        repeats=args.repeats,
+    )
 
 
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:

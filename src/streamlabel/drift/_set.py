@@ -33,7 +33,7 @@ class MonitorSet:
     ...     _ = ms.update("coverage:kw@1", i < 1_000 and i % 3 == 0, index=i)
     ...     _ = ms.update("disagreement", i % 20 == 0, index=i)
     >>> [(e.monitor, e.kind, e.index) for e in ms.drain()]
-    [('coverage:kw@1', 'drift', 1151)]
+    [('coverage:kw@1', 'drift', 1119)]
     >>> ms.states()
     {'coverage:kw@1': 'ok', 'disagreement': 'ok'}
     """
