@@ -607,6 +607,8 @@ def _run(
         "rate": rate,
         "backlog": backlog,
         "events_reader": base.events_reader,
+        # The labeler's DriftWatch (on by default) is part of what is measured.
+        "drift_enabled": base.drift_enabled,
         "malformed_rate": malformed_rate,
         "worker_ready_s": ready_s,
         "worker_partitions": assigned,

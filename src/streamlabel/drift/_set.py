@@ -116,12 +116,8 @@ class MonitorSet:
 
         ``index`` is the stream position of the first value; the i-th gets ``index + i``.
         """
-        monitor = self[name]
-        events: list[DriftEvent] = []
-        for i, x in enumerate(xs):
-            monitor.update(x, index=None if index is None else index + i, timestamp=timestamp)
-            if monitor.last_event_ is not None:
-                events.append(monitor.last_event_)
+        # Monitor.update_many: the same events, one detector call per chunk or stride.
+        events = self[name].update_many(list(xs), index=index, timestamp=timestamp)
         self.events_.extend(events)
         self.n_events_ += len(events)
         return events
