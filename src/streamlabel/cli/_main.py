@@ -227,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="produce every event first, then time the workers on the backlog",
     )
+    st.add_argument(
+        "--no-drift",
+        dest="drift",
+        action="store_false",
+        help="run the workers without their DriftWatch (drift_enabled=false; default: on)",
+    )
     st.add_argument("--json", action="store_true", help="print one JSON document")
     st.set_defaults(handler=_run_stream, render=_render_generic)
 
@@ -386,6 +392,7 @@ def _run_stream(args: argparse.Namespace) -> dict[str, Any]:
         timeout=args.timeout,
         seed=args.seed,
         backlog=args.backlog,
+        drift=args.drift,
     )
 
 
