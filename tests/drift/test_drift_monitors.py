@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -284,3 +285,57 @@ def test_importing_drift_imports_no_engine_and_no_river_until_a_monitor_is_built
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "True [] True"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: coverage_monitor("kw@1", min_samples=300, grace=300),  # chunks of 32
+        lambda: coverage_monitor("kw@1", min_samples=300, grace=300, chunk=1),
+        lambda: score_monitor(min_samples=300, grace=300),  # stride 10
+        lambda: gold_error_monitor(min_samples=300, grace=300),  # warning zone: per value
+    ],
+)
+def test_update_many_is_update_value_by_value(make: Callable[[], Monitor]) -> None:
+    """Same events (details included), states and counts, whatever the batch sizes."""
+    rng = np.random.default_rng(11)
+    # Rates that jump every 3,000 values: several drifts, some within one batch.
+    xs = np.concatenate([rate(p)(rng, 3_000) for p in (0.3, 0.02, 0.5, 0.1, 0.6)])
+    if make().signal == "score":
+        xs = np.concatenate([beta(a, b)(rng, 4_000) for a, b in ((2, 5), (5, 2), (2, 5))])
+    one, many = make(), make()
+    expected = []
+    for i, x in enumerate(xs.tolist()):
+        one.update(x, index=7 + 2 * i, timestamp=1.0)
+        if one.last_event_ is not None:
+            expected.append(one.last_event_)
+    got: list[DriftEvent] = []
+    lo = 0
+    while lo < len(xs):
+        hi = min(len(xs), lo + int(rng.integers(0, 900)))
+        got += many.update_many(xs[lo:hi], index=7 + 2 * np.arange(lo, hi), timestamp=1.0)
+        lo = hi
+    assert len(expected) >= 2
+    # Details are sums of floats, added in another order: equal to rounding.
+    assert [dataclasses.replace(e, details={}) for e in got] == [
+        dataclasses.replace(e, details={}) for e in expected
+    ]
+    for g, e in zip(got, expected, strict=True):
+        assert g.details == pytest.approx(e.details, rel=1e-12)
+    assert (many.n_, many.n_drifts_, many.last_drift_) == (one.n_, one.n_drifts_, one.last_drift_)
+    assert many.state == one.state
+    assert many._details() == pytest.approx(one._details(), rel=1e-12)
+
+
+def test_chunked_rate_monitor_feeds_its_detector_one_sum_per_chunk() -> None:
+    m = coverage_monitor("kw@1", chunk=4)
+    fed: list[float] = []
+    m.reset()
+    update = m.detector_.update
+    m.detector_.update = lambda x: (fed.append(x), update(x))
+    m.update_many([1, 0, 1, 1, 0, 0, 1])
+    m.update(1)
+    m.update_many([1, 1, 1])
+    assert fed == [3.0, 2.0] and m.n_ == 11 and m._pending == 3.0
+    with pytest.raises(ValueError, match="stride and chunk"):
+        Monitor("x", "y", m.detector, stride=2, chunk=2).update(1)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from streamlabel.datasets import fraud_lfsets, make_fraud_stream
-from streamlabel.drift import TriggerPolicy
+from streamlabel.drift import DriftEvent, TriggerPolicy
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.pipeline import DriftWatch, Labeler, LabelRecord
 
@@ -81,3 +82,68 @@ def test_serving_model_disagreement_and_hot_reload() -> None:
         watch.observe(recs[:3], served=[1])
     with pytest.raises(ValueError, match="scores"):
         watch.observe(recs[:3], scores=[0.5])
+
+
+def _reference(watch: DriftWatch, batches: list[Any]) -> list[DriftEvent]:
+    """DriftWatch.observe as it was: every monitor updated event by event, in event order."""
+    ms = watch.monitors
+    found: list[DriftEvent] = []
+    i = 0
+    for recs, served, scores in batches:
+        for row, rec in enumerate(recs):
+            for lf in watch.lf_ids_:
+                vote = rec.votes.get(lf)
+                found += [e for e in [ms.update(f"coverage:{lf}", vote is not None, index=i)] if e]
+                if vote is not None:
+                    e = ms.update(f"agreement:{lf}", vote == rec.label, index=i)
+                    found += [e] if e else []
+            for name, x in (("disagreement", served[row] != rec.label), ("score", scores[row])):
+                e = ms.update(name, x, index=i)
+                found += [e] if e else []
+            i += 1
+    return found
+
+
+@pytest.mark.parametrize("chunk", [1, 16])
+def test_observe_per_batch_equals_monitors_updated_event_by_event(chunk: int) -> None:
+    """The batch path (numpy, Monitor.update_many) reports exactly the per-event events."""
+    rng = np.random.default_rng(3)
+    lfs = ["a@1", "b@1", "c@1"]
+    n = 12_000
+    # Coverage and accuracy of each LF change twice; "x@1" is not watched.
+    phase = np.repeat([0, 1, 2], n // 3)
+    cover = np.array([[0.5, 0.1, 0.5], [0.3, 0.3, 0.05], [0.05, 0.6, 0.3]])[phase]
+    right = np.array([[0.9, 0.8, 0.7], [0.9, 0.5, 0.7], [0.6, 0.8, 0.7]])[phase]
+    labels = rng.integers(0, 2, n)
+    recs = []
+    for t in range(n):
+        votes = {
+            lf: int(labels[t] if rng.random() < right[t, j] else 1 - labels[t])
+            for j, lf in enumerate(lfs)
+            if rng.random() < cover[t, j]
+        }
+        if rng.random() < 0.2:
+            votes["x@1"] = 1
+        recs.append(_record(votes, int(labels[t])))
+    served = np.where(rng.random(n) < np.where(phase == 1, 0.3, 0.05), 1 - labels, labels)
+    scores = np.clip(rng.beta(2, 5, n) + 0.3 * (phase == 2), 0.0, 1.0)
+    batches, lo = [], 0
+    while lo < n:
+        hi = min(n, lo + int(rng.integers(1, 700)))
+        batches.append((recs[lo:hi], served[lo:hi].tolist(), scores[lo:hi].tolist()))
+        lo = hi
+    kw: dict[str, Any] = {"policy": TriggerPolicy(min_monitors=1), "chunk": chunk}
+    watch = DriftWatch(lfs, min_samples=300, grace=300, **kw)
+    for recs_b, served_b, scores_b in batches:
+        watch.observe(recs_b, served=served_b, scores=scores_b)
+    ref = DriftWatch(lfs, min_samples=300, grace=300, **kw)
+    ref.observe([], served=[], scores=[])  # adds the disagreement and score monitors
+    expected = sorted(_reference(ref, batches), key=lambda e: e.index)
+    got = watch.events_
+    assert len({e.monitor for e in expected}) >= 5, expected
+    assert [(e.monitor, e.index, e.n_updates) for e in got] == [
+        (e.monitor, e.index, e.n_updates) for e in expected
+    ]
+    for g, e in zip(got, expected, strict=True):
+        assert g.details == pytest.approx(e.details, rel=1e-9)
+    assert watch.n_events_ == n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlabel.bench._apply import bench_apply
 from streamlabel.bench._drift import bench_drift
+from streamlabel.bench._driftcost import bench_driftcost
 from streamlabel.bench._labelmodel import bench_labelmodel
 from streamlabel.bench._quality import bench_quality
 from streamlabel.bench._regimes import bench_regimes
@@ -15,6 +16,7 @@ __all__ = [
     "bench_apply",
     "bench_drift",
     "bench_drift_youtube",
+    "bench_driftcost",
     "bench_labelmodel",
     "bench_lmspeed",
     "bench_quality",

@@ -305,6 +305,7 @@ def bench_stream(
     timeout: float = 120.0,
     seed: int = 0,
     backlog: bool = False,
+    drift: bool = True,
 ) -> dict[str, Any]:
     """Run the labeler service on a broker and account for every event.
 
@@ -333,6 +334,9 @@ def bench_stream(
         first output to the last: the rate a worker sustains on a backlog, not bounded by
         the producer (kafka-python produces about as fast as a worker consumes here, on
         the same two cores). Latencies are then queueing times and are not reported.
+    drift : bool, default=True
+        The workers' ``drift_enabled`` (their DriftWatch; on by default, as in
+        production); False measures the labeler without it.
 
     Returns
     -------
@@ -379,6 +383,7 @@ def bench_stream(
                 seed=seed,
                 local_broker=broker is not None,
                 backlog=backlog,
+                drift=drift,
             )
         finally:
             if broker is not None:
@@ -403,6 +408,7 @@ def _run(
     seed: int,
     local_broker: bool,
     backlog: bool = False,
+    drift: bool = True,
 ) -> dict[str, Any]:
     prefix = f"bench{uuid.uuid4().hex[:10]}."
     lfset_file = tmpdir / "lfset.json"
@@ -413,6 +419,7 @@ def _run(
         partitions=partitions,
         lfset=spec["name"],
         lfset_file=lfset_file,
+        drift_enabled=drift,
     )
     ensure_topics(base)
 
@@ -607,6 +614,8 @@ def _run(
         "rate": rate,
         "backlog": backlog,
         "events_reader": base.events_reader,
+        # The labeler's DriftWatch (on by default) is part of what is measured.
+        "drift_enabled": base.drift_enabled,
         "malformed_rate": malformed_rate,
         "worker_ready_s": ready_s,
         "worker_partitions": assigned,

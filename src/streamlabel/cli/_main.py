@@ -192,6 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
     qu.add_argument("--json", action="store_true", help="print one JSON document")
     qu.set_defaults(handler=_run_quality, render=_render_generic)
 
+    dc = benches.add_parser(
+        "driftcost",
+        help="what drift watching adds to the labeler's time per event (in-process)",
+        description=(
+            "Label the generated fraud stream with Labeler.process_many alone, with a "
+            "DriftWatch feeding its detectors every value and with the default (chunked) "
+            "DriftWatch, side by side in one run; report µs per event and the ratios."
+        ),
+    )
+    dc.add_argument(
+        "--events", type=_positive_int, default=20_000, metavar="N", help="default: 20000"
+    )
+    dc.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    dc.add_argument(
+        "--lfset", type=int, choices=(1, 2, 3, 4), default=4, metavar="V", help="default: 4"
+    )
+    dc.add_argument("--batch", type=_positive_int, default=500, metavar="B", help="default: 500")
+    dc.add_argument("--repeats", type=_positive_int, default=3, metavar="R", help="default: 3")
+    dc.add_argument("--json", action="store_true", help="print one JSON document")
+    dc.set_defaults(handler=_run_driftcost, render=_render_generic)
+
     st = benches.add_parser(
         "stream",
         help="the labeler service end to end on Kafka: throughput, latency, crash test",
@@ -229,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--backlog",
         action="store_true",
         help="produce every event first, then time the workers on the backlog",
+    )
+    st.add_argument(
+        "--no-drift",
+        dest="drift",
+        action="store_false",
+        help="run the workers without their DriftWatch (drift_enabled=false; default: on)",
     )
     st.add_argument("--json", action="store_true", help="print one JSON document")
     st.set_defaults(handler=_run_stream, render=_render_generic)
@@ -385,6 +412,18 @@ def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
     return bench_quality(n_events=args.events, seed=args.seed, gold_every=args.gold_every)
 
 
+def _run_driftcost(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._driftcost import bench_driftcost
+
+    return bench_driftcost(
+        args.events,
+        seed=args.seed,
+        lfset_version=args.lfset,
+        batch_size=args.batch,
+        repeats=args.repeats,
+    )
+
+
 def _run_demo(args: argparse.Namespace) -> dict[str, Any]:
     if args.speed < 0 or args.linger < 0:
         raise ValueError("--speed and --linger must be >= 0")
@@ -437,6 +476,7 @@ def _run_stream(args: argparse.Namespace) -> dict[str, Any]:
         timeout=args.timeout,
         seed=args.seed,
         backlog=args.backlog,
+        drift=args.drift,
     )
 
 

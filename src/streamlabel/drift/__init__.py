@@ -31,6 +31,7 @@ Examples
 
 from streamlabel.drift._monitors import (
     ADWIN_DELTA,
+    RATE_CHUNK,
     STATES,
     Detector,
     DriftEvent,
@@ -50,6 +51,7 @@ from streamlabel.drift._set import MonitorSet
 
 __all__ = [
     "ADWIN_DELTA",
+    "RATE_CHUNK",
     "STATES",
     "Detector",
     "DriftEvent",
