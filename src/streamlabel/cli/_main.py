@@ -256,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     from streamlabel.cli._lf import add_lf_commands
 
     add_lf_commands(commands)
+    from streamlabel.cli._replay import add_replay_command
+
+    add_replay_command(commands)
     return parser
 
 

@@ -16,6 +16,9 @@ comes out.
   hot-swapped, refused when bad), with an optional shadow; also answers HTTP bodies.
 - :class:`DriftWatch`: drift monitors fed from the label records (and the serving model,
   and late gold), with a trigger policy that turns alarms into retraining requests.
+- :class:`Relabeler`, :func:`replay_log`, :class:`RevisionRecord`, :class:`ReplaySummary`:
+  replay past events with another LF set version (read-only label model) and emit
+  revisions for the labels that flip.
 - :class:`TrainingWindow` and :class:`Trainer`: recent events joined with their labels
   (gold first), a hash holdout, challengers fitted and promoted in a model registry only
   when they beat the champion; the promoted one's ``models`` record.
@@ -64,6 +67,16 @@ from streamlabel.pipeline._records import (
     parse_feedback,
     raw_text,
 )
+from streamlabel.pipeline._replay import (
+    REVISION_KEY,
+    Relabeler,
+    ReplayBatch,
+    ReplayResult,
+    ReplaySummary,
+    RevisionRecord,
+    parse_label_value,
+    replay_log,
+)
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
 from streamlabel.pipeline._watch import (
@@ -80,6 +93,7 @@ __all__ = [
     "MAX_RAW_CHARS",
     "PREDICTION_FAILED",
     "REVIEW_REASONS",
+    "REVISION_KEY",
     "BatchOutcome",
     "DLQRecord",
     "DriftWatch",
@@ -95,9 +109,14 @@ __all__ = [
     "PredictionRecord",
     "Predictor",
     "RawInput",
+    "Relabeler",
+    "ReplayBatch",
+    "ReplayResult",
+    "ReplaySummary",
     "ReviewPolicy",
     "ReviewReason",
     "ReviewRecord",
+    "RevisionRecord",
     "Source",
     "Trainer",
     "TrainingResult",
@@ -106,5 +125,7 @@ __all__ = [
     "parse_drift_record",
     "parse_event",
     "parse_feedback",
+    "parse_label_value",
     "raw_text",
+    "replay_log",
 ]
