@@ -36,6 +36,7 @@ Nothing here imports faust; kafka-python is imported when a replay runs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -401,41 +402,101 @@ def _row(d: Mapping[str, Any]) -> tuple[str, str]:
 # ---------------------------------------------------------------------- Kafka
 
 
-def _consumer(settings: StreamSettings, role: str, timeout: float) -> Any:
-    from kafka import KafkaConsumer
+class _Consumer:
+    """A blocking facade over an aiokafka consumer outside any group (its own event loop).
 
-    ms = max(int(timeout * 1000), 1000)
-    return KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id=f"{settings.group_id}-replay-{role}",
-        group_id=None,  # never join (and so never disturb) the labeler's group
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        allow_auto_create_topics=False,
-        bootstrap_timeout_ms=ms,
-        request_timeout_ms=ms,
-        fetch_max_wait_ms=200,
-        # kafka-python checks CRC32C in pure Python unless the optional `crc32c` wheel is
-        # installed: measured at ~45% of a replay's time. The broker checked the CRCs
-        # when the records were appended, and every value is parsed (JSON, schema) here.
-        check_crcs=False,
-    )
+    aiokafka decodes record batches in C; kafka-python does it (and CRC32C) in pure
+    Python, which measured at ~75 µs per record here, the bulk of a replay's time. The
+    replay itself is sequential, so each call runs the coroutine to completion.
+    """
 
+    def __init__(self, settings: StreamSettings, role: str, timeout: float) -> None:
+        from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
-def _partitions(consumer: Any, topic: str) -> list[Any]:
-    from kafka import TopicPartition
+        self.loop = asyncio.new_event_loop()
+        ms = max(int(timeout * 1000), 1000)
+        self.ms = ms
+        self.settings = settings
+        self.client_id = f"{settings.group_id}-replay-{role}"
 
-    parts = consumer.partitions_for_topic(topic)
-    if not parts:
-        raise ReplayError(f"topic {topic!r} not found")
-    return [TopicPartition(topic, p) for p in sorted(parts)]
+        async def make() -> Any:
+            return AIOKafkaConsumer(
+                bootstrap_servers=settings.bootstrap_servers,
+                client_id=self.client_id,
+                group_id=None,  # never join (and so never disturb) the labeler's group
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                request_timeout_ms=ms,
+                fetch_max_wait_ms=200,
+            )
+
+        self.consumer = self.loop.run_until_complete(make())
+        try:
+            self._run(self.consumer.start())
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(asyncio.wait_for(coro, self.ms / 1000 + 5))
+
+    def partitions(self, logical: str) -> list[Any]:
+        from aiokafka import TopicPartition
+
+        from streamlabel.stream._topics import end_offsets
+
+        # The metadata look-up the other services use (kafka-python, one request).
+        found = end_offsets(
+            self.settings, logical, timeout=self.ms / 1000, client_id=f"{self.client_id}-meta"
+        )
+        topic = self.settings.topic(logical)
+        if not found:
+            raise ReplayError(f"topic {topic!r} not found")
+        return [TopicPartition(topic, p) for p in sorted(found)]
+
+    def end_offsets(self, tps: Sequence[Any]) -> dict[Any, int]:
+        return dict(self._run(self.consumer.end_offsets(list(tps))))
+
+    def offsets_for_times(self, times: Mapping[Any, int]) -> dict[Any, Any]:
+        return dict(self._run(self.consumer.offsets_for_times(dict(times))))
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # aiokafka's synchronous methods create futures: they need the running loop.
+        async def call() -> Any:
+            return fn(*args)
+
+        return self.loop.run_until_complete(call())
+
+    def assign(self, tps: Sequence[Any]) -> None:
+        self._call(self.consumer.assign, list(tps))
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self._call(self.consumer.seek, tp, offset)
+
+    def poll(self, timeout_ms: int, max_records: int) -> dict[Any, list[Any]]:
+        return dict(
+            self._run(self.consumer.getmany(timeout_ms=timeout_ms, max_records=max_records))
+        )
+
+    def position(self, tp: Any) -> int:
+        return int(self._run(self.consumer.position(tp)))
+
+    def pause(self, *tps: Any) -> None:
+        self._call(self.consumer.pause, *tps)
+
+    def close(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(self.consumer.stop())
+        finally:
+            self.loop.close()
 
 
 def _offsets_at(
-    consumer: Any, tps: Sequence[Any], ms: int, end: Mapping[Any, int]
+    consumer: _Consumer, tps: Sequence[Any], ms: int, end: Mapping[Any, int]
 ) -> dict[Any, int]:
     """First offset with a timestamp >= ``ms`` per partition (the end offset when none)."""
-    found = consumer.offsets_for_times({tp: ms for tp in tps})
+    found = consumer.offsets_for_times(dict.fromkeys(tps, ms))
     out: dict[Any, int] = {}
     for tp in tps:
         hit = found.get(tp)
@@ -444,7 +505,7 @@ def _offsets_at(
 
 
 def _read_ranges(
-    consumer: Any,
+    consumer: _Consumer,
     ranges: Mapping[Any, tuple[int, int]],
     *,
     max_records: int,
@@ -580,23 +641,22 @@ def run_replay(
 
     events_topic = settings.topic("events")
     labels_topic = settings.topic("labels")
-    consumer = _consumer(settings, "read", timeout)
+    consumer = _Consumer(settings, "read", timeout)
     index = _LabelIndex(index_path, request.lfset)
     producer: Any = None
     try:
-        ev_tps = _partitions(consumer, events_topic)
-        lb_tps = _partitions(consumer, labels_topic)
-        ms = max(int(timeout * 1000), 1000)
+        ev_tps = consumer.partitions("events")
+        lb_tps = consumer.partitions("labels")
         resumed = state is not None
         if state is None:
-            ev_end = consumer.end_offsets(ev_tps, timeout_ms=ms)
+            ev_end = consumer.end_offsets(ev_tps)
             begin = _offsets_at(consumer, ev_tps, round(request.start * 1000), ev_end)
             stop = (
                 ev_end
                 if request.stop is None
                 else _offsets_at(consumer, ev_tps, round(request.stop * 1000), ev_end)
             )
-            lb_end = consumer.end_offsets(lb_tps, timeout_ms=ms)
+            lb_end = consumer.end_offsets(lb_tps)
             lb_begin = _offsets_at(
                 consumer, lb_tps, round((request.start - label_margin) * 1000), lb_end
             )
@@ -634,7 +694,7 @@ def run_replay(
         # Index the previous labels: from where the index stopped (or the margin) to now.
         t0 = time.perf_counter()
         indexed = index.positions()
-        lb_end = consumer.end_offsets(lb_tps, timeout_ms=ms)
+        lb_end = consumer.end_offsets(lb_tps)
         lb_ranges = {
             tp: (
                 indexed.get(tp.partition, int(state["labels_from"][str(tp.partition)])),
@@ -665,7 +725,8 @@ def run_replay(
         report.index_seconds = time.perf_counter() - t0
 
         # Relabel.
-        from kafka import KafkaProducer, TopicPartition
+        from aiokafka import TopicPartition
+        from kafka import KafkaProducer
 
         producer = KafkaProducer(
             bootstrap_servers=settings.bootstrap_servers,
