@@ -44,6 +44,7 @@ import json
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -403,21 +404,26 @@ def _row(d: Mapping[str, Any]) -> tuple[str, str]:
 
 
 class _Consumer:
-    """A blocking facade over an aiokafka consumer outside any group (its own event loop).
+    """A blocking facade over an aiokafka consumer outside any group.
 
     aiokafka decodes record batches in C; kafka-python does it (and CRC32C) in pure
     Python, which measured at ~75 µs per record here, the bulk of a replay's time. The
-    replay itself is sequential, so each call runs the coroutine to completion.
+    consumer's event loop runs in a daemon thread, so its fetcher prefetches the next
+    records while the replay thread relabels the current batch; each call waits for
+    its coroutine (bounded by the request timeout).
     """
 
     def __init__(self, settings: StreamSettings, role: str, timeout: float) -> None:
         from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
-        self.loop = asyncio.new_event_loop()
-        ms = max(int(timeout * 1000), 1000)
-        self.ms = ms
+        self.ms = max(int(timeout * 1000), 1000)
         self.settings = settings
         self.client_id = f"{settings.group_id}-replay-{role}"
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name=self.client_id, daemon=True
+        )
+        self.thread.start()
 
         async def make() -> Any:
             return AIOKafkaConsumer(
@@ -426,19 +432,20 @@ class _Consumer:
                 group_id=None,  # never join (and so never disturb) the labeler's group
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
-                request_timeout_ms=ms,
+                request_timeout_ms=self.ms,
                 fetch_max_wait_ms=200,
             )
 
-        self.consumer = self.loop.run_until_complete(make())
         try:
+            self.consumer = self._run(make())
             self._run(self.consumer.start())
         except BaseException:
             self.close()
             raise
 
     def _run(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(asyncio.wait_for(coro, self.ms / 1000 + 5))
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return future.result(timeout=self.ms / 1000 + 5)
 
     def partitions(self, logical: str) -> list[Any]:
         from aiokafka import TopicPartition
@@ -461,11 +468,11 @@ class _Consumer:
         return dict(self._run(self.consumer.offsets_for_times(dict(times))))
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        # aiokafka's synchronous methods create futures: they need the running loop.
+        # aiokafka's synchronous methods create futures: they run on the loop's thread.
         async def call() -> Any:
             return fn(*args)
 
-        return self.loop.run_until_complete(call())
+        return self._run(call())
 
     def assign(self, tps: Sequence[Any]) -> None:
         self._call(self.consumer.assign, list(tps))
@@ -486,10 +493,14 @@ class _Consumer:
 
     def close(self) -> None:
         try:
-            with contextlib.suppress(Exception):
-                self.loop.run_until_complete(self.consumer.stop())
+            if "consumer" in self.__dict__:
+                with contextlib.suppress(Exception):
+                    self._run(self.consumer.stop())
         finally:
-            self.loop.close()
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
+            if not self.thread.is_alive():
+                self.loop.close()
 
 
 def _offsets_at(
