@@ -11,11 +11,13 @@ snapshot goes to ``labelmodel-stats``). Then the drifted window is replayed with
 - no consumer group is created or moved;
 - the trainer's window (fed by its service handler) takes the revisions, and the model
   trained on it is better on the drifted range's ground truth than without them;
-- a second replay (new replay id) finds nothing to revise; the finished id does nothing.
+- a second replay (new replay id, through ``streamlabel replay``) finds nothing to
+  revise; the finished id does nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from collections.abc import Iterator
@@ -27,6 +29,7 @@ import numpy as np
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 
+from streamlabel.cli import main as cli_main
 from streamlabel.datasets import fraud_lfsets, make_fraud_stream
 from streamlabel.lf import LFApplier, load_lfset_spec
 from streamlabel.models import ModelRegistry, PayloadFeaturizer, loads_model_artifact
@@ -101,7 +104,12 @@ def groups(settings: StreamSettings) -> tuple[list[str], dict[Any, Any]]:
 
 
 def test_replay_revises_exactly_the_flipped_labels_and_the_trainer_learns_them(
-    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, procs: list[WorkerProcess]
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    procs: list[WorkerProcess],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     v1_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v1.yaml"
     v2_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v2.yaml"
@@ -215,14 +223,21 @@ def test_replay_revises_exactly_the_flipped_labels_and_the_trainer_learns_them(
     # Idempotent: the finished id does nothing; a new replay finds no flip left.
     again = start_replay(settings, request, state_dir=state, model_source="stats")
     assert again.already_done and again.events_read == 0
-    second = start_replay(
-        settings,
-        ReplayRequest("fraud-stream", "2", t_from, t_to, replay_id="r2"),
-        state_dir=state,
-        model_source="stats",
-    )
-    assert second.done and second.events_read == len(drifted)
-    assert second.summary.revised == 0 and second.summary.unchanged == len(drifted)
+    # The second replay through the command line (ISO-8601 --from, progress bar on stderr).
+    monkeypatch.setenv("STREAMLABEL_WORKER_ID", "w1")  # the snapshot's key
+    capsys.readouterr()
+    iso_from = dt.datetime.fromtimestamp(t_from, dt.UTC).isoformat()
+    argv = ["replay", "--set", "fraud-stream", "--version", "2", "--from", iso_from,
+            "--to", repr(t_to), "--replay-id", "r2", "--model-source", "stats",
+            "--state-dir", str(state), "--brokers", kafka_bootstrap, "--prefix", topic_prefix,
+            "--json"]  # fmt: skip
+    assert cli_main(argv) == 0
+    out = capsys.readouterr()
+    second = json.loads(out.out)
+    assert "replay fraud-stream v2" in out.err and "ev/s" in out.err
+    assert second["done"] and second["events_read"] == len(drifted)
+    assert second["summary"]["revised"] == 0
+    assert second["summary"]["unchanged"] == len(drifted)
     assert sum(1 for r in read_all(settings, "labels") if b'"revision"' in r.value) == len(
         revisions
     )
