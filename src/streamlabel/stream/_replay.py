@@ -612,6 +612,8 @@ def run_replay(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    if not label_margin >= 0:
+        raise ValueError(f"label_margin must be >= 0 seconds, got {label_margin!r}")
     replay_id = request.resolved_id()
     state_dir.mkdir(parents=True, exist_ok=True)
     state_path, model_path, index_path = _state_paths(state_dir, replay_id)
