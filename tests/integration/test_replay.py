@@ -11,6 +11,8 @@ snapshot goes to ``labelmodel-stats``). Then the drifted window is replayed with
 - no consumer group is created or moved;
 - the trainer's window (fed by its service handler) takes the revisions, and the model
   trained on it is better on the drifted range's ground truth than without them;
+- resumed after a simulated crash that lost its state and index after sending, it
+  sends nothing again;
 - a second replay (new replay id, through ``streamlabel replay``) finds nothing to
   revise; the finished id does nothing.
 """
@@ -36,7 +38,7 @@ from streamlabel.models import ModelRegistry, PayloadFeaturizer, loads_model_art
 from streamlabel.pipeline import Trainer, TrainingWindow, parse_label_value
 from streamlabel.stream import RawEvent, StreamSettings, ensure_topics, read_snapshot
 from streamlabel.stream._process import WorkerProcess
-from streamlabel.stream._replay import ReplayRequest, start_replay
+from streamlabel.stream._replay import ReplayRequest, _state_paths, start_replay
 from streamlabel.stream._trainer import TrainerHandler
 
 pytestmark = pytest.mark.kafka
@@ -186,10 +188,19 @@ def test_replay_revises_exactly_the_flipped_labels_and_the_trainer_learns_them(
     assert settings.group_id in groups_before[0] and groups_before[1]
     state = tmp_path / "replay"
     request = ReplayRequest("fraud-stream", "2", t_from, t_to, replay_id="r1", reason="gift cards")
+    seen: list[int] = []
     part = start_replay(
-        settings, request, state_dir=state, model_source="stats", batch_size=300, max_batches=2
+        settings,
+        request,
+        state_dir=state,
+        model_source="stats",
+        batch_size=300,
+        max_batches=2,
+        on_batch=lambda r: seen.append(sum(p - a for a, _, p in r.ranges.values())),
     )
-    assert not part.done and part.events_read == 600
+    # Two recorded batches of at most 300 events, reported as they were recorded.
+    assert not part.done and len(seen) == 2 and 0 < seen[0] < seen[1] <= 600
+    assert seen[1] == part.events_read
     full = start_replay(settings, request, state_dir=state, model_source="stats", batch_size=300)
     assert full.done and full.resumed
     assert part.events_read + full.events_read == len(drifted)
@@ -223,6 +234,17 @@ def test_replay_revises_exactly_the_flipped_labels_and_the_trainer_learns_them(
     # Idempotent: the finished id does nothing; a new replay finds no flip left.
     again = start_replay(settings, request, state_dir=state, model_source="stats")
     assert again.already_done and again.events_read == 0
+    # A crash after the revisions were sent but before anything was recorded: the state
+    # back at the start, the label index gone. The resumed run re-reads them from labels.
+    state_file, _, index_file = _state_paths(state, "r1")
+    saved = json.loads(state_file.read_text(encoding="utf-8"))
+    crashed = dict(saved, done=False, summary={})
+    crashed["ranges"] = {p: [a, b, a] for p, (a, b, _) in saved["ranges"].items()}
+    state_file.write_text(json.dumps(crashed), encoding="utf-8")
+    index_file.unlink()
+    redo = start_replay(settings, request, state_dir=state, model_source="stats")
+    assert redo.resumed and redo.done and redo.events_read == len(drifted)
+    assert redo.revisions_sent == 0 and redo.summary.unchanged == len(drifted)
     # The second replay through the command line (ISO-8601 --from, progress bar on stderr).
     monkeypatch.setenv("STREAMLABEL_WORKER_ID", "w1")  # the snapshot's key
     capsys.readouterr()

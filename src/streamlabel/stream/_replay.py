@@ -573,6 +573,7 @@ def run_replay(
     timeout: float = 30.0,
     progress: TextIO | None = None,
     max_batches: int | None = None,
+    on_batch: Callable[[ReplayReport], None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> ReplayReport:
     """Replay ``request`` over Kafka; return the report (see the module docstring).
@@ -601,6 +602,10 @@ def run_replay(
     max_batches
         Stop after this many batches, leaving the replay resumable (tests; a bounded
         step for a caller that wants to yield).
+    on_batch
+        Called with the (live) report after each batch is recorded: ``ranges`` holds
+        ``[start, stop, position]`` per partition, ``summary`` the counts so far (an API
+        can expose progress from it).
     clock
         Epoch seconds for ``revised_at``.
 
@@ -774,6 +779,8 @@ def run_replay(
                 report.events_read += len(recs)
                 report.revisions_sent += sent
                 batches += 1
+                if on_batch is not None:
+                    on_batch(report)
                 if bar is not None:
                     bar.update(len(recs))
                     bar.set_postfix(revised=summary.revised, refresh=False)
