@@ -18,6 +18,7 @@ from streamlabel.stream._replay import (
     default_replay_id,
     parse_time,
     run_replay,
+    start_replay,
 )
 
 # Nothing listens here: a test that tried to connect would fail, not hang.
@@ -71,6 +72,8 @@ def test_a_state_of_another_request_is_refused_and_a_finished_one_does_nothing(
     state_path.write_text(json.dumps(state), encoding="utf-8")
     report = run_replay(NOWHERE, request, v2, OnlineLabelModel(2), state_dir=tmp_path)
     assert report.already_done and report.done and report.events_read == 0
+    # start_replay loads nothing for a finished replay (no lfsets, no model look-up).
+    assert start_replay(NOWHERE, request, state_dir=tmp_path, timeout=1.0).already_done
     assert report.summary.revised == 1 and report.ranges == {0: [5, 9, 9]}
     other = ReplayRequest("fraud-stream", "3", 100.0, 200.0, replay_id="r1")
     with pytest.raises(ReplayError, match="was started for"):

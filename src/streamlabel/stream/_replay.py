@@ -839,11 +839,11 @@ def start_replay(
     :func:`load_replay_model` unless the replay id resumes (its copy is reused).
     """
     state_path = _state_paths(state_dir, request.resolved_id())[0]
-    if lfset is None:
+    started = state_path.exists()
+    done = started and bool(json.loads(state_path.read_text(encoding="utf-8")).get("done"))
+    if lfset is None and not done:  # a finished replay needs nothing (it reads nothing)
         lfset = load_lfset_version(settings, request.lfset, request.version, timeout=timeout)
-    model = (
-        None if state_path.exists() else load_replay_model(settings, model_source, timeout=timeout)
-    )
+    model = None if started else load_replay_model(settings, model_source, timeout=timeout)
     return run_replay(
         settings, request, lfset, model, state_dir=state_dir, timeout=timeout, **kwargs
     )
