@@ -655,7 +655,9 @@ def run_replay(
         raise ReplayError(
             f"LF set {lfset.name!r} v{lfset.version} given for {request.lfset!r} v{request.version}"
         )
-    relabeler = Relabeler(lfset, model, replay_id=replay_id, reason=request.reason, clock=clock)
+    # A resumed replay keeps the reason it started with.
+    reason = request.reason if state is None else str(state.get("reason") or request.reason)
+    relabeler = Relabeler(lfset, model, replay_id=replay_id, reason=reason, clock=clock)
 
     events_topic = settings.topic("events")
     labels_topic = settings.topic("labels")
@@ -715,7 +717,8 @@ def run_replay(
         lb_end = consumer.end_offsets(lb_tps)
         lb_ranges = {
             tp: (
-                indexed.get(tp.partition, int(state["labels_from"][str(tp.partition)])),
+                # A partition added since the plan is read from its beginning.
+                indexed.get(tp.partition, int(state["labels_from"].get(str(tp.partition), 0))),
                 lb_end[tp],
             )
             for tp in lb_tps
@@ -784,6 +787,11 @@ def run_replay(
                 if bar is not None:
                     bar.update(len(recs))
                     bar.set_postfix(revised=summary.revised, refresh=False)
+            else:
+                # Every partition reached its stop; offsets without a record there (a
+                # transaction marker, a compacted or expired record) count as done.
+                for rng in ranges.values():
+                    rng[2] = max(rng[2], rng[1])
         report.seconds = time.perf_counter() - t1
         report.done = all(r[2] >= r[1] for r in ranges.values())
         if report.done:
