@@ -31,7 +31,8 @@ does nothing; a *new* replay of the same range with the same version and model f
 no flips left (the revisions are the latest labels). Everything read or written is
 keyed by event id, so at-least-once delivery only repeats identical revisions.
 
-Nothing here imports faust; kafka-python is imported when a replay runs.
+Nothing here imports faust; aiokafka (reading) and kafka-python (metadata, revisions) are
+imported when a replay runs.
 """
 
 from __future__ import annotations
