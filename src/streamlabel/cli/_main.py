@@ -260,6 +260,31 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print one JSON document")
     st.set_defaults(handler=_run_stream, render=_render_generic)
 
+    rb = benches.add_parser(
+        "replay",
+        help="replay throughput against the live labeler's, on Kafka, in the same run",
+        description=(
+            "Produce N fraud-stream events to a broker, label them with a labeler worker "
+            "(LF set v1), push v2, stop the worker and replay the whole range with v2 "
+            "(streamlabel replay's code path); report both throughputs and their ratio."
+        ),
+    )
+    rb.add_argument(
+        "--events", type=_positive_int, default=50_000, metavar="N", help="default: 50000"
+    )
+    rb.add_argument(
+        "--batch-size", type=_positive_int, default=2_000, metavar="B", help="default: 2000"
+    )
+    rb.add_argument(
+        "--brokers",
+        default=None,
+        metavar="HOST:PORT",
+        help="broker to use (default: start a temporary local broker)",
+    )
+    rb.add_argument("--seed", type=int, default=0, metavar="S", help="default: 0")
+    rb.add_argument("--json", action="store_true", help="print one JSON document")
+    rb.set_defaults(handler=_run_bench_replay, render=_render_generic)
+
     demo = commands.add_parser(
         "demo",
         help="the whole pipeline in one process on a drifting fraud stream, with a status page",
@@ -315,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     from streamlabel.cli._lf import add_lf_commands
 
     add_lf_commands(commands)
+    from streamlabel.cli._replay import add_replay_command
+
+    add_replay_command(commands)
     return parser
 
 
@@ -477,6 +505,14 @@ def _run_stream(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         backlog=args.backlog,
         drift=args.drift,
+    )
+
+
+def _run_bench_replay(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._replay import bench_replay
+
+    return bench_replay(
+        args.brokers, n_events=args.events, seed=args.seed, batch_size=args.batch_size
     )
 
 

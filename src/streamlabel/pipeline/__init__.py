@@ -22,6 +22,9 @@ comes out.
   ``promote_candidate`` (a candidate gold shows worse needs ``confirm=True``) /
   ``discard_candidate``.
 - :class:`Trace` (:func:`build_trace`): one event's audit chain from its keyed records.
+- :class:`Relabeler`, :func:`replay_log`, :class:`RevisionRecord`, :class:`ReplaySummary`:
+  replay past events with another LF set version (read-only label model) and emit
+  revisions for the labels that flip.
 - :class:`TrainingWindow` and :class:`Trainer`: recent events joined with their labels
   (gold first), a hash holdout, challengers fitted and promoted in a model registry only
   when they beat the champion; the promoted one's ``models`` record.
@@ -70,6 +73,16 @@ from streamlabel.pipeline._records import (
     parse_feedback,
     raw_text,
 )
+from streamlabel.pipeline._replay import (
+    REVISION_KEY,
+    Relabeler,
+    ReplayBatch,
+    ReplayResult,
+    ReplaySummary,
+    RevisionRecord,
+    parse_label_value,
+    replay_log,
+)
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._shadow import ShadowLFSet
 from streamlabel.pipeline._trace import Trace, TraceRecord, build_trace
@@ -88,6 +101,7 @@ __all__ = [
     "MAX_RAW_CHARS",
     "PREDICTION_FAILED",
     "REVIEW_REASONS",
+    "REVISION_KEY",
     "BatchOutcome",
     "DLQRecord",
     "DriftWatch",
@@ -103,9 +117,14 @@ __all__ = [
     "PredictionRecord",
     "Predictor",
     "RawInput",
+    "Relabeler",
+    "ReplayBatch",
+    "ReplayResult",
+    "ReplaySummary",
     "ReviewPolicy",
     "ReviewReason",
     "ReviewRecord",
+    "RevisionRecord",
     "ShadowLFSet",
     "Source",
     "Trace",
@@ -118,5 +137,7 @@ __all__ = [
     "parse_drift_record",
     "parse_event",
     "parse_feedback",
+    "parse_label_value",
     "raw_text",
+    "replay_log",
 ]

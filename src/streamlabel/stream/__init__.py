@@ -19,6 +19,10 @@
   predictor: follows ``models`` (champion hot swap, verified in a thread), predicts
   ``events`` into ``predictions`` in its own consumer group, answers HTTP (aiohttp);
   :class:`PredictorHandler` adapts :class:`~streamlabel.pipeline.Predictor` to batches.
+- :func:`start_replay` (``streamlabel replay``; the control API's replay endpoint calls
+  it with a :class:`ReplayRequest`) -- relabels a time range of ``events`` with an LF
+  set version outside any consumer group and publishes revisions to ``labels``
+  (resumable, idempotent; :func:`run_replay` takes the set and model directly).
 - ``python -m streamlabel.stream._worker`` (``streamlabel run``) -- runs one labeler worker
   with settings from the environment; with drift monitoring on, its handler publishes
   drift events and retraining requests to ``drift``.
@@ -45,6 +49,13 @@ from streamlabel.stream._app import (
     ensure_topics,
 )
 from streamlabel.stream._predictor import PredictorHandler, PredictorService, serve_predictor
+from streamlabel.stream._replay import (
+    ReplayError,
+    ReplayReport,
+    ReplayRequest,
+    run_replay,
+    start_replay,
+)
 from streamlabel.stream._service import (
     INVALID_LFSET,
     SNAPSHOT_FORMAT,
@@ -79,6 +90,9 @@ __all__ = [
     "PredictorService",
     "RawEvent",
     "RecordHandler",
+    "ReplayError",
+    "ReplayReport",
+    "ReplayRequest",
     "Snapshot",
     "SnapshotError",
     "StartupError",
@@ -94,6 +108,8 @@ __all__ = [
     "read_lfsets",
     "read_params",
     "read_snapshot",
+    "run_replay",
     "serve_predictor",
     "snapshot_value",
+    "start_replay",
 ]
