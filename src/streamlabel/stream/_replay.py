@@ -557,7 +557,7 @@ def _read_ranges(
 def _progress_bar(total: int, desc: str, out: TextIO | None) -> Any:
     if out is None:
         return contextlib.nullcontext(None)
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit="ev", file=out, mininterval=0.5, smoothing=0.1)
 
