@@ -1,0 +1,61 @@
+"""``streamlabel api``: the control API under uvicorn, on the Kafka backend, until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from streamlabel.api._settings import ApiSettings
+
+if TYPE_CHECKING:
+    from streamlabel.stream import StreamSettings
+
+__all__ = ["serve_api"]
+
+logger = logging.getLogger("streamlabel.api")
+
+
+def serve_api(api: ApiSettings, stream: StreamSettings, *, loglevel: str = "warning") -> None:
+    """Serve the control API on ``api.host:api.port`` until SIGTERM or SIGINT.
+
+    Refuses to start (``ValueError``) without a write token: an API nobody may change
+    through is a misconfiguration. Tokens are never logged; the ready line names the
+    principals only.
+    """
+    import uvicorn
+
+    from streamlabel.api._app import create_api
+    from streamlabel.api._auth import Tokens
+    from streamlabel.api._kafka import KafkaBackend
+
+    tokens = Tokens.parse(api.tokens)
+    if len(tokens) == 0:
+        raise ValueError("no tokens: set STREAMLABEL_API_TOKENS=name:token:role[,...]")
+    backend = KafkaBackend(
+        stream,
+        timeout=api.timeout,
+        analysis_window=api.analysis_window,
+        drift_limit=api.drift_limit,
+    )
+    app = create_api(api, backend)
+    config = uvicorn.Config(
+        app,
+        host=api.host,
+        port=api.port,
+        log_level=loglevel,
+        access_log=False,  # the Authorization header is never logged, nor anything else
+    )
+    server = uvicorn.Server(config)
+    logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
+    logger.warning(
+        "streamlabel api on http://%s:%d (principals %s; brokers %s, prefix %r)",
+        api.host,
+        api.port,
+        tokens,
+        ",".join(stream.bootstrap_servers),
+        stream.topic_prefix,
+    )
+    try:
+        server.run()  # uvicorn handles SIGTERM/SIGINT: finishes requests in flight
+    finally:
+        backend.close()
