@@ -166,11 +166,9 @@ class ControlPlane:
         """Return a version with its spec (default: the active one)."""
         v = self.get_version(name, version)
         active = self.backend.active_lfsets().get(name)
-        is_active = active is not None and active.version is not None
-        return {
-            **v.to_dict(),
-            "active": is_active and active.version.version == v.version,  # type: ignore[union-attr]
-        }
+        if active is not None and active.version is not None and active.version == v:
+            return {**v.to_dict(), "active": True, **active.where}
+        return {**v.to_dict(), "active": False}
 
     def diff(self, name: str, old: str, new: str | None = None) -> dict[str, Any]:
         """Return what changes from version ``old`` to ``new`` (default: the active one).

@@ -90,7 +90,7 @@ class KafkaBackend:
             brokers = ",".join(self.settings.bootstrap_servers)
             text = str(exc) or type(exc).__name__
             raise BackendUnavailableError(
-                f"Kafka at {brokers} did not answer within {self.timeout:g} s "
+                f"no Kafka broker answers at {brokers} within {self.timeout:g} s "
                 f"({type(exc).__name__}: {text})"
             ) from None
 
@@ -226,7 +226,12 @@ class KafkaBackend:
         records = {(v.name, v.version): v for v in self.lfset_versions()}
         out: dict[str, ActiveSet] = {}
         for name, p in state["sets"].items():
-            where = {"partition": p.partition, "offset": p.offset, "timestamp_ms": p.timestamp_ms}
+            where = {
+                "topic": state["topic"],
+                "partition": p.partition,
+                "offset": p.offset,
+                "timestamp_ms": p.timestamp_ms,
+            }
             if p.spec is None or p.lfset is None:
                 out[name] = ActiveSet(name, None, p.error, where)
                 continue
