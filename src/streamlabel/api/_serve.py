@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from typing import TYPE_CHECKING
 
 from streamlabel.api._settings import ApiSettings
@@ -55,7 +57,14 @@ def serve_api(api: ApiSettings, stream: StreamSettings, *, loglevel: str = "warn
         ",".join(stream.bootstrap_servers),
         stream.topic_prefix,
     )
+    # uvicorn handles SIGTERM/SIGINT (requests in flight finish), restores the handlers it
+    # found and raises the signal again: with these no-op handlers in place the process
+    # then returns normally, exit 0 like the other services, instead of dying by signal.
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: None)
     try:
-        server.run()  # uvicorn handles SIGTERM/SIGINT: finishes requests in flight
+        server.run()
     finally:
         backend.close()
+    logger.warning("streamlabel api stopped")
