@@ -261,3 +261,98 @@ def test_an_lf_set_pushed_through_the_api_is_what_the_labeler_applies_next(
     assert os.environ.get("STREAMLABEL_API_TOKEN") is None
     assert api.stop() == 0
     assert WRITE not in (tmp_path / "api.log").read_text()
+
+
+def test_model_rollback_and_promote_through_the_api_reach_the_trainer(
+    settings: StreamSettings, tmp_path: Path
+) -> None:
+    import threading
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from streamlabel.api import ApiSettings, KafkaBackend, create_api
+    from streamlabel.models import (
+        EndModel,
+        Lineage,
+        ModelRegistry,
+        PayloadFeaturizer,
+        decode_model_record,
+    )
+    from streamlabel.stream._topics import read_to_end
+    from streamlabel.stream._trainer import run_trainer
+
+    s = settings.model_copy(
+        update={"registry_dir": tmp_path / "reg", "feature_numeric": ["amount"], "train_every": 0}
+    )
+    registry = ModelRegistry(s.registry_dir)
+    payloads = [{"amount": float(i)} for i in range(40)]
+    for seed in (1, 2):
+        model = EndModel(PayloadFeaturizer(numeric_fields=["amount"], n_features=4))
+        model.fit(payloads, (np.arange(40) + seed) % 2)
+        v = registry.register(model, {"accuracy": 0.5}, Lineage("tx", "1", "0", 40))
+        registry.promote(v.version, "scheduled round", actor="trainer")
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_trainer, args=(s,), kwargs={"should_stop": stop.is_set}, daemon=True
+    )
+    thread.start()
+    backend = KafkaBackend(s, timeout=10)
+    client = TestClient(create_api(ApiSettings(tokens=TOKENS), backend))
+    auth = {"Authorization": f"Bearer {WRITE}"}
+
+    def champion() -> tuple[str, str] | None:
+        found = read_to_end(s, "models", timeout=10, client_id="t", keep=lambda k: k == b"default")
+        if not found or not found[0]:
+            return None
+        rec = decode_model_record(found[0][-1].value)
+        return rec.version.version, rec.entry.action
+
+    def wait(cond: Any) -> None:
+        deadline = time.monotonic() + WAIT
+        while not cond():
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.3)
+
+    try:
+        # the trainer publishes its champion and its registry view at start-up
+        wait(
+            lambda: (client.get("/models", headers=auth).json().get("default") or {}).get(
+                "registry"
+            )
+        )
+        view = client.get("/models", headers=auth).json()["default"]
+        assert view["registry"]["champion"] == "v2" and champion() == ("v2", "promote")
+        r = client.post(
+            "/models/default/promote", json={"version": "v7", "reason": "x"}, headers=auth
+        )
+        assert r.status_code == 404  # checked against the registry view before anything is sent
+        r = client.post("/models/default/rollback", json={"reason": "v2 misfires"}, headers=auth)
+        assert r.status_code == 202, r.json()
+        command_id = r.json()["command_id"]
+        wait(lambda: champion() == ("v1", "rollback"))
+        models = client.get("/models", headers=auth).json()["default"]
+        assert models["champion"]["version"]["version"] == "v1"
+        assert (models["champion"]["entry"]["actor"], models["champion"]["entry"]["reason"]) == (
+            "ops",
+            "v2 misfires",
+        )
+        wait(lambda: client.get("/models", headers=auth).json()["default"]["registry"]["commands"])
+        (outcome,) = client.get("/models", headers=auth).json()["default"]["registry"]["commands"]
+        assert (outcome["id"], outcome["ok"]) == (command_id, True)
+        r = client.post(
+            "/models/default/promote", json={"version": "v2", "reason": "fixed"}, headers=auth
+        )
+        assert r.status_code == 202
+        wait(lambda: champion() == ("v2", "promote"))
+        audit = client.get("/audit", headers=auth).json()
+        assert [(e["action"], e["target"], e["reason"]) for e in audit] == [
+            ("model.rollback", "model:default", "v2 misfires"),
+            ("model.promote", "model:default", "fixed"),
+        ]
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        backend.close()
+    assert ModelRegistry(s.registry_dir).champion.version == "v2"  # type: ignore[union-attr]
