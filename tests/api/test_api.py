@@ -192,6 +192,11 @@ def test_invalid_spec_is_422_with_lf_and_field_and_nothing_applied(
     r = client.post("/lfsets", json={"spec": "name: tx", "reason": "x"}, headers=AS_ALICE)
     assert r.status_code == 422 and r.json()["field"] == "spec"
 
+    huge = spec_v2()
+    huge["resources"]["risky"] = [f"category-{i:07d}" for i in range(60_000)]
+    r = push(client, huge)
+    assert r.status_code == 422 and r.json()["field"] == "spec" and "at most" in r.json()["reason"]
+
     # nothing half-applied: still one version, one audit entry, v1 active
     assert [v.version for v in backend.lfset_versions()] == ["1"]
     assert len(backend.audit()) == 1

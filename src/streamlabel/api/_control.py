@@ -8,6 +8,7 @@ request changes nothing.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,10 @@ __all__ = ["ControlPlane"]
 
 #: The longest ``reason`` accepted (it is stored in every audit entry).
 MAX_REASON = 2000
+
+#: The largest spec accepted, as compact JSON: its ``lfsets`` record must stay under the
+#: broker's default ``message.max.bytes`` (~1 MB).
+MAX_SPEC_BYTES = 900_000
 
 
 def _check_reason(reason: Any) -> str:
@@ -46,9 +51,17 @@ def _compile(spec: Any) -> tuple[Any, Any]:
         )
     try:
         parsed = load_lfset_spec(spec)
-        return parsed, LFSet.from_spec(parsed)
+        compiled = LFSet.from_spec(parsed)
     except LFSpecError as exc:
         raise ControlError(422, exc.reason, lf=exc.lf, field=exc.field, code="invalid") from None
+    as_json = json.dumps(parsed.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    if len(as_json.encode()) > MAX_SPEC_BYTES:
+        raise ControlError(
+            422,
+            f"the spec takes {len(as_json.encode())} bytes as JSON, at most {MAX_SPEC_BYTES}",
+            field="spec",
+        )
+    return parsed, compiled
 
 
 def _next_version(versions: list[str], base: str) -> str:
