@@ -8,7 +8,7 @@ rollback, audit) live in :class:`~streamlabel.api.ControlPlane`, above either.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from streamlabel.api._model import ActiveSet, AuditEntry, LFSetVersion
@@ -89,7 +89,12 @@ class InMemoryBackend:
     ({}, True)
     """
 
-    def __init__(self, *, analysis_window: int = 1000, on_model_command: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        analysis_window: int = 1000,
+        on_model_command: Callable[[ModelCommand], None] | None = None,
+    ) -> None:
         self.analysis_window = analysis_window
         self.on_model_command = on_model_command
         self._lock = threading.Lock()

@@ -260,12 +260,8 @@ class KafkaBackend:
             self._send("audit", audit.id, _dumps(audit.to_dict()))
             value = _dumps(version.spec)
             where = self._send("lfsets", version.name, value)
-        return {
-            **where,
-            "bytes": len(value),
-            "topic_created": "lfsets"
-            in [c.removeprefix(self.settings.topic_prefix) for c in created],
-        }
+        topic_created = self.settings.topic("lfsets") in created
+        return {**where, "bytes": len(value), "topic_created": topic_created}
 
     # ------------------------------------------------------------------ audit
     def audit(self, limit: int = 100) -> list[AuditEntry]:

@@ -20,19 +20,19 @@ logger = logging.getLogger("streamlabel.api")
 def serve_api(api: ApiSettings, stream: StreamSettings, *, loglevel: str = "warning") -> None:
     """Serve the control API on ``api.host:api.port`` until SIGTERM or SIGINT.
 
-    Refuses to start (``ValueError``) without a write token: an API nobody may change
-    through is a misconfiguration. Tokens are never logged; the ready line names the
+    Refuses to start (:class:`~streamlabel.api.TokenError`, a ``ValueError``) without any
+    token or with a malformed one. Tokens are never logged; the ready line names the
     principals only.
     """
     import uvicorn
 
     from streamlabel.api._app import create_api
-    from streamlabel.api._auth import Tokens
+    from streamlabel.api._auth import TokenError, Tokens
     from streamlabel.api._kafka import KafkaBackend
 
     tokens = Tokens.parse(api.tokens)
     if len(tokens) == 0:
-        raise ValueError("no tokens: set STREAMLABEL_API_TOKENS=name:token:role[,...]")
+        raise TokenError("no tokens: set STREAMLABEL_API_TOKENS=name:token:role[,...]")
     backend = KafkaBackend(
         stream,
         timeout=api.timeout,

@@ -578,10 +578,9 @@ def _render_push(report: Mapping[str, Any]) -> str:
       added:   new@1
       changed: a@1 -> a@2
     """
-    where = (
-        f"{report.get('topic', 'lfsets')} (partition {report.get('partition')}, "
-        f"offset {report.get('offset')})"
-    )
+    where = str(report.get("topic", "lfsets"))
+    if report.get("partition") is not None:  # Kafka says where; the in-memory backend not
+        where += f" (partition {report['partition']}, offset {report['offset']})"
     what = f"LF set {report['name']!r} version {report['version']!r}"
     if report["status"] == "unchanged":
         return (
@@ -601,10 +600,11 @@ def _render_push(report: Mapping[str, Any]) -> str:
         lines.append("first version of this set: all LFs added")
     elif previous.get("error"):
         lines.append(
-            f"previous record (offset {previous['offset']}) unreadable: {previous['error']}"
+            f"previous record (offset {previous.get('offset')}) unreadable: {previous['error']}"
         )
     else:
-        lines.append(f"diff vs version {previous['version']!r} (offset {previous['offset']}):")
+        at = f" (offset {previous['offset']})" if previous.get("offset") is not None else ""
+        lines.append(f"diff vs version {previous['version']!r}{at}:")
         if not (diff["added"] or diff["removed"] or diff["changed"]):
             lines.append("  no LF changes")
     if previous is not None and not previous.get("error"):
