@@ -356,3 +356,72 @@ def test_model_rollback_and_promote_through_the_api_reach_the_trainer(
         thread.join(timeout=30)
         backend.close()
     assert ModelRegistry(s.registry_dir).champion.version == "v2"  # type: ignore[union-attr]
+
+
+def test_label_model_parameters_drift_and_estimated_accuracy_from_the_topics(
+    settings: StreamSettings,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from streamlabel.api import ApiSettings, KafkaBackend, create_api
+    from streamlabel.drift import DriftEvent
+    from streamlabel.labelmodel import OnlineLabelModel
+    from streamlabel.pipeline import drift_record
+    from streamlabel.stream._service import snapshot_value
+
+    model = OnlineLabelModel(cardinality=2)
+    for _ in range(50):
+        model.learn_one({"risky@1": 1, "big_amount@1": 1})
+        model.learn_one({"refund@1": 0})
+    group = settings.group_id
+    params = snapshot_value(model, key=group, lfset=("tx", "1"), batches=3, at=123.0)
+    label = {
+        "event_id": "e1", "entity": "c", "lfset": "tx", "lfset_version": "1",
+        "votes": {"risky@1": 1}, "posterior": [0.2, 0.8], "label": 1, "confidence": 0.8,
+        "labelmodel_version": "1", "processed_at": 1.0, "processing_seconds": 0.0,
+        "source": None,
+    }  # fmt: skip
+    events = [DriftEvent("coverage:risky@1", "coverage", "drift", 900 + i, 900) for i in range(3)]
+    producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
+    produce(
+        producer,
+        settings.topic("labelmodel-params"),
+        [(group.encode(), json.dumps(params).encode())],
+    )
+    produce(producer, settings.topic("labels"), [(b"e1", json.dumps(label).encode())])
+    produce(
+        producer,
+        settings.topic("drift"),
+        [
+            (b"coverage:risky@1", json.dumps(drift_record(e, {"group": group})).encode())
+            for e in events
+        ],
+    )
+    producer.close()
+
+    backend = KafkaBackend(settings, timeout=10)
+    client = TestClient(create_api(ApiSettings(tokens=TOKENS), backend))
+    auth = {"Authorization": f"Bearer {READ}"}
+    (got,) = client.get("/labelmodel", headers=auth).json()
+    assert (got["group"], got["lfset"], got["lfset_version"], got["at"]) == (
+        group,
+        "tx",
+        "1",
+        123.0,
+    )
+    assert got["lf_accuracies"] == pytest.approx(model.lf_accuracies())
+    assert got["class_balance"] == pytest.approx(list(model.class_balance_))
+    drift = client.get("/drift", params={"limit": 2}, headers=auth).json()
+    assert [d["event"]["index"] for d in drift] == [901, 902] and drift[0]["group"] == group
+    analysis = client.get("/analysis", headers=auth).json()
+    (risky,) = [x for x in analysis["all_time"]["lfs"] if x["lf"] == "risky@1"]
+    assert risky["est_acc"] == pytest.approx(model.lf_accuracies()["risky@1"])
+    assert client.get("/readyz").status_code == 200
+    backend.close()
+    down = KafkaBackend(
+        settings.model_copy(update={"brokers": [f"127.0.0.1:{free_port()}"]}), timeout=1
+    )
+    client = TestClient(create_api(ApiSettings(tokens=TOKENS), down))
+    assert client.get("/readyz").status_code == 503
+    r = client.get("/lfsets", headers=auth)
+    assert r.status_code == 503 and "no Kafka broker answers" in r.json()["reason"]
