@@ -74,7 +74,9 @@ def write(tmp_path: Path, spec: dict[str, Any], name: str = "lfs.json") -> Path:
 
 def test_parser_has_the_lf_verbs() -> None:
     parser = build_parser()
-    args = parser.parse_args(["lf", "push", "f.yaml", "--set", "s", "--brokers", "h:1"])
+    args = parser.parse_args(
+        ["lf", "push", "f.yaml", "--set", "s", "--brokers", "h:1", "--reason", "r"]
+    )
     assert (args.verb, args.file, args.set, args.brokers, args.prefix) == (
         "push",
         "f.yaml",
@@ -174,7 +176,17 @@ def test_push_validates_before_any_broker(
     path = write(tmp_path, spec)
     started = time.monotonic()
     code = main(
-        ["lf", "push", str(path), "--brokers", f"127.0.0.1:{unused_port()}", "--timeout", "5"]
+        [
+            "lf",
+            "push",
+            str(path),
+            "--reason",
+            "r",
+            "--brokers",
+            f"127.0.0.1:{unused_port()}",
+            "--timeout",
+            "5",
+        ]
     )
     elapsed = time.monotonic() - started
     err = capsys.readouterr().err
@@ -188,7 +200,17 @@ def test_push_validates_before_any_broker(
 def test_push_set_name_must_match(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, SPEC)
     code = main(
-        ["lf", "push", str(path), "--set", "other", "--brokers", f"127.0.0.1:{unused_port()}"]
+        [
+            "lf",
+            "push",
+            str(path),
+            "--set",
+            "other",
+            "--reason",
+            "r",
+            "--brokers",
+            f"127.0.0.1:{unused_port()}",
+        ]
     )
     assert code == 2
     err = capsys.readouterr().err
@@ -201,7 +223,19 @@ def test_push_to_an_unreachable_broker_fails_in_bounded_time(
     path = write(tmp_path, SPEC)
     port = unused_port()
     started = time.monotonic()
-    code = main(["lf", "push", str(path), "--brokers", f"127.0.0.1:{port}", "--timeout", "1"])
+    code = main(
+        [
+            "lf",
+            "push",
+            str(path),
+            "--reason",
+            "r",
+            "--brokers",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "1",
+        ]
+    )
     elapsed = time.monotonic() - started
     assert code == 2
     err = capsys.readouterr().err

@@ -19,10 +19,11 @@ DOCUMENTED_PORTS: dict[str, set[int]] = {
     "aggregator": set(),
     "predictor": {8080},
     "trainer": set(),
+    "api": {8090},
     "prometheus": {9090},
     "grafana": {3000},
 }
-STREAMLABEL_SERVICES = ("labeler", "aggregator", "predictor", "trainer")
+STREAMLABEL_SERVICES = ("labeler", "aggregator", "predictor", "trainer", "api")
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +201,22 @@ def test_trainer_builds_from_its_settings_and_keeps_its_registry_on_a_volume(
     for field in fields:
         assert field in header.split("payload: {")[1].split("}")[0], field
     assert lfset.name == settings.lfset
+
+
+def test_api_serves_on_the_published_port_with_tokens_from_the_host(
+    compose: dict[str, Any],
+) -> None:
+    from streamlabel.api import ApiSettings
+    from streamlabel.cli import build_parser
+
+    service = compose["services"]["api"]
+    assert build_parser().parse_args(service["command"]).command == "api"
+    env = {k: str(v) for k, v in service["environment"].items()}
+    # No token is written in the file: compose takes it from the host and refuses without.
+    tokens = env.pop("STREAMLABEL_API_TOKENS")
+    assert tokens.startswith("${STREAMLABEL_API_TOKENS:?"), tokens
+    settings = ApiSettings.from_env(environ=env)
+    assert settings.host == "0.0.0.0"
+    (mapping,) = service["ports"]
+    assert int(mapping.split(":")[2]) == settings.port
+    assert f"127.0.0.1:{settings.port}/readyz" in " ".join(service["healthcheck"]["test"])

@@ -88,7 +88,7 @@ class LF:
         return code, out, err
 
     def push(self, spec: dict[str, Any], *extra: str) -> tuple[int, Any, str]:
-        return self.run("push", str(self.write(spec)), *extra)
+        return self.run("push", str(self.write(spec)), "--reason", "test push", *extra)
 
     def end_offset(self) -> int:
         consumer = KafkaConsumer(
@@ -189,7 +189,7 @@ def test_push_v2_reports_the_diff_and_identical_repush_is_a_noop(lf: LF) -> None
         "removed": ["urgent@1"],
         "changed": [{"from": "small@1", "to": "small@2"}],
     }
-    code, text, _ = lf.run("push", str(lf.write(v2())), json_out=False)
+    code, text, _ = lf.run("push", str(lf.write(v2())), "--reason", "again", json_out=False)
     assert code == 0 and text.startswith("unchanged: LF set 'card-fraud' version '2'")
     code, again, _ = lf.push(v2())
     assert code == 0 and again["status"] == "unchanged" and again["offset"] == 1

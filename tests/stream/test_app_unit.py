@@ -70,6 +70,10 @@ def test_topics_follow_the_design() -> None:
         "predictions",
         "drift",
         "models",
+        "lfset-versions",
+        "audit",
+        "model-commands",
+        "model-registry",
     ]
     assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats", "predictions", "drift"}
     assert [t.name for t in TOPICS if t.compacted] == [
@@ -77,6 +81,9 @@ def test_topics_follow_the_design() -> None:
         "labelmodel-stats",
         "labelmodel-params",
         "models",
+        "lfset-versions",
+        "audit",
+        "model-registry",
     ]
     assert {t.name for t in TOPICS if t.value == "raw"} == {
         "events",
@@ -84,6 +91,10 @@ def test_topics_follow_the_design() -> None:
         "feedback",
         "labelmodel-params",
         "models",
+        "lfset-versions",
+        "audit",
+        "model-commands",
+        "model-registry",
     }
 
 

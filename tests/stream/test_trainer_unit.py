@@ -73,7 +73,15 @@ def test_records_fill_the_window_and_requests_of_the_group_train(tmp_path: Path)
     h.offer("feedback", RawEvent(None, json.dumps(gold).encode(), "feedback", 0, 0))
     for bad in ("events", "labels", "feedback", "drift"):
         h.offer(bad, RawEvent(None, b"{not json", bad, 0, 0))
-    assert h.invalid_ == {"events": 1, "labels": 1, "feedback": 1, "drift": 1}
+    h.offer("model-commands", RawEvent(b"other-model", b"{not json", "model-commands", 0, 0))
+    h.offer("model-commands", RawEvent(b"default", b"{not json", "model-commands", 0, 0))
+    assert h.invalid_ == {
+        "events": 1,
+        "labels": 1,
+        "feedback": 1,
+        "drift": 1,
+        "model-commands": 1,  # another model's commands are not this trainer's business
+    }
     window = h.trainer.window
     assert len(window) == 2000 and window.examples()[0].gold == 1
     assert h.step() == []  # no schedule, no request
@@ -106,3 +114,77 @@ def test_train_command_refuses_to_start_without_features(
     code = cli_main(["train", "--brokers", "127.0.0.1:1", "--registry-dir", str(tmp_path)])
     assert code == 2
     assert "needs the end model's features" in capsys.readouterr().err
+
+
+def _registered(tmp_path: Path) -> TrainerHandler:
+    """A trainer whose registry holds v1 and v2, v2 the champion."""
+    import numpy as np
+
+    from streamlabel.models import EndModel, Lineage, PayloadFeaturizer
+
+    handler = TrainerHandler(build_trainer(settings(tmp_path)), "g")
+    registry = handler.trainer.registry
+    payloads = [{"amount": float(i)} for i in range(40)]
+    for seed in (1, 2):
+        model = EndModel(PayloadFeaturizer(numeric_fields=["amount"], n_features=4))
+        model.fit(payloads, (np.arange(40) + seed) % 2)
+        v = registry.register(model, {"accuracy": 0.5}, Lineage("s", "1", "0", 40))
+        registry.promote(v.version, "scheduled round", actor="trainer")
+    assert registry.champion is not None and registry.champion.version == "v2"
+    return handler
+
+
+def _command(cmd: Any, key: str = "default") -> RawEvent:
+    from streamlabel.models import encode_model_command
+
+    return RawEvent(key.encode(), encode_model_command(cmd), "model-commands", 0, 0)
+
+
+def test_model_commands_change_the_champion_with_who_and_why(tmp_path: Path) -> None:
+    import time
+
+    from streamlabel.models import ModelCommand, decode_model_record, encode_model_record
+
+    handler = _registered(tmp_path)
+    now = time.time()
+    handler.offer(
+        "model-commands",
+        _command(ModelCommand("c1", "default", "rollback", None, "alice", "v2 drifts", now)),
+    )
+    handler.offer(
+        "model-commands",
+        _command(ModelCommand("c2", "default", "promote", "v9", "alice", "typo", now)),
+    )
+    handler.offer(
+        "model-commands",
+        _command(ModelCommand("c3", "default", "promote", "v2", "bob", "old", now - 3600)),
+    )
+    handler.offer(
+        "model-commands",
+        _command(ModelCommand("c4", "other", "promote", "v2", "bob", "x", now), key="other"),
+    )
+    (record,) = handler.apply_commands()
+    assert record.version.version == "v1"
+    assert (record.entry.action, record.entry.actor, record.entry.reason) == (
+        "rollback",
+        "alice",
+        "v2 drifts",
+    )
+    assert decode_model_record(encode_model_record(record)) == record
+    registry = handler.trainer.registry
+    assert registry.champion is not None and registry.champion.version == "v1"
+    outcomes = [(c["id"], c["ok"]) for c in handler.commands_]
+    assert outcomes == [("c1", True), ("c2", False), ("c3", False)]  # c4: another model's
+    assert "no version 'v9' (versions: v1, v2)" in handler.commands_[1]["reason"]
+    assert handler.commands_[2]["reason"].startswith("stale")
+    view = handler.registry_view()
+    assert view["champion"] == "v1" and [v["version"] for v in view["versions"]] == ["v1", "v2"]
+    assert view["history"][-1]["action"] == "rollback" and view["commands"][0]["id"] == "c1"
+    assert json.loads(json.dumps(view)) == view
+    handler.offer(
+        "model-commands",
+        _command(ModelCommand("c5", "default", "promote", "v2", "bob", "v2 fixed", now)),
+    )
+    (record,) = handler.apply_commands()
+    assert record.version.version == "v2" and record.entry.actor == "bob"
+    assert handler.commands_seen_ == 4

@@ -1,4 +1,4 @@
-"""``streamlabel lf check|push|list|show``: declarative LF sets and the ``lfsets`` topic.
+"""``streamlabel lf check|push|list|show|versions|diff|rollback``: declarative LF sets.
 
 The compacted ``lfsets`` topic (``topic_prefix + "lfsets"``) holds one record per LF set:
 key = the set's name (utf-8), value = the JSON of its declarative spec,
@@ -6,13 +6,16 @@ key = the set's name (utf-8), value = the JSON of its declarative spec,
 key is the set's current version.
 
 ``push`` validates the file locally before it talks to a broker (a spec that fails
-validation is refused with the LF, field and reason, and nothing is published), then reads
-the latest value of every key (the topic from its beginning to the end offsets taken when
-reading starts, within ``--timeout``), and applies the :class:`~streamlabel.lf.LFSetRegistry`
-rules against the latest published version of the set: the same set version with other
-content, or an LF id (``name@version``) with other logic, is refused; the same version with
-the same content hash is a no-op. Only then is the record produced (``acks=all``) and
-flushed.
+validation is refused with the LF, field and reason, and nothing is published). Then
+``push``, ``versions``, ``diff`` and ``rollback`` go through the control plane's rules
+(:class:`streamlabel.api.ControlPlane`): over the HTTP API with ``--api URL``, else
+in-process against Kafka (:class:`streamlabel.api.KafkaBackend`), refused with the same
+words either way. The :class:`~streamlabel.lf.LFSetRegistry` rules hold against every
+published version of the set: the same set version with other content, or an LF id
+(``name@version``) with other logic, is refused; the active version pushed again is a
+no-op; an older version pushed again is refused (roll back to it instead). A published
+version is recorded on ``lfset-versions`` and ``audit`` (who: ``cli:<user>``, ``--reason``)
+before the ``lfsets`` record makes it active (``acks=all``).
 
 Only the standard library is imported at module level; pydantic, the LF code and
 kafka-python are imported when a command runs.
@@ -110,7 +113,9 @@ def _add_broker_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_lf_commands(commands: Any) -> None:
-    """Add ``lf check|push|list|show`` to the ``streamlabel`` subcommands ``commands``."""
+    """Add ``lf check|push|list|show|versions|diff|rollback`` to the subcommands."""
+    from streamlabel.cli._control import add_control_options
+
     lf = commands.add_parser(
         "lf",
         help="check declarative LF sets and publish them to the lfsets topic",
@@ -144,7 +149,9 @@ def add_lf_commands(commands: Any) -> None:
     push.add_argument(
         "--set", metavar="NAME", help="expected set name; must equal the name in FILE"
     )
+    push.add_argument("--reason", required=True, help="why (recorded with who and when)")
     _add_broker_options(push)
+    add_control_options(push)
     push.set_defaults(handler=_run_push, render=_render_push)
 
     ls = verbs.add_parser(
@@ -153,6 +160,7 @@ def add_lf_commands(commands: Any) -> None:
         description="Read the lfsets topic and list the latest version of every LF set.",
     )
     _add_broker_options(ls)
+    add_control_options(ls)
     ls.set_defaults(handler=_run_list, render=_render_list)
 
     show = verbs.add_parser(
@@ -162,7 +170,47 @@ def add_lf_commands(commands: Any) -> None:
     )
     show.add_argument("name", metavar="NAME", help="LF set name")
     _add_broker_options(show)
+    add_control_options(show)
     show.set_defaults(handler=_run_show, render=_render_show)
+
+    versions = verbs.add_parser(
+        "versions",
+        help="every published version of one LF set: who, when, why",
+        description="List every published version of NAME, oldest first.",
+    )
+    versions.add_argument("name", metavar="NAME", help="LF set name")
+    _add_broker_options(versions)
+    add_control_options(versions)
+    versions.set_defaults(handler=_run_versions, render=_render_versions)
+
+    diff = verbs.add_parser(
+        "diff",
+        help="what changes between two versions of an LF set",
+        description="LFs added, removed and changed from version OLD to NEW (default: active).",
+    )
+    diff.add_argument("name", metavar="NAME", help="LF set name")
+    diff.add_argument("old", metavar="OLD", help="the earlier version")
+    diff.add_argument("new", metavar="NEW", nargs="?", help="the later one; default: active")
+    _add_broker_options(diff)
+    add_control_options(diff)
+    diff.set_defaults(handler=_run_diff, render=_render_diff)
+
+    rollback = verbs.add_parser(
+        "rollback",
+        help="make an earlier version's content active again (as a new version)",
+        description=(
+            "Republish the spec of version TO of NAME as a new set version (the next "
+            "integer, or --new-version), recorded as a rollback of TO. Labelers apply it "
+            "from their next batch."
+        ),
+    )
+    rollback.add_argument("name", metavar="NAME", help="LF set name")
+    rollback.add_argument("to", metavar="TO", help="the earlier version to return to")
+    rollback.add_argument("--reason", required=True, help="why (recorded with who and when)")
+    rollback.add_argument("--new-version", metavar="V", help="name of the new set version")
+    _add_broker_options(rollback)
+    add_control_options(rollback)
+    rollback.set_defaults(handler=_run_rollback, render=_render_push)
 
 
 # --------------------------------------------------------------------------- local
@@ -336,157 +384,60 @@ def read_lfsets(settings: StreamSettings, timeout: float = DEFAULT_TIMEOUT) -> d
     }
 
 
-def _ensure_lfsets_topic(settings: StreamSettings, timeout: float) -> bool:
-    """Create the compacted ``lfsets`` topic if it does not exist; True when created."""
-    from kafka import KafkaAdminClient
-    from kafka.errors import TopicAlreadyExistsError
-
-    topic = settings.topic(LFSETS_TOPIC)
-    ms = max(int(timeout * 1000), 1000)
-    admin = KafkaAdminClient(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id="streamlabel-lf-admin",
-        bootstrap_timeout_ms=ms,
-        request_timeout_ms=ms,
-    )
-    try:
-        if topic in set(admin.list_topics()):
-            return False
-        try:
-            admin.create_topics(
-                {
-                    topic: {
-                        # The same settings as streamlabel.stream.ensure_topics.
-                        "num_partitions": settings.partitions,
-                        "replication_factor": settings.replication_factor,
-                        "configs": {"cleanup.policy": "compact"},
-                    }
-                },
-                timeout_ms=ms,
-                wait_for_metadata=True,
-            )
-        except TopicAlreadyExistsError:  # created concurrently
-            return False
-        return True
-    finally:
-        with contextlib.suppress(Exception):
-            admin.close()
-
-
-def _produce(settings: StreamSettings, key: bytes, value: bytes, timeout: float) -> Any:
-    """Produce one record (``acks=all``), flush, and return its metadata."""
-    from kafka import KafkaProducer
-
-    ms = max(int(timeout * 1000), 1000)
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
-        client_id="streamlabel-lf-push",
-        acks="all",
-        bootstrap_timeout_ms=ms,
-        request_timeout_ms=ms,
-        delivery_timeout_ms=ms + 1000,
-        max_block_ms=ms,
-    )
-    try:
-        metadata = producer.send(settings.topic(LFSETS_TOPIC), key=key, value=value).get(
-            timeout=timeout + 2
-        )
-        producer.flush(timeout=timeout)
-    finally:
-        with contextlib.suppress(Exception):
-            producer.close(timeout=timeout)
-    return metadata
-
-
 # --------------------------------------------------------------------------- commands
 
 
-def _previous(published: PublishedSet | None) -> dict[str, Any] | None:
-    if published is None:
-        return None
-    return {
-        "version": published.spec.version if published.spec is not None else None,
-        "content_hash": published.lfset.content_hash if published.lfset is not None else None,
-        "partition": published.partition,
-        "offset": published.offset,
-        "error": published.error,
-    }
-
-
-def _check_against(previous: LFSet, new: LFSet) -> None:
-    """Apply the registry rules to ``new`` after ``previous``; LFCommandError if refused."""
-    from streamlabel.lf import LFSetRegistry, LFVersionError
-
-    registry = LFSetRegistry()
-    registry.register(previous)
-    try:
-        registry.register(new)
-    except LFVersionError:
-        if previous.version == new.version:
-            raise LFCommandError(
-                f"LF set {new.name!r} version {new.version!r} is already published with "
-                f"different content (published content hash {previous.content_hash[:12]}, "
-                f"this file {new.content_hash[:12]}); give the set a new version. "
-                "Nothing was published"
-            ) from None
-        same_id = [old for old, new_id in previous.diff(new).changed if old == new_id]
-        raise LFCommandError(
-            f"LF {', '.join(repr(i) for i in same_id)} changed logic but kept its version "
-            f"(compared with the published version {previous.version!r} of {new.name!r}); "
-            "bump the LF's version. Nothing was published"
-        ) from None
-
-
 def _run_push(args: argparse.Namespace) -> dict[str, Any]:
-    spec, lfset = _load_local(args.file)  # first: an invalid spec never reaches a broker
+    from streamlabel.cli._control import call_control
+
+    spec, _ = _load_local(args.file)  # first: an invalid spec never reaches a broker
     if args.set is not None and args.set != spec.name:
         raise LFCommandError(
             f"--set {args.set!r} does not match the LF set name {spec.name!r} in {args.file}"
         )
-    settings = _settings(args)
-    with _kafka_errors(settings, args.timeout):
-        state = read_lfsets(settings, args.timeout)
-        published: PublishedSet | None = state["sets"].get(spec.name)
-        previous = published.lfset if published is not None else None
-        report: dict[str, Any] = {
-            "topic": state["topic"],
-            "brokers": settings.bootstrap_servers,
-            "key": spec.name,
-            "name": spec.name,
-            "version": spec.version,
-            "content_hash": lfset.content_hash,
-            "n_lfs": len(lfset),
-            "previous": _previous(published),
-        }
-        if previous is not None:
-            _check_against(previous, lfset)
-            diff = previous.diff(lfset)
-            if previous.version == lfset.version:  # same content hash, or refused above
-                return {
-                    **report,
-                    "status": "unchanged",
-                    "partition": published.partition if published else None,
-                    "offset": published.offset if published else None,
-                    "diff": {"added": [], "removed": [], "changed": []},
-                }
-            added, removed = list(diff.added), list(diff.removed)
-            changed = [{"from": old, "to": new} for old, new in diff.changed]
-        else:
-            added, removed, changed = list(lfset.ids), [], []
-        value = json.dumps(
-            spec.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")
-        ).encode("utf-8")
-        created = _ensure_lfsets_topic(settings, args.timeout)
-        metadata = _produce(settings, spec.name.encode("utf-8"), value, args.timeout)
-    return {
-        **report,
-        "status": "published",
-        "topic_created": created,
-        "partition": metadata.partition,
-        "offset": metadata.offset,
-        "bytes": len(value),
-        "diff": {"added": added, "removed": removed, "changed": changed},
-    }
+    body = spec.model_dump(mode="json")
+    report: dict[str, Any] = call_control(
+        args,
+        lambda plane, who: plane.push(body, who, args.reason),
+        lambda client: client.post("/lfsets", {"spec": body, "reason": args.reason}),
+    )
+    return {"key": spec.name, **report}
+
+
+def _run_diff(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.cli._control import call_control
+
+    result: dict[str, Any] = call_control(
+        args,
+        lambda plane, who: plane.diff(args.name, args.old, args.new),
+        lambda c: c.get(f"/lfsets/{args.name}/diff", **{"from": args.old, "to": args.new}),
+    )
+    return result
+
+
+def _run_rollback(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.cli._control import call_control
+
+    body = {"to": args.to, "reason": args.reason, "version": args.new_version}
+    result: dict[str, Any] = call_control(
+        args,
+        lambda plane, who: plane.rollback(
+            args.name, args.to, who, args.reason, new_version=args.new_version
+        ),
+        lambda c: c.post(f"/lfsets/{args.name}/rollback", body),
+    )
+    return result
+
+
+def _run_versions(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.cli._control import call_control
+
+    versions: list[dict[str, Any]] = call_control(
+        args,
+        lambda plane, who: plane.versions(args.name),
+        lambda c: c.get(f"/lfsets/{args.name}/versions"),
+    )
+    return {"name": args.name, "versions": versions}
 
 
 def _summary(published: PublishedSet) -> dict[str, Any]:
@@ -503,6 +454,11 @@ def _summary(published: PublishedSet) -> dict[str, Any]:
 
 
 def _run_list(args: argparse.Namespace) -> dict[str, Any]:
+    if args.api:
+        from streamlabel.api import ApiClient
+
+        sets = _client(args, ApiClient).get("/lfsets")
+        return {"topic": args.api, "brokers": None, "exists": True, "sets": sets}
     settings = _settings(args)
     with _kafka_errors(settings, args.timeout):
         state = read_lfsets(settings, args.timeout)
@@ -514,7 +470,26 @@ def _run_list(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _client(args: argparse.Namespace, cls: Any) -> Any:
+    import os
+
+    from streamlabel.cli._control import TOKEN_ENV
+
+    return cls(args.api, os.environ.get(TOKEN_ENV) or None, timeout=args.timeout + 20)
+
+
 def _run_show(args: argparse.Namespace) -> dict[str, Any]:
+    if args.api:
+        from streamlabel.api import ApiClient
+
+        shown = _client(args, ApiClient).get(f"/lfsets/{args.name}")
+        return {
+            "topic": shown.get("topic", args.api),
+            "partition": shown.get("partition"),
+            "offset": shown.get("offset"),
+            "n_lfs": len(shown["spec"].get("lfs", [])),
+            **shown,
+        }
     settings = _settings(args)
     with _kafka_errors(settings, args.timeout):
         state = read_lfsets(settings, args.timeout)
@@ -603,15 +578,20 @@ def _render_push(report: Mapping[str, Any]) -> str:
       added:   new@1
       changed: a@1 -> a@2
     """
-    where = f"{report['topic']} (partition {report['partition']}, offset {report['offset']})"
+    where = str(report.get("topic", "lfsets"))
+    if report.get("partition") is not None:  # Kafka says where; the in-memory backend not
+        where += f" (partition {report['partition']}, offset {report['offset']})"
     what = f"LF set {report['name']!r} version {report['version']!r}"
     if report["status"] == "unchanged":
         return (
             f"unchanged: {what} is already the latest on {where} with the same content "
             f"(hash {report['content_hash'][:12]}); nothing published"
         )
+    rolled = (
+        f" (a rollback to version {report['rollback_of']!r})" if report.get("rollback_of") else ""
+    )
     lines = [
-        f"published {what} to {where}",
+        f"published {what} to {where}{rolled}",
         f"{report['n_lfs']} LFs, content hash {report['content_hash'][:12]}",
     ]
     previous = report.get("previous")
@@ -620,10 +600,11 @@ def _render_push(report: Mapping[str, Any]) -> str:
         lines.append("first version of this set: all LFs added")
     elif previous.get("error"):
         lines.append(
-            f"previous record (offset {previous['offset']}) unreadable: {previous['error']}"
+            f"previous record (offset {previous.get('offset')}) unreadable: {previous['error']}"
         )
     else:
-        lines.append(f"diff vs version {previous['version']!r} (offset {previous['offset']}):")
+        at = f" (offset {previous['offset']})" if previous.get("offset") is not None else ""
+        lines.append(f"diff vs version {previous['version']!r}{at}:")
         if not (diff["added"] or diff["removed"] or diff["changed"]):
             lines.append("  no LF changes")
     if previous is not None and not previous.get("error"):
@@ -635,6 +616,65 @@ def _render_push(report: Mapping[str, Any]) -> str:
             pairs = ", ".join(f"{c['from']} -> {c['to']}" for c in diff["changed"])
             lines.append(f"  changed: {pairs}")
     return "\n".join(lines)
+
+
+def _render_diff(report: Mapping[str, Any]) -> str:
+    """Readable ``lf diff`` report.
+
+    Examples
+    --------
+    >>> print(_render_diff({"name": "s", "from": "1", "to": "2", "same_content": False,
+    ...     "added": ["n@1"], "removed": [], "changed": [{"from": "a@1", "to": "a@2"}]}))
+    LF set 's': version '1' -> '2'
+      added:   n@1
+      changed: a@1 -> a@2
+    """
+    lines = [f"LF set {report['name']!r}: version {report['from']!r} -> {report['to']!r}"]
+    if report["same_content"]:
+        lines.append("  same content (labels and LF logic)")
+    if report["added"]:
+        lines.append(f"  added:   {', '.join(report['added'])}")
+    if report["removed"]:
+        lines.append(f"  removed: {', '.join(report['removed'])}")
+    if report["changed"]:
+        lines.append(
+            "  changed: " + ", ".join(f"{c['from']} -> {c['to']}" for c in report["changed"])
+        )
+    return "\n".join(lines)
+
+
+def _render_versions(report: Mapping[str, Any]) -> str:
+    """Readable ``lf versions`` report.
+
+    Examples
+    --------
+    >>> print(_render_versions({"name": "s", "versions": [{"version": "1", "active": True,
+    ...     "action": "push", "actor": "alice", "at": 0.0, "reason": "first",
+    ...     "rollback_of": None, "n_lfs": 2}]}))
+    version  active  action  by     at                    LFs  reason
+    1        *       push    alice  1970-01-01T00:00:00Z  2    first
+    """
+    import datetime as dt
+
+    def when(at: float | None) -> str:
+        if at is None:
+            return "-"
+        stamp = dt.datetime.fromtimestamp(at, dt.UTC)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    rows = [
+        [
+            v["version"],
+            "*" if v["active"] else "",
+            v["action"] + (f" of {v['rollback_of']}" if v.get("rollback_of") else ""),
+            v.get("actor") or "-",
+            when(v.get("at")),
+            str(v.get("n_lfs", "-")),
+            v.get("reason") or "-",
+        ]
+        for v in report["versions"]
+    ]
+    return _rows(["version", "active", "action", "by", "at", "LFs", "reason"], rows)
 
 
 def _render_list(report: Mapping[str, Any]) -> str:

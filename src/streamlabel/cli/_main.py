@@ -337,12 +337,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(commands)
     _add_train(commands)
     _add_trace(commands)
+    from streamlabel.cli._control import add_models_commands
     from streamlabel.cli._lf import add_lf_commands
-
-    add_lf_commands(commands)
     from streamlabel.cli._replay import add_replay_command
 
+    add_lf_commands(commands)
+    add_models_commands(commands)
     add_replay_command(commands)
+    _add_api(commands)
     return parser
 
 
@@ -775,6 +777,48 @@ def _add_predict(commands: Any) -> None:
         help="exit (status 2) if no model serves within this; 0 waits forever (default)",
     )
     pr.set_defaults(handler=_run_predictor, render=_render_generic, json=False)
+
+
+def _add_api(commands: Any) -> None:
+    """``streamlabel api``: the control API."""
+    api = commands.add_parser(
+        "api",
+        help="serve the control API (LF sets, analysis, drift, models) over HTTP",
+        description=(
+            "Serve the HTTP control API over the Kafka topics: push, list, diff and roll "
+            "back LF sets; read LF analysis, label-model parameters, drift events and "
+            "model versions; promote and roll back models. Writes need a bearer token "
+            "(STREAMLABEL_API_TOKENS=name:token:role,...; roles read, write). Settings come "
+            "from STREAMLABEL_* and STREAMLABEL_API_* variables; the flags override them. "
+            "OpenAPI schema at /openapi.json."
+        ),
+    )
+    _add_stream_options(api)
+    api.add_argument("--host", metavar="ADDR", help="default: $STREAMLABEL_API_HOST or 127.0.0.1")
+    api.add_argument(
+        "--port", type=_port, metavar="PORT", help="default: $STREAMLABEL_API_PORT or 8090"
+    )
+    api.set_defaults(handler=_run_api, render=_render_generic, json=False)
+
+
+def _run_api(args: argparse.Namespace) -> dict[str, Any]:
+    import os
+
+    from pydantic import ValidationError
+
+    from streamlabel.api import ApiSettings, TokenError, serve_api
+
+    env = dict(os.environ)
+    for flag, name in (("host", "HOST"), ("port", "PORT")):
+        value = getattr(args, flag)
+        if value is not None:
+            env["STREAMLABEL_API_" + name] = str(value)
+    try:
+        settings = ApiSettings.from_env(environ=env)
+        serve_api(settings, run_settings(args), loglevel=args.loglevel)
+    except (TokenError, ValidationError) as exc:
+        raise _CommandError(str(exc)) from None
+    return {"stopped": True}
 
 
 def _run_predictor(args: argparse.Namespace) -> dict[str, Any]:

@@ -35,6 +35,16 @@ Examples
 (1.0, True)
 """
 
+from streamlabel.models._command import (
+    MODEL_COMMAND_FORMAT,
+    REGISTRY_VIEW_FORMAT,
+    ModelCommand,
+    ModelCommandError,
+    apply_model_command,
+    decode_model_command,
+    encode_model_command,
+    registry_view,
+)
 from streamlabel.models._evaluate import METRICS, Decision, decide, evaluate
 from streamlabel.models._features import PayloadFeaturizer
 from streamlabel.models._io import (
@@ -79,8 +89,10 @@ __all__ = [
     "ARTIFACT_FORMAT",
     "ARTIFACT_FORMAT_VERSION",
     "METRICS",
+    "MODEL_COMMAND_FORMAT",
     "MODEL_RECORD_FORMAT",
     "MODEL_RECORD_FORMAT_VERSION",
+    "REGISTRY_VIEW_FORMAT",
     "ArtifactError",
     "ArtifactInfo",
     "CorruptArtifactError",
@@ -88,6 +100,8 @@ __all__ = [
     "EndModel",
     "IncompatibleArtifactError",
     "Lineage",
+    "ModelCommand",
+    "ModelCommandError",
     "ModelRecord",
     "ModelRecordError",
     "ModelRegistry",
@@ -101,13 +115,17 @@ __all__ = [
     "ShadowPrediction",
     "SwapResult",
     "VersionExistsError",
+    "apply_model_command",
     "artifact_sha256",
     "decide",
+    "decode_model_command",
     "decode_model_record",
     "dumps_model_artifact",
+    "encode_model_command",
     "encode_model_record",
     "evaluate",
     "load_model_artifact",
     "loads_model_artifact",
+    "registry_view",
     "save_model_artifact",
 ]

@@ -102,6 +102,16 @@ TOPICS: tuple[TopicSpec, ...] = (
     # Each model name's champion (models.ModelRecord, artifact inline), key = model name;
     # the trainer publishes, every predictor follows it from the beginning.
     TopicSpec("models", "in", "model name", "raw", compacted=True),
+    # The control plane's (streamlabel.api; the labeler neither reads nor writes them).
+    # Every published LF set version with who/when/why, key = "<set>/<version>": unique
+    # keys on a compacted topic are kept for good, while `lfsets` keeps only the latest.
+    TopicSpec("lfset-versions", "in", "LF set name/version", "raw", compacted=True),
+    # Every change (who, when, what, why), key = the change id (unique: kept for good).
+    TopicSpec("audit", "in", "change id", "raw", compacted=True),
+    # Promote / roll back requests for the trainer that owns a model's registry.
+    TopicSpec("model-commands", "in", "model name", "raw"),
+    # The trainer's registry (versions, history, command outcomes), key = model name.
+    TopicSpec("model-registry", "in", "model name", "raw", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.

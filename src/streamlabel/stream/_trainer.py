@@ -34,13 +34,18 @@ from typing import Any, Final
 from streamlabel.drift import RetrainRequest
 from streamlabel.models import (
     ArtifactError,
+    ModelCommand,
+    ModelCommandError,
     ModelRecord,
     ModelRecordError,
     ModelRegistry,
     PayloadFeaturizer,
+    apply_model_command,
+    decode_model_command,
     decode_model_record,
     encode_model_record,
     loads_model_artifact,
+    registry_view,
 )
 from streamlabel.pipeline import (
     InvalidEvent,
@@ -72,7 +77,14 @@ logger = logging.getLogger("streamlabel.stream")
 #: ``message.max.bytes`` is about 1 MB); lower ``feature_bits`` then.
 MODEL_RECORD_MAX_BYTES: Final = 900_000
 
-_INPUTS: Final = ("events", "labels", "feedback", "drift")
+_INPUTS: Final = ("events", "labels", "feedback", "drift", "model-commands")
+
+#: A model command older than this (seconds) when the trainer reads it is refused: a new
+#: consumer group starts at the beginning of ``model-commands`` and must not replay them.
+COMMAND_MAX_AGE: Final = 600.0
+
+#: Outcomes of the latest commands kept for the registry view.
+COMMAND_LOG: Final = 50
 
 
 def _require_features(s: StreamSettings) -> None:
@@ -152,6 +164,9 @@ class TrainerHandler:
         Records that did not parse, per logical topic (the labeler DLQs bad events).
     drift_ignored_ : int
         ``drift`` records that are not requests of this group.
+    commands_ : list of dict
+        Outcomes of the latest model commands (``id``, ``action``, ``version``, ``actor``,
+        ``ok``, ``reason``), at most :data:`COMMAND_LOG`; in the registry view.
 
     Examples
     --------
@@ -173,6 +188,10 @@ class TrainerHandler:
         self.invalid_ = dict.fromkeys(_INPUTS, 0)
         self.drift_ignored_ = 0
         self._requests: list[RetrainRequest] = []
+        self._commands: list[ModelCommand] = []
+        self.commands_: list[dict[str, Any]] = []
+        self.commands_seen_ = 0
+        self.clock: Callable[[], float] = time.time
 
     @property
     def pending_events(self) -> int:
@@ -195,6 +214,9 @@ class TrainerHandler:
                 window.add_gold(parse_feedback(record.value, max_bytes=self.max_event_bytes))
             elif logical == "drift":
                 self._offer_drift(record)
+            elif logical == "model-commands":
+                if record.key == self.trainer.name.encode("utf-8"):
+                    self._commands.append(decode_model_command(record.value))
             else:
                 raise ValueError(f"the trainer reads {_INPUTS}, not {logical!r}")
         except (InvalidEvent, ValueError, KeyError, TypeError, AttributeError):
@@ -236,6 +258,59 @@ class TrainerHandler:
         if scheduled is not None:
             results.append(scheduled)
         return results
+
+    def apply_commands(self) -> list[ModelRecord]:
+        """Apply the queued model commands to the registry; return the new champions' records.
+
+        A command is refused (logged, its outcome kept in :attr:`commands_`) when it is
+        older than :data:`COMMAND_MAX_AGE`, names an unknown version or the champion, or
+        rolls back without an earlier champion; the registry is then unchanged.
+        """
+        records = []
+        for command in self._commands:
+            age = self.clock() - command.at
+            try:
+                if age > COMMAND_MAX_AGE:
+                    raise ModelCommandError(f"stale: sent {age:.0f} s ago")
+                record = apply_model_command(self.trainer.registry, self.trainer.name, command)
+            except ModelCommandError as exc:
+                ok, reason = False, str(exc)
+                logger.warning(
+                    "streamlabel model command %s (%s by %s) refused: %s",
+                    command.id,
+                    command.action,
+                    command.actor,
+                    reason,
+                )
+            else:
+                records.append(record)
+                ok, reason = True, f"{record.version.version} is the champion"
+                logger.warning(
+                    "streamlabel model command %s: %s by %s (%s); %s",
+                    command.id,
+                    command.action,
+                    command.actor,
+                    command.reason,
+                    reason,
+                )
+            self.commands_.append(
+                {
+                    "id": command.id,
+                    "action": command.action,
+                    "version": command.version,
+                    "actor": command.actor,
+                    "ok": ok,
+                    "reason": reason,
+                }
+            )
+        del self.commands_[:-COMMAND_LOG]
+        self.commands_seen_ += len(self._commands)
+        self._commands.clear()
+        return records
+
+    def registry_view(self) -> dict[str, Any]:
+        """Return the ``model-registry`` record value of this trainer's registry."""
+        return registry_view(self.trainer.registry, self.trainer.name, self.commands_)
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +460,13 @@ def _publish(producer: Any, settings: StreamSettings, record: ModelRecord) -> bo
     return True
 
 
+def _publish_view(producer: Any, settings: StreamSettings, handler: TrainerHandler) -> None:
+    """Publish the registry view on ``model-registry`` (key = model name)."""
+    value = json.dumps(handler.registry_view(), separators=(",", ":")).encode()
+    key = settings.model_name.encode("utf-8")
+    producer.send(settings.topic("model-registry"), key=key, value=value).get(timeout=30)
+
+
 def _log_result(result: TrainingResult) -> None:
     if not result.trained:
         outcome = "no model"
@@ -445,6 +527,7 @@ def run_trainer(
     try:
         if start.republish is not None:
             _publish(producer, settings, start.republish)
+        _publish_view(producer, settings, handler)
         consumer.subscribe(sorted(names))
         logger.warning(
             "streamlabel trainer ready in %.2f s; model %r, champion %s; group %s",
@@ -458,10 +541,17 @@ def run_trainer(
                 for rec in batch:
                     raw = RawEvent(rec.key, rec.value or b"", rec.topic, rec.partition, rec.offset)
                     handler.offer(names[rec.topic], raw)
+            seen = handler.commands_seen_
+            for record in handler.apply_commands():  # before training: an operator's word
+                _publish(producer, settings, record)
+            changed = handler.commands_seen_ != seen  # refusals are news for the view too
             for result in handler.step():
                 _log_result(result)
+                changed = changed or result.version is not None
                 if result.record is not None:
                     _publish(producer, settings, result.record)
+            if changed:
+                _publish_view(producer, settings, handler)
     finally:
         consumer.close()
         producer.close(timeout=10)

@@ -1,0 +1,52 @@
+"""The control plane: an HTTP API (FastAPI) over LF sets, analysis, drift and models.
+
+- :class:`ControlPlane`: the rules (validation, versions, rollback, audit) over a
+  :class:`Backend`; the CLI uses it too when it talks to Kafka directly;
+- :class:`KafkaBackend` (the topics) and :class:`InMemoryBackend` (tests, the demo);
+- :func:`create_api`: the FastAPI app factory; :func:`serve_api`: uvicorn until SIGTERM;
+- :class:`ApiClient`: the CLI's client (standard library only);
+- :class:`Tokens`, :class:`Principal`: bearer tokens (``read`` / ``write``).
+
+Nothing is imported from FastAPI, uvicorn or a Kafka client until it is used.
+"""
+
+from __future__ import annotations
+
+from streamlabel.api._analysis import analyse_labels, describe_label_model
+from streamlabel.api._app import create_api
+from streamlabel.api._auth import TokenError, Tokens
+from streamlabel.api._backend import Backend, InMemoryBackend
+from streamlabel.api._client import ApiClient
+from streamlabel.api._control import ControlPlane
+from streamlabel.api._kafka import KafkaBackend
+from streamlabel.api._model import (
+    ActiveSet,
+    AuditEntry,
+    BackendUnavailableError,
+    ControlError,
+    LFSetVersion,
+    Principal,
+)
+from streamlabel.api._serve import serve_api
+from streamlabel.api._settings import ApiSettings
+
+__all__ = [
+    "ActiveSet",
+    "ApiClient",
+    "ApiSettings",
+    "AuditEntry",
+    "Backend",
+    "BackendUnavailableError",
+    "ControlError",
+    "ControlPlane",
+    "InMemoryBackend",
+    "KafkaBackend",
+    "LFSetVersion",
+    "Principal",
+    "TokenError",
+    "Tokens",
+    "analyse_labels",
+    "create_api",
+    "describe_label_model",
+    "serve_api",
+]
