@@ -179,9 +179,12 @@ def test_online_merge_is_associative(
         "mu": lambda x: x[order],
     }
     for key, fn in reorder.items():
-        # Sums of the same terms in another order, then (mu) the same deterministic fit:
-        # rounding only, hence rtol 1e-9 (atol 1e-12 for exact zeros vs tiny residues).
-        np.testing.assert_allclose(sl[key], fn(sr[key]), rtol=1e-9, atol=1e-12, err_msg=key)
+        # Sums of the same terms in another order: rounding only, hence rtol 1e-9 (atol
+        # 1e-12 for exact zeros vs tiny residues). mu is then the same deterministic fit of
+        # those sums, which amplifies their rounding by its conditioning: where two classes
+        # are interchangeable (no LF has told them apart yet) hypothesis found 2e-9 relative.
+        rtol = 1e-7 if key == "mu" else 1e-9
+        np.testing.assert_allclose(sl[key], fn(sr[key]), rtol=rtol, atol=1e-12, err_msg=key)
     assert left.n_events_ == right.n_events_ == sum(len(p[0]) for p in parts)
     all_ids = left.lf_ids_
     L = np.concatenate(
