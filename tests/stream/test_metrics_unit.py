@@ -24,7 +24,6 @@ from streamlabel.models import EndModel, PayloadFeaturizer, encode_model_record
 from streamlabel.pipeline import Labeler, Predictor, drift_record
 from streamlabel.stream import (
     LabelerHandler,
-    PredictorHandler,
     PredictorService,
     RawEvent,
     StreamSettings,
@@ -191,7 +190,7 @@ def test_predictor_handler_and_http_feed_the_predictor_families() -> None:
     assert m is not None and service.handler.metrics is m
     predictor.offer_model(b"fraud", _model_record("v1"))
     predictor.offer_model(b"fraud", _model_record("v2", corrupt=True))  # refused
-    batch = RAWS[:20] + [RawEvent(None, b"[1]", "events", 0, 99)]
+    batch = [*RAWS[:20], RawEvent(None, b"[1]", "events", 0, 99)]
     service.handler(batch)
 
     async def main() -> str:
