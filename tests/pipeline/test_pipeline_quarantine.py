@@ -182,6 +182,12 @@ def test_the_quarantine_gauge_follows_the_labeler() -> None:
     assert get("streamlabel_lf_quarantined", {"lf": "flaky", "version": "1"}) == 1.0
     assert get("streamlabel_lf_quarantined", {"lf": "gambling", "version": "1"}) == 0.0
     assert get("streamlabel_lf_quarantines_total", {"lf": "flaky", "version": "1"}) == 1.0
+    m.sync_labeler(labeler)  # counted once
+    assert get("streamlabel_lf_quarantines_total", {"lf": "flaky", "version": "1"}) == 1.0
     labeler.release("flaky@1")
     m.sync_labeler(labeler)
     assert get("streamlabel_lf_quarantined", {"lf": "flaky", "version": "1"}) == 0.0
+    run(labeler, 200, 400)  # quarantined again (same clock time): counted again
+    m.sync_labeler(labeler)
+    assert get("streamlabel_lf_quarantined", {"lf": "flaky", "version": "1"}) == 1.0
+    assert get("streamlabel_lf_quarantines_total", {"lf": "flaky", "version": "1"}) == 2.0

@@ -356,10 +356,10 @@ class Metrics:
         for lf_id in lfset.ids if lfset is not None else quarantined:
             self.lf_quarantined.labels(*_split_id(lf_id)).set(1 if lf_id in quarantined else 0)
         for lf_id, q in quarantined.items():
-            # One count per quarantine: keyed by when it happened (a release and a new
-            # quarantine of the same id count again).
-            if self._seen.get(("quarantine", lf_id)) != q.at:
-                self._seen[("quarantine", lf_id)] = q.at
+            # One count per quarantine, keyed by the batch that tipped it (a release and
+            # a new quarantine of the same id count again).
+            if self._seen.get(("quarantine", lf_id)) != q.batch:
+                self._seen[("quarantine", lf_id)] = q.batch
                 self.lf_quarantines.labels(*_split_id(lf_id)).inc()
         model = getattr(labeler, "model", None)
         if model is not None and model.n_lfs_ > 0:
