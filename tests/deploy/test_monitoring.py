@@ -4,7 +4,9 @@ Without promtool the rules are validated here: shape (alert, expr, for, severity
 summary), durations, balanced PromQL, and every metric an expression names exists in
 :class:`streamlabel.metrics.Metrics`. With ``promtool`` on the PATH (or named by
 ``STREAMLABEL_PROMTOOL``) ``promtool check config``, ``check rules`` and ``test rules``
-run too.
+(``alerts_test.yml``: every alert fires on its series, with its labels and annotations,
+and not before) run too; ``STREAMLABEL_REQUIRE_PROMTOOL=1`` makes a missing promtool a
+failure.
 """
 
 from __future__ import annotations
@@ -269,18 +271,38 @@ def test_dashboard_panels_are_sound_and_cover_every_family(dashboard: dict[str, 
     assert "Consumer lag per partition" in titles
 
 
+def test_every_alert_has_a_promtool_unit_test(rules: list[dict[str, Any]]) -> None:
+    data = yaml.safe_load((PROMETHEUS / "alerts_test.yml").read_text(encoding="utf-8"))
+    assert data["rule_files"] == ["alerts.yml"]
+    fired: set[str] = set()
+    quiet: set[str] = set()
+    for case in data["tests"]:
+        for check in case["alert_rule_test"]:
+            (fired if check["exp_alerts"] else quiet).add(check["alertname"])
+            for alert in check["exp_alerts"]:
+                rule = next(r for r in rules if r["alert"] == check["alertname"])
+                assert alert["exp_labels"]["severity"] == rule["labels"]["severity"]
+    alerts = {r["alert"] for r in rules}
+    assert fired == alerts  # each fires on its series...
+    assert quiet == alerts  # ...and not before (its `for`, its window)
+
+
 def _promtool() -> str | None:
     return os.environ.get("STREAMLABEL_PROMTOOL") or shutil.which("promtool")
 
 
-@pytest.mark.skipif(_promtool() is None, reason="promtool not found (STREAMLABEL_PROMTOOL)")
 def test_promtool_checks_config_rules_and_rule_tests() -> None:
     promtool = _promtool()
-    assert promtool is not None
-    checks = [["check", "config", "prometheus.yml"], ["check", "rules", "alerts.yml"]]
-    if (PROMETHEUS / "alerts_test.yml").is_file():  # rule unit tests, when written
-        checks.append(["test", "rules", "alerts_test.yml"])
-    for args in checks:
+    if promtool is None:
+        msg = "promtool not found (put it on the PATH or set STREAMLABEL_PROMTOOL)"
+        if os.environ.get("STREAMLABEL_REQUIRE_PROMTOOL") == "1":
+            pytest.fail(f"{msg} and STREAMLABEL_REQUIRE_PROMTOOL=1", pytrace=False)
+        pytest.skip(msg)
+    for args in (
+        ["check", "config", "prometheus.yml"],
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts_test.yml"],
+    ):
         done = subprocess.run(
             [promtool, *args], cwd=PROMETHEUS, capture_output=True, text=True, timeout=120
         )
