@@ -618,6 +618,7 @@ def _add_run(commands: Any) -> None:
         ),
     )
     _add_stream_options(run)
+    _add_metrics_option(run, 9101)
     run.add_argument("--lfset", metavar="NAME", help="LF set to serve; default: $STREAMLABEL_LFSET")
     run.add_argument(
         "--lfset-file",
@@ -640,6 +641,20 @@ def _add_stream_options(parser: Any) -> None:
     parser.add_argument("--loglevel", default="warning", metavar="LEVEL", help="default: warning")
 
 
+def _port_or_zero(text: str) -> int:
+    return 0 if text.strip() == "0" else _port(text)
+
+
+def _add_metrics_option(parser: Any, port: int) -> None:
+    """Add ``--metrics-port`` (overrides STREAMLABEL_METRICS_PORT) to a service command."""
+    parser.add_argument(
+        "--metrics-port",
+        type=_port_or_zero,
+        metavar="PORT",
+        help=f"/metrics port; $STREAMLABEL_METRICS_PORT or {port}; 0: a free port (logged)",
+    )
+
+
 def _add_aggregate(commands: Any) -> None:
     agg = commands.add_parser(
         "aggregate",
@@ -652,6 +667,7 @@ def _add_aggregate(commands: Any) -> None:
         ),
     )
     _add_stream_options(agg)
+    _add_metrics_option(agg, 9102)
     agg.set_defaults(handler=_run_aggregate, render=_render_generic, json=False)
 
 
@@ -669,6 +685,7 @@ def _add_train(commands: Any) -> None:
         ),
     )
     _add_stream_options(train)
+    _add_metrics_option(train, 9103)
     train.add_argument(
         "--model-name", metavar="NAME", help="key on models; default: $STREAMLABEL_MODEL_NAME"
     )
@@ -839,8 +856,10 @@ def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = N
     --------
     >>> args = build_parser().parse_args(["run", "--brokers", "h:1", "--lfset", "fraud"])
     >>> s = run_settings(args, environ={"STREAMLABEL_TOPIC_PREFIX": "x.", "STREAMLABEL_LFSET": "y"})
-    >>> s.brokers, s.topic_prefix, s.lfset, s.lfset_file
-    (['h:1'], 'x.', 'fraud', None)
+    >>> s.brokers, s.topic_prefix, s.lfset, s.lfset_file, s.metrics_port
+    (['h:1'], 'x.', 'fraud', None, None)
+    >>> run_settings(build_parser().parse_args(["run", "--metrics-port", "0"]), {}).metrics_port
+    0
     >>> args = build_parser().parse_args(["predict", "--model", "fraud", "--port", "9000"])
     >>> s = run_settings(args, environ={"STREAMLABEL_PREDICTOR_SHADOW": "fraud-next"})
     >>> s.predictor_model, s.predictor_shadow, s.predictor_host, s.predictor_port
@@ -863,6 +882,7 @@ def run_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = N
         ("model_wait", "PREDICTOR_MODEL_WAIT"),
         ("model_name", "MODEL_NAME"),
         ("registry_dir", "REGISTRY_DIR"),
+        ("metrics_port", "METRICS_PORT"),
     ):
         value = getattr(args, flag, None)  # each command has its own subset of flags
         if value is not None:

@@ -3,6 +3,8 @@
 - :class:`Metrics` -- every metric family (``streamlabel_`` prefix, counters ending in
   ``_total``, times in seconds, bounded labels), fed from the core's plain counters and
   records by the services and the demo; ``render()`` gives the text exposition.
+- :func:`serve_metrics` -- a ``/metrics`` server in a daemon thread (:class:`MetricsServer`)
+  for the services without a web server; :data:`SERVICE_PORTS` their default ports.
 
 Nothing is registered at import, and the pipeline core never imports this package.
 
@@ -16,5 +18,13 @@ Examples
 """
 
 from streamlabel.metrics._bundle import LATENCY_BUCKETS, Metrics
+from streamlabel.metrics._serve import CONTENT_TYPE, SERVICE_PORTS, MetricsServer, serve_metrics
 
-__all__ = ["LATENCY_BUCKETS", "Metrics"]
+__all__ = [
+    "CONTENT_TYPE",
+    "LATENCY_BUCKETS",
+    "SERVICE_PORTS",
+    "Metrics",
+    "MetricsServer",
+    "serve_metrics",
+]

@@ -8,6 +8,7 @@ and the demo feed the bundle from the plain counters and records the core return
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -51,6 +52,9 @@ class Metrics:
         the process-global ``REGISTRY``, so two bundles never collide).
     label_names : sequence of str, optional
         Class names used as the ``label`` label (default ``"0"``, ``"1"``, ...).
+    coverage_window : int, default=10000
+        Events the ``streamlabel_lf_coverage`` gauge is computed over: the most recent
+        batches given to :meth:`observe_labels` that hold at least this many events.
 
     Notes
     -----
@@ -76,9 +80,13 @@ class Metrics:
         registry: CollectorRegistry | None = None,
         *,
         label_names: Sequence[str] | None = None,
+        coverage_window: int = 10_000,
     ) -> None:
+        if coverage_window < 1:
+            raise ValueError(f"coverage_window must be >= 1, got {coverage_window}")
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.label_names = list(label_names) if label_names is not None else None
+        self.coverage_window = coverage_window
         r = self.registry
         lf = ["lf", "version"]
         self.events_processed = Counter(
@@ -121,6 +129,12 @@ class Metrics:
         )
         self.lf_quarantined = Gauge(
             "streamlabel_lf_quarantined", "1 while the LF is quarantined.", lf, registry=r
+        )
+        self.lf_quarantines = Counter(
+            "streamlabel_lf_quarantines",
+            "Times the LF was quarantined (it kept raising).",
+            lf,
+            registry=r,
         )
         self.class_balance = Gauge(
             "streamlabel_labelmodel_class_balance",
@@ -203,8 +217,29 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
+        self.aggregator_workers = Gauge(
+            "streamlabel_aggregator_workers",
+            "Workers whose label-model statistics the last merge summed.",
+            registry=r,
+        )
+        self.params_published = Counter(
+            "streamlabel_labelmodel_params_published",
+            "Merged label-model parameters published by the aggregator.",
+            registry=r,
+        )
+        self.stats_records = Counter(
+            "streamlabel_labelmodel_stats_records",
+            "labelmodel-stats records read by the aggregator, by outcome (taken, ignored).",
+            ["outcome"],
+            registry=r,
+        )
         self._seen: dict[tuple[str, str], float] = {}
         self._served: dict[str, str] = {}
+        # Coverage window: per batch (events, {lf id: events it voted on}), and the sums.
+        self._cov_batches: collections.deque[tuple[int, dict[str, int]]] = collections.deque()
+        self._cov_n = 0
+        self._cov_fired: dict[str, int] = {}
+        self._lf_ids: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ helpers
     def _label(self, y: int) -> str:
@@ -252,6 +287,7 @@ class Metrics:
                 votes[(lf_id, int(v))] = votes.get((lf_id, int(v)), 0) + 1
                 if lf_id in fired:
                     fired[lf_id] += 1
+        self._served_lfs(lf_ids)
         if n == 0:
             return
         for (lf_id, v), c in votes.items():
@@ -260,13 +296,47 @@ class Metrics:
             if n - c:
                 self.lf_abstains.labels(*_split_id(lf_id)).inc(n - c)
         self.mean_confidence.set(conf / n)
+        self._cover(n, fired)
+
+    def _served_lfs(self, lf_ids: Sequence[str]) -> None:
+        """Follow the served LF ids: retire the gauges of LFs that left the set."""
+        ids = tuple(lf_ids)
+        if ids == self._lf_ids:
+            return
+        gone = [i for i in self._lf_ids if i not in ids]
+        self._lf_ids = ids
+        if gone:
+            self.retire_lfs(gone)
+            for batch in self._cov_batches:
+                for i in gone:
+                    batch[1].pop(i, None)
+            for i in gone:
+                self._cov_fired.pop(i, None)
+
+    def _cover(self, n: int, fired: dict[str, int]) -> None:
+        """Add a batch to the coverage window and set the coverage gauges."""
+        batches = self._cov_batches
+        batches.append((n, fired))
+        self._cov_n += n
+        sums = self._cov_fired
+        for i, c in fired.items():
+            sums[i] = sums.get(i, 0) + c
+        while len(batches) > 1 and self._cov_n - batches[0][0] >= self.coverage_window:
+            old_n, old = batches.popleft()
+            self._cov_n -= old_n
+            for i, c in old.items():
+                if i in sums:
+                    sums[i] -= c
+        total = self._cov_n
+        self.set_lf_coverage({i: sums.get(i, 0) / total for i in self._lf_ids})
 
     def sync_labeler(self, labeler: Any) -> None:
         """Add the increase of a :class:`~streamlabel.pipeline.Labeler`'s counters.
 
         Reads ``events_in_``, ``labels_out_``, ``dlq_by_reason_``, ``review_by_reason_``,
-        ``feedback_*_``, ``lf_faults_`` and ``lf_invalid_``; sets the label model's class
-        balance and LF accuracy estimates. Call it after each batch.
+        ``feedback_*_``, ``lf_faults_``, ``lf_invalid_`` and ``quarantined_``; sets the
+        label model's class balance and LF accuracy estimates and the quarantine gauge of
+        every LF of the served set. Call it after each batch.
         """
         self.events_processed.inc(self._delta(("events", ""), labeler.events_in_))
         self.labels_emitted.inc(self._delta(("labels", ""), labeler.labels_out_))
@@ -281,6 +351,16 @@ class Metrics:
             self.lf_faults.labels(*_split_id(lf_id)).inc(self._delta(("fault", lf_id), c))
         for lf_id, c in labeler.lf_invalid_.items():
             self.lf_invalid.labels(*_split_id(lf_id)).inc(self._delta(("invalid", lf_id), c))
+        quarantined = getattr(labeler, "quarantined_", {})
+        lfset = getattr(labeler, "lfset", None)
+        for lf_id in lfset.ids if lfset is not None else quarantined:
+            self.lf_quarantined.labels(*_split_id(lf_id)).set(1 if lf_id in quarantined else 0)
+        for lf_id, q in quarantined.items():
+            # One count per quarantine, keyed by the batch that tipped it (a release and
+            # a new quarantine of the same id count again).
+            if self._seen.get(("quarantine", lf_id)) != q.batch:
+                self._seen[("quarantine", lf_id)] = q.batch
+                self.lf_quarantines.labels(*_split_id(lf_id)).inc()
         model = getattr(labeler, "model", None)
         if model is not None and model.n_lfs_ > 0:
             self.set_class_balance(model.class_balance_)
@@ -314,6 +394,48 @@ class Metrics:
         for e in events:
             self.drift_detections.labels(e.monitor, e.kind).inc()
 
+    def set_consumer_lag(self, topic: str, partition: int, lag: float) -> None:
+        """Set the lag (messages behind the partition's end) of one assigned partition."""
+        self.consumer_lag.labels(topic, str(partition)).set(max(0.0, float(lag)))
+
+    def drop_consumer_lag(self, topic: str, partition: int) -> None:
+        """Remove the lag series of a partition no longer assigned to this consumer."""
+        with contextlib.suppress(KeyError):
+            self.consumer_lag.remove(topic, str(partition))
+
+    def observe_training(self, result: Any, seconds: float) -> None:
+        """Count one retraining round by outcome and observe its duration.
+
+        ``result`` is a :class:`~streamlabel.pipeline.TrainingResult` (anything with
+        ``trained`` and ``promoted``): ``promoted``, ``kept`` (trained, the champion
+        stays) or ``skipped`` (nothing trained, e.g. one class in the window).
+
+        Examples
+        --------
+        >>> from types import SimpleNamespace as R
+        >>> m = Metrics()
+        >>> m.observe_training(R(trained=True, promoted=False), 2.0)
+        >>> m.registry.get_sample_value("streamlabel_retrain_runs_total", {"outcome": "kept"})
+        1.0
+        >>> m.registry.get_sample_value("streamlabel_retrain_duration_seconds_sum")
+        2.0
+        """
+        outcome = "promoted" if result.promoted else "kept" if result.trained else "skipped"
+        self.retrain_runs.labels(outcome).inc()
+        self.retrain_seconds.observe(seconds)
+
+    def sync_predictor(self, predictor: Any) -> None:
+        """Add the increase of a :class:`~streamlabel.pipeline.Predictor`'s model counters.
+
+        Refused ``models`` records count as load failures of the served model name; the
+        version serving is marked in ``streamlabel_model_info`` (a change counts a swap).
+        """
+        name = predictor.model
+        refused = self._delta(("refused", name), predictor.models_refused_)
+        self.model_load_failures.labels(name).inc(refused)
+        if predictor.version is not None:
+            self.set_served_model(name, predictor.version)
+
     def set_served_model(self, model: str, version: str) -> None:
         """Mark ``version`` as the one serving ``model`` (the previous series is removed).
 
@@ -327,6 +449,7 @@ class Metrics:
         >>> m.registry.get_sample_value("streamlabel_model_swaps_total", {"model": "fraud"})
         2.0
         """
+        self.model_load_failures.labels(model)  # the series exists (0) once a model serves
         old = self._served.get(model)
         if old == version:
             return

@@ -10,7 +10,8 @@ comes out.
   (with :func:`parse_feedback`) and :class:`Source`: the records in and out, JSON-able;
 - :class:`ReviewPolicy`: which events go to review (uncertain / conflicting), rate-limited
   by event count;
-- :class:`Labeler`: batches in, :class:`BatchOutcome` out; hot LF-set reloads; late gold.
+- :class:`Labeler`: batches in, :class:`BatchOutcome` out; hot LF-set reloads; late gold;
+  LFs that keep failing are quarantined (:class:`Quarantine`).
 - :class:`Predictor`: batches of events in, :class:`PredictionRecord` (or DLQ records)
   out, scored by the champion of a model name taken from ``models`` records (verified,
   hot-swapped, refused when bad), with an optional shadow; also answers HTTP bodies.
@@ -54,7 +55,7 @@ from streamlabel.pipeline._events import (
     InvalidReason,
     parse_event,
 )
-from streamlabel.pipeline._labeler import BatchOutcome, Labeler, RawInput
+from streamlabel.pipeline._labeler import BatchOutcome, Labeler, Quarantine, RawInput
 from streamlabel.pipeline._predictor import (
     PREDICTION_FAILED,
     ModelOutcome,
@@ -116,6 +117,7 @@ __all__ = [
     "PredictOutcome",
     "PredictionRecord",
     "Predictor",
+    "Quarantine",
     "RawInput",
     "Relabeler",
     "ReplayBatch",

@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from streamlabel._constants import ABSTAIN
 from streamlabel.labelmodel import OnlineLabelModel
-from streamlabel.lf import LFApplier, LFSet, LFSetDiff, LFVersionError
+from streamlabel.lf import LF, LFApplier, LFSet, LFSetDiff, LFVersionError
 from streamlabel.pipeline._events import (
     DEFAULT_MAX_BYTES,
     INVALID_REASONS,
@@ -37,7 +37,7 @@ from streamlabel.pipeline._records import (
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._shadow import ShadowLFSet
 
-__all__ = ["BatchOutcome", "Labeler", "RawInput"]
+__all__ = ["BatchOutcome", "Labeler", "Quarantine", "RawInput"]
 
 #: One input of :meth:`Labeler.process_many`: the message value and where it came from.
 RawInput = tuple[bytes | str | Mapping[str, Any], Source | None]
@@ -77,6 +77,66 @@ class BatchOutcome:
     review: list[ReviewRecord]
 
 
+@dataclass(frozen=True, slots=True)
+class Quarantine:
+    """Why and when an LF was quarantined (it is not called until released).
+
+    Attributes
+    ----------
+    lf_id : str
+        The LF (``name@version``).
+    reason : str
+        Human-readable: the fault rate over the window and the last fault's message.
+    at : float
+        Epoch seconds (the labeler's clock) when it was quarantined.
+    faults, calls : int
+        Faults among the calls of the window that decided it.
+    batch : int
+        The labeler's ``batches_`` when it was quarantined (the batch that tipped it).
+    """
+
+    lf_id: str
+    reason: str
+    at: float
+    faults: int
+    calls: int
+    batch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the quarantine as a JSON-able dict."""
+        return {
+            "lf_id": self.lf_id,
+            "reason": self.reason,
+            "at": self.at,
+            "faults": self.faults,
+            "calls": self.calls,
+            "batch": self.batch,
+        }
+
+
+class _FaultWindow:
+    """Calls and faults of one LF over its most recent batches (at least ``size`` calls)."""
+
+    __slots__ = ("batches", "calls", "faults", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.batches: collections.deque[tuple[int, int]] = collections.deque()
+        self.calls = 0
+        self.faults = 0
+
+    def add(self, calls: int, faults: int) -> None:
+        self.batches.append((calls, faults))
+        self.calls += calls
+        self.faults += faults
+        batches = self.batches
+        # Drop the oldest batches while the rest still cover the window.
+        while len(batches) > 1 and self.calls - batches[0][0] >= self.size:
+            c, f = batches.popleft()
+            self.calls -= c
+            self.faults -= f
+
+
 def _model_ids(model: OnlineLabelModel) -> set[str]:
     """LF ids the model currently holds (creating its empty state if needed)."""
     if model.n_lfs_ == 0:
@@ -104,6 +164,12 @@ class Labeler:
         ``time.perf_counter`` regardless).
     max_bytes
         Largest event accepted, in bytes (larger ones go to the DLQ as ``"oversized"``).
+    quarantine_threshold
+        An LF whose calls raised at least this fraction of the time over its recent
+        window is quarantined (see the notes); ``None`` never quarantines.
+    quarantine_window
+        Calls the fault rate is measured over: the most recent batches holding at least
+        this many calls of the LF; no LF is judged on fewer.
 
     Attributes
     ----------
@@ -128,9 +194,25 @@ class Labeler:
         lacked a field / met the wrong type (invalid); the LF abstained there.
     batches_, lfset_swaps_ : int
         Batches processed and LF sets swapped in.
+    quarantined_ : dict of str to Quarantine
+        LFs of the current set that are quarantined: not called, they vote ``ABSTAIN``.
+    quarantines_ : int
+        LFs quarantined so far (releases do not decrease it).
 
     Notes
     -----
+    **Quarantine.** An LF that raises votes ``ABSTAIN`` on that event and counts a fault
+    (``lf_faults_``); the batch goes on. An LF that *keeps* failing -- at least
+    ``quarantine_threshold`` of its calls over its last ``quarantine_window`` calls (whole
+    batches: the most recent batches holding at least that many calls) -- is quarantined
+    after the batch that tipped it: from the next batch on it is not called at all and
+    votes ``ABSTAIN`` on every event (its column stays, so the label model and the label
+    records keep their shape), and :attr:`quarantined_` says why and since when. Events
+    it cannot read (a field missing or mistyped) are the events' fault, not the LF's,
+    and never count. It comes back with the next LF set version that changes it (a new
+    ``name@version``; an unchanged id stays quarantined across set versions) or with
+    :meth:`release`, with a fresh window.
+
     **Labels come from the model as it was before the batch (prequential).** Each batch
     is predicted with ``predict_proba_many`` first and learned with ``learn_many`` after.
     Reasons:
@@ -185,6 +267,8 @@ class Labeler:
         feedback_cache: int = 100_000,
         clock: Callable[[], float] = time.time,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        quarantine_threshold: float | None = 0.5,
+        quarantine_window: int = 200,
     ) -> None:
         if not isinstance(lfset, LFSet):
             raise TypeError(f"lfset must be an LFSet, got {type(lfset).__name__}")
@@ -198,6 +282,12 @@ class Labeler:
             raise ValueError(f"feedback_cache must be >= 0, got {feedback_cache}")
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be >= 1, got {max_bytes}")
+        if quarantine_threshold is not None and not 0 < quarantine_threshold <= 1:
+            raise ValueError(
+                f"quarantine_threshold must be in (0, 1] or None, got {quarantine_threshold}"
+            )
+        if isinstance(quarantine_window, bool) or quarantine_window < 1:
+            raise ValueError(f"quarantine_window must be >= 1, got {quarantine_window!r}")
         applier = LFApplier(lfset).reset()  # validates the set before anything changes
         self.model = model
         self.serving: OnlineLabelModel | None = None
@@ -205,6 +295,8 @@ class Labeler:
         self.feedback_cache = feedback_cache
         self.clock = clock
         self.max_bytes = max_bytes
+        self.quarantine_threshold = quarantine_threshold
+        self.quarantine_window = quarantine_window
         known = _model_ids(model)
         for lf_id in lfset.ids:
             if lf_id not in known:
@@ -213,6 +305,11 @@ class Labeler:
                 model.add_lf(lf_id)
         self.lfset = lfset
         self._applier = applier
+        # Columns of the LFs the applier calls; None: all of them (nothing quarantined).
+        self._cols: NDArray[np.intp] | None = None
+        self.quarantined_: dict[str, Quarantine] = {}
+        self.quarantines_ = 0
+        self._windows: dict[str, _FaultWindow] = {}
         # event id -> (its batch, row in the batch's L); row _GOLD_DONE once gold is in.
         self._seen: dict[str, tuple[_Batch, int]] = {}
         self._batches: collections.deque[_Batch] = collections.deque()
@@ -357,18 +454,118 @@ class Labeler:
         return self.model
 
     def _apply(self, events: list[Event]) -> NDArray[np.int64]:
-        """Votes of the current LF set on the events' payloads; folds in the LF counters."""
+        """Votes of the current LF set on the events' payloads; folds in the LF counters.
+
+        Quarantined LFs are not called: their columns are ``ABSTAIN``.
+        """
         applier = self._applier
         faults = dict(applier.fault_counts_)
         invalid = dict(applier.invalid_counts_)
-        L = applier.apply_many([e.payload for e in events])
+        payloads = [e.payload for e in events]
+        cols = self._cols
+        if cols is None:
+            L = applier.apply_many(payloads)
+        else:
+            L = np.full((len(events), len(self.lfset.ids)), ABSTAIN, dtype=np.int64)
+            if cols.size:
+                L[:, cols] = applier.apply_many(payloads)
+        new_faults: dict[str, int] = {}
         for lf_id, count in applier.fault_counts_.items():
             if count != faults[lf_id]:
+                new_faults[lf_id] = count - faults[lf_id]
                 self.lf_faults_[lf_id] = self.lf_faults_.get(lf_id, 0) + count - faults[lf_id]
         for lf_id, count in applier.invalid_counts_.items():
             if count != invalid[lf_id]:
                 self.lf_invalid_[lf_id] = self.lf_invalid_.get(lf_id, 0) + count - invalid[lf_id]
+        if self.quarantine_threshold is not None:
+            self._judge(applier.lf_ids_, len(events), new_faults)
         return L
+
+    # ------------------------------------------------------------------ quarantine
+
+    def _judge(self, called: tuple[str, ...], n: int, faults: Mapping[str, int]) -> None:
+        """Add a batch to the called LFs' fault windows; quarantine those over threshold."""
+        threshold = self.quarantine_threshold
+        assert threshold is not None
+        windows = self._windows
+        size = self.quarantine_window
+        tipped: list[tuple[str, _FaultWindow]] = []
+        for lf_id in called:
+            w = windows.get(lf_id)
+            f = faults.get(lf_id, 0)
+            if w is None:
+                if not f:
+                    # A window is only opened by a fault: healthy LFs cost one lookup.
+                    continue
+                w = windows[lf_id] = _FaultWindow(size)
+            w.add(n, f)
+            if w.calls >= size and w.faults >= threshold * w.calls:
+                tipped.append((lf_id, w))
+            elif not w.faults:
+                del windows[lf_id]  # a clean window again: forget it
+        if not tipped:
+            return
+        at = self.clock()
+        last: dict[str, str] = {}
+        for report in self._applier.reports_:
+            if report.kind == "fault":
+                last[report.lf_id] = report.reason
+        for lf_id, w in tipped:
+            rate = w.faults / w.calls
+            why = (
+                f"{w.faults} of its last {w.calls} calls raised ({rate:.0%} >= "
+                f"{threshold:.0%}); last fault: {last.get(lf_id, '?')}"
+            )
+            self.quarantined_[lf_id] = Quarantine(
+                lf_id, why, at, w.faults, w.calls, self.batches_ + 1
+            )
+            self.quarantines_ += 1
+            del windows[lf_id]
+        self._applier, self._cols = self._build_applier(self.lfset)
+
+    def _build_applier(self, lfset: LFSet) -> tuple[LFApplier, NDArray[np.intp] | None]:
+        """Return an applier of the set's LFs that are not quarantined, and their columns."""
+        if not any(lf_id in self.quarantined_ for lf_id in lfset.ids):
+            return LFApplier(lfset).reset(), None
+        active: list[LF] = []
+        cols: list[int] = []
+        for j, lf in enumerate(lfset.lfs):
+            if lf.id not in self.quarantined_:
+                active.append(lf)
+                cols.append(j)
+        applier = LFApplier(active, cardinality=lfset.cardinality).reset()
+        return applier, np.array(cols, dtype=np.intp)
+
+    def release(self, lf_id: str) -> bool:
+        """Call a quarantined LF again from the next batch, with a fresh window.
+
+        Returns whether ``lf_id`` was quarantined.
+
+        Examples
+        --------
+        >>> from streamlabel.labelmodel import OnlineLabelModel
+        >>> from streamlabel.lf import LFSet, labeling_function
+        >>> @labeling_function()
+        ... def broken(event):
+        ...     return 1 // 0
+        >>> labeler = Labeler(LFSet("s", "1", [broken], cardinality=2),
+        ...                   OnlineLabelModel(cardinality=2), clock=lambda: 7.0)
+        >>> events = [{"id": f"e{i}", "ts": 0, "entity": "c", "payload": {}}
+        ...           for i in range(200)]
+        >>> _ = labeler.process_many([(e, None) for e in events])
+        >>> q = labeler.quarantined_["broken@1"]
+        >>> q.faults, q.calls, q.at
+        (200, 200, 7.0)
+        >>> q.reason
+        '200 of its last 200 calls raised (100% >= 50%); last fault: ZeroDivisionError: ...'
+        >>> labeler.release("broken@1"), labeler.quarantined_
+        (True, {})
+        """
+        if self.quarantined_.pop(lf_id, None) is None:
+            return False
+        self._windows.pop(lf_id, None)
+        self._applier, self._cols = self._build_applier(self.lfset)
+        return True
 
     @staticmethod
     def _votes(L: NDArray[np.int64], ids: tuple[str, ...]) -> list[dict[str, int]]:
@@ -496,7 +693,13 @@ class Labeler:
             if lf_id in known and lf_id not in new.ids:
                 model.retire_lf(lf_id)
         self.lfset = new
-        self._applier = applier
+        # A quarantined LF stays so while its id is served; a new version comes back.
+        self.quarantined_ = {i: q for i, q in self.quarantined_.items() if i in new.ids}
+        self._windows = {i: w for i, w in self._windows.items() if i in new.ids}
+        if self.quarantined_:
+            self._applier, self._cols = self._build_applier(new)
+        else:
+            self._applier, self._cols = applier, None
         for lf_id in new.ids:
             self.lf_faults_.setdefault(lf_id, 0)
             self.lf_invalid_.setdefault(lf_id, 0)

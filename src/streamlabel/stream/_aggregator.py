@@ -29,13 +29,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from streamlabel.labelmodel import OnlineLabelModel
+from streamlabel.metrics import Metrics
 from streamlabel.stream._app import Output, RawEvent
 from streamlabel.stream._service import (
     Snapshot,
     SnapshotError,
     parse_snapshot,
+    record_lag,
     record_producer,
     send_record,
+    service_metrics,
     snapshot_value,
 )
 from streamlabel.stream._settings import StreamSettings
@@ -188,12 +191,15 @@ def run_aggregator(
     *,
     should_stop: Callable[[], bool] = lambda: False,
     poll_timeout: float = 0.5,
+    metrics: Metrics | None = None,
 ) -> StatsAggregator:
     """Follow ``labelmodel-stats`` and publish merged parameters until ``should_stop()``.
 
     Reads the topic from its beginning (no consumer group: the aggregator needs every
     worker's record) with kafka-python, and publishes ``labelmodel-params`` at most every
-    ``settings.params_interval`` seconds, when a record changed the merge.
+    ``settings.params_interval`` seconds, when a record changed the merge. ``metrics``
+    (optional) counts the records read (``taken`` / ``ignored``) and the parameters
+    published, the workers merged, and the consumer lag on ``labelmodel-stats``.
 
     Returns
     -------
@@ -229,14 +235,23 @@ def run_aggregator(
             for batch in consumer.poll(timeout_ms=int(poll_timeout * 1000)).values():
                 for rec in batch:
                     raw = RawEvent(rec.key, rec.value or b"", rec.topic, rec.partition, rec.offset)
+                    ignored = agg.ignored_
                     dirty |= agg.offer(raw)
+                    if metrics is not None:
+                        outcome = "ignored" if agg.ignored_ != ignored else "taken"
+                        metrics.stats_records.labels(outcome).inc()
             now = time.monotonic()
             if dirty and now - last >= settings.params_interval:
                 out = agg.params()
                 if out is not None:
                     _publish(producer, settings, out)
+                    if metrics is not None:
+                        metrics.params_published.inc()
+                        metrics.aggregator_workers.set(len(out.value["workers"]))
                 dirty = False
                 last = now
+            if metrics is not None:
+                record_lag(consumer, metrics)
     finally:
         consumer.close()
         producer.close(timeout=10)
@@ -263,7 +278,12 @@ def serve_aggregator(settings: StreamSettings, *, loglevel: str = "warning") -> 
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run_aggregator(settings, should_stop=lambda: stop["now"])
+    metrics, server = service_metrics(settings, "aggregator")
+    try:
+        run_aggregator(settings, should_stop=lambda: stop["now"], metrics=metrics)
+    finally:
+        if server is not None:
+            server.close()
     sys.exit(0)
 
 

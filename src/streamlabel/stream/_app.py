@@ -27,6 +27,8 @@ from streamlabel.stream._settings import StreamSettings
 if TYPE_CHECKING:
     import faust
 
+    from streamlabel.metrics import Metrics
+
 __all__ = [
     "OUTPUT_TOPICS",
     "TOPICS",
@@ -239,6 +241,7 @@ def create_app(
     on_params: RecordHandler | None = None,
     params_from: Mapping[int, int] | None = None,
     feedback_from: Mapping[int, int] | None = None,
+    metrics: Metrics | None = None,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -274,6 +277,9 @@ def create_app(
     started : float, optional
         ``time.monotonic()`` at the worker's start, for the batched reader's log line
         ``streamlabel partitions assigned after ... s: N``.
+    metrics : Metrics, optional
+        With the batched reader, where it sets the consumer lag of every assigned
+        partition (``streamlabel_consumer_lag``).
 
     Returns
     -------
@@ -379,7 +385,7 @@ def create_app(
     if batched:
         from streamlabel.stream._reader import BatchedReader, reader_service
 
-        reader = BatchedReader(settings, handle, started=started)
+        reader = BatchedReader(settings, handle, started=started, metrics=metrics)
         app.service(reader_service(reader))
         send_outputs = reader.send
         if on_feedback is not None:

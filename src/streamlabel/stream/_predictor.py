@@ -13,7 +13,9 @@ One asyncio process, no Faust worker (it needs no agents, tables or changelogs):
   (``predictions`` keyed by event id, ``dlq`` keyed ``topic:partition:offset``) are
   delivered before the batch's offsets are committed (at least once);
 - an aiohttp server (``predictor_host``:``predictor_port``, loopback by default):
-  ``POST /predict``, ``GET /healthz``, ``GET /readyz``, ``GET /model``.
+  ``POST /predict``, ``GET /healthz``, ``GET /readyz``, ``GET /model`` and, with
+  ``metrics_enabled``, ``GET /metrics`` (the service's :class:`~streamlabel.metrics.Metrics`:
+  predictions and latency by path, DLQ, model info, swaps and load failures, consumer lag).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from streamlabel.metrics import CONTENT_TYPE, Metrics
 from streamlabel.pipeline import Predictor, Source
 from streamlabel.stream._app import Output, RawEvent, ensure_topics
 from streamlabel.stream._service import StartupError
@@ -51,6 +54,10 @@ class PredictorHandler:
     ``topic:partition:offset``, value: :meth:`DLQRecord.to_dict` plus
     ``"service": "predictor"``, since the labeler DLQs the same event under the same key).
 
+    With ``metrics``, every batch counts its events, predictions (``path="stream"``),
+    DLQ records by reason, and observes the batch's time per event (once per event) in
+    the prediction latency histogram.
+
     Examples
     --------
     >>> handler = PredictorHandler(Predictor("fraud"))
@@ -58,14 +65,27 @@ class PredictorHandler:
     [('dlq', b'ev:0:3', 'not_json')]
     """
 
-    def __init__(self, predictor: Predictor) -> None:
+    def __init__(self, predictor: Predictor, metrics: Metrics | None = None) -> None:
         self.predictor = predictor
+        self.metrics = metrics
 
     def __call__(self, batch: Sequence[RawEvent]) -> list[Output]:
         """Predict a batch; see the class docstring for the outputs."""
+        t0 = time.perf_counter()
         outcome = self.predictor.process_many(
             [(ev.value, Source(ev.topic, ev.partition, ev.offset)) for ev in batch]
         )
+        m = self.metrics
+        if m is not None and batch:
+            per_event = (time.perf_counter() - t0) / len(batch)
+            m.events_processed.inc(len(batch))
+            m.predictions.labels("stream").inc(len(outcome.predictions))
+            hist = m.prediction_seconds.labels("stream")
+            for _ in outcome.predictions:
+                hist.observe(per_event)
+            for d in outcome.dlq:
+                m.dlq.labels(d.reason).inc()
+            m.sync_predictor(self.predictor)
         outputs = [
             Output("predictions", rec.event_id.encode("utf-8"), rec.to_dict())
             for rec in outcome.predictions
@@ -86,6 +106,9 @@ class PredictorService:
         Brokers, prefix, batching, and the ``predictor_*`` settings.
     predictor : Predictor, optional
         Built from the settings by default (``predictor_model`` is then required).
+    metrics : Metrics, optional
+        Served at ``GET /metrics``; a new bundle by default when ``metrics_enabled``
+        (no ``/metrics`` route otherwise).
 
     Attributes
     ----------
@@ -95,7 +118,12 @@ class PredictorService:
         Polls of ``models`` handed to the predictor.
     """
 
-    def __init__(self, settings: StreamSettings, predictor: Predictor | None = None) -> None:
+    def __init__(
+        self,
+        settings: StreamSettings,
+        predictor: Predictor | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         if predictor is None:
             if settings.predictor_model is None:
                 raise StartupError(
@@ -109,7 +137,10 @@ class PredictorService:
             )
         self.settings = settings
         self.predictor = predictor
-        self.handler = PredictorHandler(predictor)
+        if metrics is None and settings.metrics_enabled:
+            metrics = Metrics()
+        self.metrics = metrics
+        self.handler = PredictorHandler(predictor, metrics)
         self.http_address: tuple[str, int] | None = None
         self.model_batches_ = 0
         self.reader: Any = None
@@ -124,13 +155,24 @@ class PredictorService:
 
         predictor = self.predictor
         limit = predictor.max_event_bytes * predictor.max_request_events + 1024
+        metrics = self.metrics
 
         async def predict(request: web.Request) -> web.Response:
+            t0 = time.perf_counter()
             body = await request.read()
             # Scored on the loop: one read of the served reference, lock-free; a swap
             # running in the model thread meanwhile does not affect this request.
             status, out = predictor.answer(body)
+            if metrics is not None:
+                if status == 200:
+                    metrics.predictions.labels("http").inc(len(out["predictions"]))
+                metrics.prediction_seconds.labels("http").observe(time.perf_counter() - t0)
             return web.json_response(out, status=status)
+
+        async def metrics_page(request: web.Request) -> web.Response:
+            assert metrics is not None
+            metrics.sync_predictor(predictor)
+            return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
         async def healthz(request: web.Request) -> web.Response:
             return web.json_response({"status": "ok"})
@@ -158,6 +200,8 @@ class PredictorService:
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
         app.router.add_get("/model", model)
+        if metrics is not None:
+            app.router.add_get("/metrics", metrics_page)
         return app
 
     async def wait_http(self) -> tuple[str, int]:
@@ -211,6 +255,8 @@ class PredictorService:
                 outcomes = await loop.run_in_executor(
                     self._executor, self.predictor.offer_models, records
                 )
+                if self.metrics is not None:
+                    self.metrics.sync_predictor(self.predictor)
                 for out in outcomes:
                     if out.action in ("swapped", "shadowing", "cleared"):
                         logger.warning(
@@ -275,7 +321,11 @@ class PredictorService:
                     f"{s.predictor_model_wait:g} s (see the log for refused records)"
                 )
             self.reader = reader = BatchedReader(
-                s, self.handler, started=started, group_id=s.predictor_group_id
+                s,
+                self.handler,
+                started=started,
+                group_id=s.predictor_group_id,
+                metrics=self.metrics,
             )
             await reader.start()
             reading = asyncio.create_task(reader.run(), name="read_events")

@@ -34,6 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition  # type:
 from aiokafka.abc import ConsumerRebalanceListener  # type: ignore[import-untyped]
 from aiokafka.partitioner import DefaultPartitioner  # type: ignore[import-untyped]
 
+from streamlabel.metrics import Metrics
 from streamlabel.stream._app import OUTPUT_TOPICS, BatchHandler, Output, RawEvent, encode_output
 from streamlabel.stream._settings import StreamSettings
 
@@ -42,6 +43,8 @@ __all__ = ["BatchedReader"]
 logger = logging.getLogger("streamlabel.stream")
 
 _SEND_TIMEOUT_S = 60.0
+# Seconds between consumer-lag updates while no batch arrives.
+_LAG_INTERVAL_S = 1.0
 
 
 class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -53,6 +56,9 @@ class _Revocations(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.reader.lock:  # the batch in progress finishes and commits first
             await self.reader.drain()
+        if self.reader.metrics is not None:
+            for tp in revoked:
+                self.reader.metrics.drop_consumer_lag(tp.topic, tp.partition)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         # WARNING so that it shows at the default level: tests and the bench wait on it.
@@ -79,6 +85,10 @@ class BatchedReader:
     group_id : str, optional
         The consumer group; ``settings.group_id`` (the labeler's) by default. The
         predictor reads ``events`` in a group of its own.
+    metrics : Metrics, optional
+        Where the consumer lag of every assigned partition is set (the partition's high
+        watermark from the last fetch minus the consumer's position), after every batch
+        and every second while idle.
     """
 
     def __init__(
@@ -89,8 +99,11 @@ class BatchedReader:
         *,
         started: float | None = None,
         group_id: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
+        self._lag_at = 0.0
         self.group_id = settings.group_id if group_id is None else group_id
         self.handler = handler
         self.on_feedback = on_feedback
@@ -181,9 +194,38 @@ class BatchedReader:
                         await self._process(records)
                 elif self._pending is not None and self._pending.done():
                     await self.drain()  # surface a failed delivery even when idle
+                if self.metrics is not None and (
+                    records or time.monotonic() - self._lag_at >= _LAG_INTERVAL_S
+                ):
+                    await self.update_lag()
         finally:
             async with self.lock:
                 await self.drain()
+
+    async def update_lag(self) -> dict[tuple[str, int], int]:
+        """Set the lag of every assigned partition whose end is known; return them.
+
+        The lag is the partition's high watermark (from the consumer's last fetch of it)
+        minus the consumer's position: records not yet handed to the handler.
+        """
+        self._lag_at = time.monotonic()
+        consumer = self.consumer
+        lags: dict[tuple[str, int], int] = {}
+        if consumer is None:
+            return lags
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            try:
+                position = await consumer.position(tp)
+            except Exception:  # mid-rebalance: the next update sets it
+                continue
+            lags[(tp.topic, tp.partition)] = max(0, high - position)
+        if self.metrics is not None:
+            for (topic, partition), lag in lags.items():
+                self.metrics.set_consumer_lag(topic, partition, lag)
+        return lags
 
     async def _process(self, records: dict[Any, list[Any]]) -> None:
         events: list[RawEvent] = []

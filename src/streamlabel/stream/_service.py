@@ -41,6 +41,7 @@ from streamlabel.labelmodel import (
     loads_model,
 )
 from streamlabel.lf import LFSet, LFSpecError, load_lfset
+from streamlabel.metrics import SERVICE_PORTS, Metrics, MetricsServer, serve_metrics
 from streamlabel.pipeline import (
     DLQRecord,
     DriftWatch,
@@ -71,6 +72,8 @@ __all__ = [
     "read_lfsets",
     "read_params",
     "read_snapshot",
+    "record_lag",
+    "service_metrics",
     "snapshot_value",
 ]
 
@@ -86,6 +89,57 @@ _SNAPSHOT_VERSION: Final = 2
 #: A snapshot record larger than this (bytes of JSON) is not published, with a warning:
 #: the broker's default ``message.max.bytes`` is about 1 MB.
 SNAPSHOT_MAX_BYTES: Final = 900_000
+
+
+def service_metrics(
+    settings: StreamSettings, service: str, *, label_names: Sequence[str] | None = None
+) -> tuple[Metrics | None, MetricsServer | None]:
+    """Create a service's metrics bundle and serve it at ``/metrics``, per the settings.
+
+    Returns ``(None, None)`` when ``metrics_enabled`` is off. The port is
+    ``metrics_port``, else the service's default (:data:`~streamlabel.metrics.SERVICE_PORTS`);
+    the server is None when the port cannot be bound (logged; the service runs on).
+
+    Examples
+    --------
+    >>> m, server = service_metrics(StreamSettings(metrics_port=0), "labeler")
+    >>> m is not None and server is not None and server.port > 0
+    True
+    >>> server.close()
+    >>> service_metrics(StreamSettings(metrics_enabled=False), "labeler")
+    (None, None)
+    """
+    if not settings.metrics_enabled:
+        return None, None
+    metrics = Metrics(label_names=label_names)
+    port = settings.metrics_port
+    if port is None:
+        port = SERVICE_PORTS[service]
+    return metrics, serve_metrics(metrics, settings.metrics_host, port, service=service)
+
+
+def record_lag(consumer: Any, metrics: Metrics | None) -> dict[tuple[str, int], int]:
+    """Set the lag of a kafka-python consumer's assigned partitions; return them.
+
+    High watermark (from the consumer's last fetch) minus position, for every assigned
+    partition whose watermark is known.
+    """
+    lags: dict[tuple[str, int], int] = {}
+    for tp in consumer.assignment():
+        high = consumer.highwater(tp)
+        if high is None:
+            continue
+        try:
+            position = consumer.position(tp, timeout_ms=1000)
+        except Exception:  # mid-rebalance: the next update sets it
+            continue
+        if position is None:
+            continue
+        lags[(tp.topic, tp.partition)] = max(0, int(high) - int(position))
+    if metrics is not None:
+        for (topic, partition), lag in lags.items():
+            metrics.set_consumer_lag(topic, partition, lag)
+    return lags
 
 
 class StartupError(RuntimeError):
@@ -457,6 +511,11 @@ class LabelerHandler:
         Drift monitors over the labels; no ``drift`` records when None.
     drift_context : mapping, optional
         Copied into every ``drift`` record (the worker passes its group and worker id).
+    metrics : Metrics, optional
+        Fed after every batch (:meth:`Metrics.observe_labels`,
+        :meth:`Metrics.sync_labeler`, batch duration, drift detections, retraining
+        requests, DLQ records of ``lfsets`` and ``feedback``); none when None. May be set
+        later (the worker sets it before the first batch).
 
     Attributes
     ----------
@@ -503,6 +562,7 @@ class LabelerHandler:
         params_key: str = "streamlabel-labeler",
         watch: DriftWatch | None = None,
         drift_context: dict[str, Any] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0, got {snapshot_every}")
@@ -526,6 +586,8 @@ class LabelerHandler:
         self.drift_context = dict(drift_context or {})
         self.drift_events_ = 0
         self.retrain_requests_ = 0
+        self.metrics = metrics
+        self._quarantines = labeler.quarantines_
         # The label emitted for each recent event, for the gold-error monitor: as many
         # as the labeler keeps votes for (late gold for older events is unmatched anyway).
         self._emitted: OrderedDict[str, int] = OrderedDict()
@@ -558,6 +620,8 @@ class LabelerHandler:
             review=review,
             feedback_cache=settings.feedback_cache,
             max_bytes=settings.max_event_bytes,
+            quarantine_threshold=settings.lf_quarantine_threshold or None,
+            quarantine_window=settings.lf_quarantine_window,
         )
         for lf_id in [i for i in model.lf_ids_ if i not in lfset.ids]:
             model.retire_lf(lf_id)
@@ -589,10 +653,21 @@ class LabelerHandler:
 
     def __call__(self, batch: Sequence[RawEvent]) -> list[Output]:
         """Label one micro-batch of ``events`` (after swapping in a pending LF set)."""
-        outputs = self._swap_pending()
-        outcome = self.labeler.process_many(
+        t0 = time.perf_counter()
+        outputs = self._count_dlq(self._swap_pending())
+        labeler = self.labeler
+        outcome = labeler.process_many(
             [(ev.value, Source(ev.topic, ev.partition, ev.offset)) for ev in batch]
         )
+        if labeler.quarantines_ != self._quarantines:
+            self._quarantines = labeler.quarantines_
+            for q in labeler.quarantined_.values():
+                if q.batch == labeler.batches_:
+                    logger.error("streamlabel LF %s quarantined: %s", q.lf_id, q.reason)
+        m = self.metrics
+        if m is not None:
+            m.observe_labels(outcome.labels, labeler.lfset.ids)
+            m.sync_labeler(labeler)
         outputs.extend(
             Output("labels", rec.event_id.encode("utf-8"), rec.to_dict()) for rec in outcome.labels
         )
@@ -619,6 +694,17 @@ class LabelerHandler:
                 snap = self.snapshot()
                 if snap is not None:
                     outputs.append(snap)
+        if m is not None:
+            m.batch_seconds.observe(time.perf_counter() - t0)
+        return outputs
+
+    def _count_dlq(self, outputs: list[Output]) -> list[Output]:
+        """Count the ``dlq`` outputs the labeler's counters do not (lfsets, feedback)."""
+        m = self.metrics
+        if m is not None:
+            for o in outputs:
+                if o.topic == "dlq":
+                    m.dlq.labels(str(o.value.get("reason", "unknown"))).inc()
         return outputs
 
     def _drift_outputs(self, requests: Sequence[RetrainRequest]) -> list[Output]:
@@ -634,6 +720,9 @@ class LabelerHandler:
         ]
         # The topic is the record of them: the watch need not keep them all.
         self.drift_events_ += len(watch.events_)
+        if self.metrics is not None:
+            self.metrics.observe_drift(watch.events_)
+            self.metrics.retrain_requests.inc(len(requests))
         watch.events_.clear()
         for r in requests:
             self.retrain_requests_ += 1
@@ -775,7 +864,9 @@ class LabelerHandler:
             self.lfsets_invalid_ += 1
             logger.warning("LF set record %s refused: %s", record.source, exc)
             extra = {"lfset": name, "lf": exc.lf, "field": exc.field}
-            return [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), extra)]
+            return self._count_dlq(
+                [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), extra)]
+            )
         current = self.labeler.lfset
         if new.version == current.version:  # checked: same content
             self.lfsets_ignored_ += 1
@@ -836,6 +927,9 @@ class LabelerHandler:
             if learned and self.watch is not None and emitted is not None:
                 requests = self.watch.observe_gold(emitted, record.label, timestamp=self.clock())
                 outputs.extend(self._drift_outputs(requests))
+        if self.metrics is not None:
+            self.metrics.sync_labeler(self.labeler)  # feedback outcomes
+            self._count_dlq(outputs)
         return outputs
 
 

@@ -67,6 +67,22 @@ class StreamSettings(BaseModel):
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
         Largest event accepted; larger ones go to ``dlq`` as ``oversized``.
+    lf_quarantine_threshold : float, default=0.5
+        An LF whose calls raised at least this fraction of the time over its last
+        ``lf_quarantine_window`` calls is quarantined (not called, votes ABSTAIN, reported
+        in ``streamlabel_lf_quarantined``) until a new version of it is served; 0 never
+        quarantines.
+    lf_quarantine_window : int, default=200
+        Calls an LF's fault rate is measured over (whole batches covering at least this).
+    metrics_enabled : bool, default=True
+        Whether the service serves Prometheus metrics at ``/metrics``.
+    metrics_host : str, default="127.0.0.1"
+        Address the ``/metrics`` server binds (a container sets ``0.0.0.0``).
+    metrics_port : int, optional
+        Port of the ``/metrics`` server; by default the service's own: labeler 9101,
+        aggregator 9102, trainer 9103 (the predictor serves ``/metrics`` on its HTTP
+        port and ignores this). 0: any free port, logged at start. A port that cannot be
+        bound is logged and the service runs on without ``/metrics``.
     review_min_confidence : float, default=0.6
         Events whose top posterior is below this go to ``review`` as ``uncertain``.
     review_conflicts : bool, default=True
@@ -179,6 +195,11 @@ class StreamSettings(BaseModel):
     half_life: float = Field(default=50_000.0, ge=1, allow_inf_nan=False)
     feedback_cache: int = Field(default=100_000, ge=0)
     max_event_bytes: int = Field(default=64_000, ge=1)
+    lf_quarantine_threshold: float = Field(default=0.5, ge=0, le=1)
+    lf_quarantine_window: int = Field(default=200, ge=1)
+    metrics_enabled: bool = True
+    metrics_host: str = Field(default="127.0.0.1", min_length=1)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
     review_min_confidence: float = Field(default=0.6, ge=0, le=1)
     review_conflicts: bool = True
     review_max_per_1000: int = Field(default=20, ge=0, le=1000)

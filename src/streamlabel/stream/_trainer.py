@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from streamlabel.drift import RetrainRequest
+from streamlabel.metrics import Metrics
 from streamlabel.models import (
     ArtifactError,
     ModelCommand,
@@ -57,7 +58,12 @@ from streamlabel.pipeline import (
     parse_feedback,
 )
 from streamlabel.stream._app import RawEvent, ensure_topics
-from streamlabel.stream._service import StartupError, record_producer
+from streamlabel.stream._service import (
+    StartupError,
+    record_lag,
+    record_producer,
+    service_metrics,
+)
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
@@ -157,6 +163,10 @@ class TrainerHandler:
         records of other groups are ignored.
     max_event_bytes
         Largest event parsed.
+    metrics
+        Counts the retraining requests taken and every round by outcome with its
+        duration (:meth:`Metrics.observe_training`; a round that raises counts as
+        ``failed``); none when None.
 
     Attributes
     ----------
@@ -181,8 +191,16 @@ class TrainerHandler:
     (1, 1)
     """
 
-    def __init__(self, trainer: Trainer, group: str, *, max_event_bytes: int = 64_000) -> None:
+    def __init__(
+        self,
+        trainer: Trainer,
+        group: str,
+        *,
+        max_event_bytes: int = 64_000,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.trainer = trainer
+        self.metrics = metrics
         self.group = group
         self.max_event_bytes = max_event_bytes
         self.invalid_ = dict.fromkeys(_INPUTS, 0)
@@ -231,6 +249,8 @@ class TrainerHandler:
             self.drift_ignored_ += 1
             return
         self._requests.append(item)
+        if self.metrics is not None:
+            self.metrics.retrain_requests.inc()
 
     def step(self) -> list[TrainingResult]:
         """Act on the queued requests, then on a waiting one or the schedule.
@@ -240,7 +260,7 @@ class TrainerHandler:
         results = []
         trainer = self.trainer
         for request in self._requests:
-            result = trainer.offer_request(request)
+            result = self._timed(trainer.offer_request, request)
             if result is not None:
                 results.append(result)
             elif trainer.waiting is request:
@@ -254,7 +274,7 @@ class TrainerHandler:
                     "streamlabel retraining request dropped (cooldown): %s", request.reason
                 )
         self._requests.clear()
-        scheduled = trainer.poll()
+        scheduled = self._timed(trainer.poll)
         if scheduled is not None:
             results.append(scheduled)
         return results
@@ -311,6 +331,23 @@ class TrainerHandler:
     def registry_view(self) -> dict[str, Any]:
         """Return the ``model-registry`` record value of this trainer's registry."""
         return registry_view(self.trainer.registry, self.trainer.name, self.commands_)
+
+    def _timed(
+        self, call: Callable[..., TrainingResult | None], *args: Any
+    ) -> TrainingResult | None:
+        """Run ``call``; a round it ran is counted with its duration in the metrics."""
+        m = self.metrics
+        t0 = time.perf_counter()
+        try:
+            result = call(*args)
+        except Exception:
+            if m is not None:
+                m.retrain_runs.labels("failed").inc()
+                m.retrain_seconds.observe(time.perf_counter() - t0)
+            raise
+        if m is not None and result is not None:
+            m.observe_training(result, time.perf_counter() - t0)
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,8 +530,12 @@ def run_trainer(
     should_stop: Callable[[], bool] = lambda: False,
     poll_timeout: float = 0.5,
     create_topics: bool = True,
+    metrics: Metrics | None = None,
 ) -> TrainerHandler:
     """Run the trainer until ``should_stop()``; return its handler (its state then).
+
+    ``metrics`` (optional) gets the handler's counts (retraining requests and rounds)
+    and the consumer lag of the trainer's group.
 
     Raises
     ------
@@ -511,6 +552,7 @@ def run_trainer(
             logger.warning("created topics %s", ", ".join(created))
     start = prepare_trainer(settings)
     handler = start.handler
+    handler.metrics = metrics
     producer = record_producer(settings, "trainer")
     names = {settings.topic(n): n for n in _INPUTS}
     consumer = KafkaConsumer(
@@ -552,6 +594,8 @@ def run_trainer(
                     _publish(producer, settings, result.record)
             if changed:
                 _publish_view(producer, settings, handler)
+            if metrics is not None:
+                record_lag(consumer, metrics)
     finally:
         consumer.close()
         producer.close(timeout=10)
@@ -574,7 +618,13 @@ def serve_trainer(settings: StreamSettings, *, loglevel: str = "warning") -> Non
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    run_trainer(settings, should_stop=lambda: stop["now"])
+    _require_features(settings)  # before a port is bound
+    metrics, server = service_metrics(settings, "trainer")
+    try:
+        run_trainer(settings, should_stop=lambda: stop["now"], metrics=metrics)
+    finally:
+        if server is not None:
+            server.close()
     sys.exit(0)
 
 

@@ -31,6 +31,7 @@ from streamlabel.stream._service import (
     StartupError,
     prepare_labeler,
     publish_snapshot,
+    service_metrics,
 )
 from streamlabel.stream._settings import StreamSettings
 
@@ -78,10 +79,13 @@ def run_worker(
         if created:
             logger.warning("created topics %s", ", ".join(created))
     labeler: LabelerHandler | None = None
+    server = None
     if handler == "labeler":
         start = prepare_labeler(settings)
         labeler = start.handler
         lfset = start.handler.labeler.lfset
+        metrics, server = service_metrics(settings, "labeler", label_names=lfset.label_names)
+        labeler.metrics = metrics
         ready_note = f"; LF set {lfset.name!r} version {lfset.version!r} from {start.origin}"
         ready_note += (
             f"; label model {start.restored} from a snapshot"
@@ -98,6 +102,7 @@ def run_worker(
             on_params=start.handler.offer_params,
             params_from=start.params_from,
             feedback_from=start.feedback_from,
+            metrics=metrics,
         )
     else:
         ready_note = "; echo handler"
@@ -138,6 +143,8 @@ def run_worker(
         # Faust has stopped (agents done, offsets committed): the model is final.
         if labeler is not None and settings.snapshot_every:
             publish_snapshot(settings, labeler)
+        if server is not None:
+            server.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
