@@ -333,6 +333,8 @@ def _push(settings: Any, version: int) -> dict[str, Any]:
             ",".join(settings.bootstrap_servers),
             "--prefix",
             settings.topic_prefix,
+            "--reason",
+            f"demo: the analyst's LF set v{version} for the scripted drift",
         ]
     )
     result: dict[str, Any] = args.handler(args)
