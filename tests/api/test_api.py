@@ -440,3 +440,49 @@ def test_readyz_is_503_when_the_backend_is_down(backend: InMemoryBackend) -> Non
     backend.ready = False
     client = TestClient(create_api(ApiSettings(tokens=TOKENS), backend))
     assert client.get("/readyz").status_code == 503
+
+
+def test_status_page_shows_lfs_with_history_drift_and_models(
+    backend: InMemoryBackend, client: TestClient
+) -> None:
+    assert push(client, SPEC).status_code == 200
+    assert client.get("/status").status_code == 401  # reads need a token here
+    rows = [
+        {
+            "event_id": f"e{i}",
+            "lfset": "tx",
+            "lfset_version": "1",
+            "votes": {"risky@1": 1} if i % 3 == 0 else {"refund@1": 0},
+            "posterior": [0.3, 0.7] if i % 3 == 0 else [0.9, 0.1],
+        }
+        for i in range(60)
+    ]
+    backend.add_labels(rows)
+    backend.set_labelmodel_params(
+        "g",
+        {"lfset": "tx", "class_balance": [0.8, 0.2], "lf_accuracies": {"risky@1": 0.91}},
+    )
+    backend.add_drift({"kind": "drift", "monitor": "coverage:risky@1", "index": 40})
+    backend.set_model(
+        "fraud",
+        registry={
+            "champion": "v2",
+            "versions": [
+                {"version": "v1", "number": 1, "metrics": {"accuracy": 0.9}},
+                {"version": "v2", "number": 2, "metrics": {"accuracy": 0.95, "auc": 0.97}},
+            ],
+        },
+    )
+    snap = client.get("/status.json", headers=AS_BOB).json()
+    lfs = {lf["id"]: lf for lf in snap["lfs"]}
+    assert lfs["risky@1"]["estimated_accuracy"] == 0.91
+    assert lfs["risky@1"]["coverage"] == pytest.approx(20 / 60)
+    assert len(lfs["risky@1"]["history"]) == 1
+    assert snap["serving"] == {"model": "fraud", "version": "v2"}
+    assert [m["served"] for m in snap["models"]] == [False, True]
+    assert [d["monitor"] for d in snap["drift"]] == ["coverage:risky@1"]
+    page = client.get("/status", headers=AS_BOB)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "risky@1" in html and "coverage:risky@1" in html and html.count("<svg") >= 3
+    assert "v2" in html and "LF set tx" in html

@@ -260,6 +260,22 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
         """Return the latest changes (who, when, what, why), oldest first."""
         return control.audit(limit)
 
-    # The status page (streamlabel.status, built beside the embedded demo) mounts here,
-    # e.g. app.get("/status") rendering from the same backend: it needs no write access.
+    # ------------------------------------------------------------ status page
+    from fastapi.responses import HTMLResponse
+
+    from streamlabel.api._status import StatusView
+    from streamlabel.status import render_status_page
+
+    view = StatusView(backend)
+
+    @app.get("/status.json", tags=["status"])
+    def status_json(who: Principal | None = Depends(reader)) -> dict[str, Any]:  # noqa: B008
+        """Return the status page's snapshot (LF table with history, drift, models)."""
+        return view.snapshot()
+
+    @app.get("/status", tags=["status"], response_class=HTMLResponse)
+    def status_page(who: Principal | None = Depends(reader)) -> HTMLResponse:  # noqa: B008
+        """Render the status page (the demo's renderer); it reloads every 5 seconds."""
+        return HTMLResponse(render_status_page(view.snapshot(), refresh=5))
+
     return app
