@@ -13,7 +13,7 @@ from tests.integration.test_labeler_service import SPEC, Outputs, Worker, event_
 from streamlabel.cli import main as cli_main
 from streamlabel.datasets import make_transactions
 from streamlabel.models import EndModel, PayloadFeaturizer, ServingModel
-from streamlabel.pipeline import Predictor
+from streamlabel.pipeline import Predictor, RevisionRecord
 from streamlabel.stream import StreamSettings, ensure_topics
 from streamlabel.stream._trace import read_trace
 
@@ -63,15 +63,42 @@ def test_trace_shows_source_votes_posterior_prediction_and_gold(
             producer, settings.topic("feedback"), [(target.encode(), json.dumps(gold).encode())]
         )
 
-        trace = read_trace(settings, target, timeout=30)
         label = outputs.labels[target]
+        # A replay's revision of its label (written to labels, as stream._replay does).
+        revision = RevisionRecord(
+            target,
+            label["entity"],
+            label["lfset"],
+            label["label"],
+            label["posterior"],
+            label["votes"],
+            label["lfset_version"],
+            label["labelmodel_version"],
+            1 - label["label"],
+            label["posterior"][::-1],
+            label["votes"],
+            "9",
+            "x.1",
+            "test fix",
+            "r1",
+            6.0,
+        )
+        produce(
+            producer,
+            settings.topic("labels"),
+            [(target.encode(), json.dumps(revision.label_value()).encode())],
+        )
+        trace = read_trace(settings, target, timeout=30)
         assert [r.value for r in trace.labels] == [label]
+        assert [r.value["replay_id"] for r in trace.revisions] == ["r1"]
+        current = trace.current_label()
+        assert current is not None and current["label"] == 1 - label["label"]
+        assert current["source"] == "revision"
         assert trace.event is not None
         assert trace.event.value["id"] == target
         assert (trace.event.partition, trace.event.offset) == where[17]
         assert [r.value["version"] for r in trace.predictions] == ["v7"]
         assert [r.value["label"] for r in trace.feedback] == [1]
-        assert trace.current_label()["label"] == label["label"]  # type: ignore[index]
 
         assert (
             cli_main(["trace", target, "--brokers", kafka_bootstrap, "--prefix", topic_prefix]) == 0
@@ -79,6 +106,7 @@ def test_trace_shows_source_votes_posterior_prediction_and_gold(
         text = capsys.readouterr().out
         assert f"event {target}" in text and "predicted" in text and "gold 1 (chargeback)" in text
         assert f"LF set tx v{label['lfset_version']}" in text
+        assert "revised" in text and "replay r1" in text
         assert (
             cli_main(
                 ["trace", "no-such-event", "--brokers", kafka_bootstrap, "--prefix", topic_prefix]

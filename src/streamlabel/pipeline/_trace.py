@@ -87,7 +87,7 @@ class Trace:
         """Return the label that stands now: the newest revision, else the first label."""
         if self.revisions:
             rev = self.revisions[-1].value
-            return {"label": rev.get("new_label"), "source": "revision", **dict(rev)}
+            return {**dict(rev), "source": "revision"}
         if self.labels:
             return {"source": "labels", **dict(self.labels[0].value)}
         return None
@@ -152,8 +152,8 @@ class Trace:
         for r in self.revisions:
             v = r.value
             lines.append(
-                f"{at(r)} revised {v.get('previous_label')} -> {v.get('new_label')} by LF set "
-                f"v{v.get('new_lfset_version')} ({v.get('reason')})"
+                f"{at(r)} revised {v.get('previous_label')} -> {v.get('label')} by LF set "
+                f"v{v.get('lfset_version')} (replay {v.get('replay_id')}: {v.get('reason')})"
             )
         for r in self.predictions:
             v = r.value
@@ -189,7 +189,15 @@ def build_trace(event_id: str, records: Iterable[TraceRecord]) -> Trace:
             if r.value.get("id") == event_id:
                 by_topic["events"].append(r)
         elif r.value.get("event_id") == event_id:
-            by_topic[r.topic].append(r)
+            # Replay writes revisions to `labels` (the new label plus a "revision" object):
+            # they are links of their own in the chain.
+            rev = r.value.get("revision") if r.topic == "labels" else None
+            if isinstance(rev, Mapping):
+                by_topic["revisions"].append(
+                    TraceRecord("labels", r.partition, r.offset, r.timestamp, rev)
+                )
+            else:
+                by_topic[r.topic].append(r)
     for rs in by_topic.values():
         rs.sort(key=lambda r: (r.partition, r.offset))
     return Trace(

@@ -1,8 +1,8 @@
 """``streamlabel trace EVENT_ID``: one event's audit chain, read from the topics.
 
 Outputs are keyed by event id and produced with Kafka's default partitioner (murmur2 of
-the key), so an event's records sit in one known partition of ``labels``, ``review``,
-``predictions``, ``feedback`` (and ``revisions`` where it exists): only that partition is
+the key), so an event's records sit in one known partition of ``labels`` (revisions from
+replays included), ``review``, ``predictions`` and ``feedback``: only that partition is
 read, from its beginning to the end offset taken at start, outside any consumer group.
 The event itself is then fetched at the source its label names. What the topics no
 longer retain is not in the trace: retention is the audit trail's bound.
@@ -21,7 +21,7 @@ from streamlabel.stream._settings import StreamSettings
 __all__ = ["read_trace"]
 
 #: Topics keyed by event id that a trace reads (those absent on the broker are skipped).
-KEYED_TOPICS = ("labels", "review", "revisions", "predictions", "feedback")
+KEYED_TOPICS = ("labels", "review", "predictions", "feedback")
 
 
 def _decode(value: bytes | None) -> dict[str, Any] | None:
