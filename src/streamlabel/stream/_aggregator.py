@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import signal
-import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -38,7 +36,7 @@ from streamlabel.stream._service import (
     record_lag,
     record_producer,
     send_record,
-    service_metrics,
+    serve_until_signalled,
     snapshot_value,
 )
 from streamlabel.stream._settings import StreamSettings
@@ -270,21 +268,14 @@ def _publish(producer: Any, settings: StreamSettings, out: Output) -> None:
 
 def serve_aggregator(settings: StreamSettings, *, loglevel: str = "warning") -> None:
     """Run :func:`run_aggregator` until SIGTERM or SIGINT, then exit the process (status 0)."""
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(message)s")
-    stop = {"now": False}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    metrics, server = service_metrics(settings, "aggregator")
-    try:
-        run_aggregator(settings, should_stop=lambda: stop["now"], metrics=metrics)
-    finally:
-        if server is not None:
-            server.close()
-    sys.exit(0)
+    serve_until_signalled(
+        settings,
+        "aggregator",
+        lambda should_stop, metrics: run_aggregator(
+            settings, should_stop=should_stop, metrics=metrics
+        ),
+        loglevel=loglevel,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

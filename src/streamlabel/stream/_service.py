@@ -118,6 +118,39 @@ def service_metrics(
     return metrics, serve_metrics(metrics, settings.metrics_host, port, service=service)
 
 
+def serve_until_signalled(
+    settings: StreamSettings,
+    service: str,
+    run: Callable[[Callable[[], bool], Metrics | None], Any],
+    *,
+    loglevel: str = "warning",
+) -> None:
+    """Run a plain-loop service until SIGTERM or SIGINT, then exit the process (status 0).
+
+    Sets up logging, turns both signals into a stop flag that ``run(should_stop,
+    metrics)`` polls, serves the service's ``/metrics`` while it runs (see
+    :func:`service_metrics`) and closes that server however ``run`` ends.
+    """
+    import signal
+    import sys
+
+    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(message)s")
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    metrics, server = service_metrics(settings, service)
+    try:
+        run(lambda: stop["now"], metrics)
+    finally:
+        if server is not None:
+            server.close()
+    sys.exit(0)
+
+
 def record_lag(consumer: Any, metrics: Metrics | None) -> dict[tuple[str, int], int]:
     """Set the lag of a kafka-python consumer's assigned partitions; return them.
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -62,7 +61,7 @@ from streamlabel.stream._service import (
     StartupError,
     record_lag,
     record_producer,
-    service_metrics,
+    serve_until_signalled,
 )
 from streamlabel.stream._settings import StreamSettings
 
@@ -610,22 +609,15 @@ def serve_trainer(settings: StreamSettings, *, loglevel: str = "warning") -> Non
     StartupError
         No features configured (before anything runs).
     """
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(message)s")
-    stop = {"now": False}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     _require_features(settings)  # before a port is bound
-    metrics, server = service_metrics(settings, "trainer")
-    try:
-        run_trainer(settings, should_stop=lambda: stop["now"], metrics=metrics)
-    finally:
-        if server is not None:
-            server.close()
-    sys.exit(0)
+    serve_until_signalled(
+        settings,
+        "trainer",
+        lambda should_stop, metrics: run_trainer(
+            settings, should_stop=should_stop, metrics=metrics
+        ),
+        loglevel=loglevel,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
