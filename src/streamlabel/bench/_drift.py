@@ -55,7 +55,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streamlabel._constants import ABSTAIN
-from streamlabel.datasets import fraud_lfsets, make_fraud_stream
+from streamlabel.datasets import FRAUD_PUSHES, fraud_lfsets, fraud_push_points, make_fraud_stream
 from streamlabel.drift import TriggerPolicy
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.lf import MODEL_SCORE_FIELD, LFApplier, LFSet, model_score_lf
@@ -67,7 +67,7 @@ __all__ = ["PIPELINES", "bench_drift"]
 #: The pipelines compared, in report order.
 PIPELINES = ("static", "streamlabel", "streamlabel_pushes")
 #: The phases answered by an LF set push, with the index of the pushed set in fraud_lfsets().
-_PUSHES = (("tactic_change", 1), ("new_pattern", 2), ("amount_shift", 3))
+_PUSHES = FRAUD_PUSHES
 #: Name of the model-score LF (its version is the served model's).
 _MODEL_LF = "end_model"
 
@@ -495,12 +495,9 @@ def bench_drift(
         if retrain_every is None
         else retrain_every
     )
-    push_at: dict[int, LFSet] = {}
-    for name, k in _PUSHES:
-        at = stream.phase(name).start + push_delay
-        at = -(-at // batch_size) * batch_size  # the next batch boundary
-        if at < n:
-            push_at[at] = lfsets[k]
+    push_at: dict[int, LFSet] = {
+        at: lfsets[k] for at, k in fraud_push_points(stream, push_delay, batch_size)
+    }
     common: dict[str, Any] = {
         "n_first": n_first,
         "batch": batch_size,

@@ -17,13 +17,11 @@ from typing import Any
 import numpy as np
 
 from streamlabel.analysis import LabelQuality
-from streamlabel.datasets import fraud_lfsets, make_fraud_stream
+from streamlabel.datasets import fraud_lfsets, fraud_push_points, make_fraud_stream
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.pipeline import Labeler
 
 __all__ = ["bench_quality"]
-
-_PUSHES = (("tactic_change", 1), ("new_pattern", 2), ("amount_shift", 3))
 
 
 def bench_quality(
@@ -74,11 +72,7 @@ def bench_quality(
     y = np.asarray(stream.y, dtype=np.int64)
     n = len(y)
     sets = fraud_lfsets()
-    pushes = {}
-    for name, k in _PUSHES:
-        at = -(-(stream.phase(name).start + push_delay) // batch_size) * batch_size
-        if at < n:
-            pushes[at] = sets[k]
+    pushes = {at: sets[k] for at, k in fraud_push_points(stream, push_delay, batch_size)}
     labeler = Labeler(sets[0], OnlineLabelModel(2, half_life=max(1.0, n / 5)), clock=lambda: 0.0)
     quality = LabelQuality(2, window=window)
     P = np.zeros((n, 2))

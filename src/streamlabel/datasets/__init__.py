@@ -12,7 +12,13 @@ would push along them (:func:`fraud_lfsets`, :func:`chat_lfsets`, YAML files shi
 from __future__ import annotations
 
 from streamlabel.datasets._chat import chat_lfsets, chat_phases, make_chat_stream
-from streamlabel.datasets._fraud import fraud_lfsets, fraud_phases, make_fraud_stream
+from streamlabel.datasets._fraud import (
+    FRAUD_PUSHES,
+    fraud_lfsets,
+    fraud_phases,
+    fraud_push_points,
+    make_fraud_stream,
+)
 from streamlabel.datasets._streams import DriftPhase, LabeledStream
 from streamlabel.datasets._synthetic import (
     VoteStream,
@@ -33,6 +39,7 @@ from streamlabel.datasets._youtube import (
 )
 
 __all__ = [
+    "FRAUD_PUSHES",
     "DriftPhase",
     "LabeledStream",
     "VoteStream",
@@ -43,6 +50,7 @@ __all__ = [
     "check_youtube_leakage",
     "fraud_lfsets",
     "fraud_phases",
+    "fraud_push_points",
     "load_wrench",
     "load_youtube_stream",
     "load_youtube_test",

@@ -455,3 +455,32 @@ def fraud_lfsets() -> list[LFSet]:
     (('gift_card_cashout@1', 'gift_card_cashout@2'),)
     """
     return _load_packaged_lfsets(_LFSET_FILES)
+
+
+#: The phases of :func:`make_fraud_stream` an analyst answers with an LF set push, and the
+#: index of the pushed set in :func:`fraud_lfsets`.
+FRAUD_PUSHES = (("tactic_change", 1), ("new_pattern", 2), ("amount_shift", 3))
+
+
+def fraud_push_points(
+    stream: LabeledStream, delay: int, batch_size: int = 1
+) -> list[tuple[int, int]]:
+    """Return when the analyst pushes each answering LF set: ``(event index, set index)``.
+
+    Each push comes ``delay`` events after the start of the phase it answers, moved on to
+    the next multiple of ``batch_size`` (a push takes effect between batches); pushes that
+    would fall at or after the stream's end are left out.
+
+    Examples
+    --------
+    >>> from streamlabel.datasets import fraud_push_points, make_fraud_stream
+    >>> fraud_push_points(make_fraud_stream(10_000), 300, batch_size=500)
+    [(2500, 1), (4500, 2), (6500, 3)]
+    """
+    n = len(stream.y)
+    points = []
+    for name, k in FRAUD_PUSHES:
+        at = -(-(stream.phase(name).start + delay) // batch_size) * batch_size
+        if at < n:
+            points.append((at, k))
+    return points

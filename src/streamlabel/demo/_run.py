@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streamlabel.analysis import LFAnalysis
-from streamlabel.datasets import make_fraud_stream
+from streamlabel.datasets import FRAUD_PUSHES, fraud_push_points, make_fraud_stream
 from streamlabel.demo._lfsets import demo_lfsets
 from streamlabel.demo._log import EventLog, LogRecord
 from streamlabel.drift import TriggerPolicy
@@ -39,7 +39,7 @@ from streamlabel.pipeline import (
 __all__ = ["PUSHES", "DemoConfig", "DemoRun", "malformed_input"]
 
 #: The phases the analyst answers with an LF set push, and the pushed set's index.
-PUSHES = (("tactic_change", 1), ("new_pattern", 2), ("amount_shift", 3))
+PUSHES = FRAUD_PUSHES
 #: Topic name of the in-process log (the ``topic`` label of the consumer-lag metric).
 TOPIC = "events"
 #: A country the legacy ``country_risk`` LF does not know (makes it fault).
@@ -223,11 +223,9 @@ class DemoRun:
             self._inputs.append((e["entity"], json.dumps(e).encode(), i))
             if i in bad_after:
                 self._inputs.append((f"bad-{i}", malformed_input(rng, i), -1))
-        self.push_at: dict[int, LFSet] = {}
-        for name, k in PUSHES:
-            at = stream.phase(name).start + round(cfg.push_delay * n)
-            if at < n:
-                self.push_at[at] = self.lfsets[k]
+        self.push_at: dict[int, LFSet] = {
+            at: self.lfsets[k] for at, k in fraud_push_points(stream, round(cfg.push_delay * n))
+        }
         half_life = max(1.0, n / 5)
         lfset = self.lfsets[0]
         self.labeler = Labeler(
