@@ -36,6 +36,7 @@ from streamlabel.pipeline._records import (
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._shadow import ShadowLFSet
+from streamlabel.pipeline._tracking import model_ids, track_lfset
 
 __all__ = ["BatchOutcome", "Labeler", "Quarantine", "RawInput"]
 
@@ -135,13 +136,6 @@ class _FaultWindow:
             c, f = batches.popleft()
             self.calls -= c
             self.faults -= f
-
-
-def _model_ids(model: OnlineLabelModel) -> set[str]:
-    """LF ids the model currently holds (creating its empty state if needed)."""
-    if model.n_lfs_ == 0:
-        return set()
-    return set(model.lf_ids_)
 
 
 class Labeler:
@@ -297,7 +291,7 @@ class Labeler:
         self.max_bytes = max_bytes
         self.quarantine_threshold = quarantine_threshold
         self.quarantine_window = quarantine_window
-        known = _model_ids(model)
+        known = model_ids(model)
         for lf_id in lfset.ids:
             if lf_id not in known:
                 # A restored model holding an older version of the LF inherits from it
@@ -449,7 +443,7 @@ class Labeler:
 
     def _predictor(self) -> OnlineLabelModel:
         serving = self.serving
-        if serving is not None and _model_ids(serving).issuperset(self.lfset.ids):
+        if serving is not None and model_ids(serving).issuperset(self.lfset.ids):
             return serving
         return self.model
 
@@ -678,20 +672,7 @@ class Labeler:
                     f"LF {new_id!r} changed its logic but kept its version; bump the LF's version"
                 )
         applier = LFApplier(new).reset()  # may raise: nothing has changed yet
-        model = self.model
-        known = _model_ids(model)
-        for old_id, new_id in diff.changed:
-            if new_id not in known:
-                model.add_lf(new_id, predecessor=old_id if old_id in known else None)
-        known = _model_ids(model)
-        for lf_id in new.ids:
-            if lf_id not in known:
-                model.add_lf(lf_id)
-        leaving = [*diff.removed, *(old_id for old_id, _ in diff.changed)]
-        known = _model_ids(model)
-        for lf_id in leaving:
-            if lf_id in known and lf_id not in new.ids:
-                model.retire_lf(lf_id)
+        track_lfset(self.model, diff, new)
         self.lfset = new
         # A quarantined LF stays so while its id is served; a new version comes back.
         self.quarantined_ = {i: q for i, q in self.quarantined_.items() if i in new.ids}
@@ -755,7 +736,7 @@ class Labeler:
         if row == _GOLD_DONE:
             self.feedback_duplicate_ += 1
             return False
-        known = _model_ids(self.model)
+        known = model_ids(self.model)
         votes = {i: v for i, v in zip(batch.ids, batch.L[row].tolist(), strict=True) if i in known}
         self.model.learn_gold(votes, label)
         self._seen[record.event_id] = (batch, _GOLD_DONE)

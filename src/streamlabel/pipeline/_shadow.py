@@ -25,6 +25,7 @@ from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.lf import LFApplier, LFSet
 from streamlabel.pipeline._events import Event
 from streamlabel.pipeline._records import LabelRecord
+from streamlabel.pipeline._tracking import track_lfset
 
 __all__ = ["ShadowLFSet"]
 
@@ -102,18 +103,8 @@ class ShadowLFSet:
         self.alpha = alpha
         self._applier = LFApplier(candidate).reset()  # validates before anything is kept
         shadow = copy.deepcopy(model)
-        known = set(shadow.lf_ids_) if shadow.n_lfs_ else set()
         diff = active.diff(candidate)
-        for old_id, new_id in diff.changed:
-            if new_id not in known:
-                shadow.add_lf(new_id, predecessor=old_id if old_id in known else None)
-        for lf_id in candidate.ids:
-            if lf_id not in (set(shadow.lf_ids_) if shadow.n_lfs_ else set()):
-                shadow.add_lf(lf_id)
-        # As a push would: the LFs the candidate drops leave its model.
-        for lf_id in list(shadow.lf_ids_):
-            if lf_id not in candidate.ids:
-                shadow.retire_lf(lf_id)
+        track_lfset(shadow, diff, candidate)  # the model a push of the candidate would give
         self.model_ = shadow
         self.diff_ = diff
         self.analysis_ = LFAnalysis(candidate.cardinality, window=window)
