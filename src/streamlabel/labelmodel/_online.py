@@ -169,6 +169,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._logmu_rows: list[list[float]] = []
         self._log_silent = np.zeros((0, k))
         self._C = np.zeros(k)  # (y,) expected class counts
+        # (y,) decayed counts of the events whose votes have a strict majority for y: the
+        # balance the moment fit assumes (see ``_fit_balance``).
+        self._V = np.zeros(k)
+        self._pi_fit = np.full(k, 1.0 / k)  # the balance of the latest fit (and its prior)
         self._mu = np.zeros((0, k, k))  # (m, v, y) fitted P(l_j = v | y), the E-step model
         self._next_refit = 64
         # The prior of the expected counts (see ``_prior_table``), frozen with each fit so
@@ -369,37 +373,55 @@ class OnlineLabelModel(BaseLabelModel):
         return np.fromiter((self._index[i] for i in lf_ids), dtype=np.int64, count=len(lf_ids))
 
     # ------------------------------------------------------------------ priors
-    def _conf(self) -> _F:
-        """``k * P(l = v | y, l fires)`` of an LF with accuracy ``prior_accuracy``, (v, y)."""
+    def _conf(self, pi: _F) -> _F:
+        """``P(l = v | y, l fires) / P(l = v | l fires)`` of the prior LF, shape (v, y).
+
+        The prior LF has accuracy ``prior_accuracy`` under a uniform balance (a vote for v
+        is ``a (k - 1) / (1 - a)`` times likelier when the class is v than when it is
+        not); that likelihood ratio is kept at the balance ``pi``, and each row is
+        normalised so the LF keeps its observed vote rate: ``sum_y pi_y conf[v, y] = 1``.
+        """
         k = self.cardinality
         a = self.prior_accuracy
-        conf = np.full((k, k), k * (1.0 - a) / (k - 1))
-        np.fill_diagonal(conf, k * a)
-        return conf
+        conf = np.ones((k, k))
+        np.fill_diagonal(conf, a * (k - 1) / (1.0 - a))
+        return np.asarray(conf / (conf @ pi)[:, None])
 
     def _prior_table(self, cols: NDArray[np.int64]) -> _F:
         """Prior P(l_j = v | y) of each LF in ``cols``, shape (m, v, y).
 
-        An LF of accuracy ``prior_accuracy`` whose votes keep their observed rates under a
-        uniform class balance; capped so that P(fire | y) < 1.
+        An LF of accuracy ``prior_accuracy`` (see ``_conf``) whose votes keep their observed
+        rates under the balance of the latest fit; capped so that P(fire | y) < 1.
         """
         k = self.cardinality
         t = self._T[cols][:, None] + self._scale
         rates = (self._Fv[cols] + 0.5 / k * self._scale) / t  # (m, v)
-        pri = rates[:, :, None] * self._conf()[None]  # (m, v, y)
+        pri = rates[:, :, None] * self._conf(self._pi_fit)[None]  # (m, v, y)
         norm = np.maximum(pri.sum(axis=1, keepdims=True) / 0.999, 1.0)
         return np.asarray(pri / norm)
 
     # ------------------------------------------------------------------ moment fit
-    def _fit_moments(self, iters: int = 30) -> None:
-        """Damped Jacobi ALS of the pair moments for ``mu`` (class balance uniform).
+    def _fit_balance(self) -> _F:
+        """The class balance the moment fit assumes: majority vote's, shape (k,).
 
-        The balance is held uniform here on purpose: it is poorly identified from pair
-        moments when LFs are sparse; the expected counts estimate it afterwards.
+        The share of each class among the events with a strict majority (decayed, plus
+        one pseudo-event per class), as :class:`MajorityVote` learns its prior. The
+        balance is poorly identified from pair moments when LFs are sparse and one-class,
+        and a uniform one is wrong on skewed classes in a way the fit cannot absorb: an
+        LF that fires on 60% of all events must then fire on a fifth of the events of the
+        other class, so a 6%-fraud stream came out 45% fraud. The expected counts
+        estimate the balance the model predicts with afterwards.
         """
+        v = self._V / self._scale + 1.0
+        return np.asarray(v / v.sum())
+
+    def _fit_moments(self, iters: int = 30) -> None:
+        """Damped Jacobi ALS of the first and pair moments for ``mu`` at the balance
+        of ``_fit_balance``."""
         self._flush()
         m = len(self.lf_ids_)
         k = self.cardinality
+        self._pi_fit = self._fit_balance()
         if m == 0:
             self._set_fit(np.zeros((0, k, k)))
             return
@@ -425,9 +447,13 @@ class OnlineLabelModel(BaseLabelModel):
             T, Fv = self._T[order], self._Fv[order]
             wf = (T / t)[:, None, None]
             rates = (Fv / np.maximum(T, 1e-300)[:, None])[:, :, None]
-            pi = np.full(k, 1.0 / k)
+            pi = self._pi_fit
             ridge = self.prior_strength
-            eye = ridge * np.eye(k)[None]
+            # The ridge per class is scaled by (k pi_y)^2 as the class's pair terms are
+            # (``B = mu * pi``): otherwise it outweighs the data of a small class and pins
+            # its ``mu`` to the prior (identical to a plain ridge at a uniform balance).
+            rw = (k * pi) ** 2
+            eye = ridge * np.diag(rw)[None]
             pp = np.outer(pi, pi)[None]
             off = ~np.eye(k, dtype=bool)[None]
             for _ in range(iters):
@@ -435,7 +461,7 @@ class OnlineLabelModel(BaseLabelModel):
                 S = (Ow @ B.reshape(m * k, k)).reshape(m, k, k)
                 A = np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
                 G = (w @ A).reshape(m, k, k)  # sum_{i != j} w_ij B_i^T B_i
-                S = S + wf * rates * pi[None, None, :] + ridge * mu0
+                S = S + wf * rates * pi[None, None, :] + ridge * mu0 * rw[None, None, :]
                 G = G + wf * pp + eye
                 new = np.linalg.solve(G, S.transpose(0, 2, 1)).transpose(0, 2, 1)
                 new = np.clip(new, _EPS, 1.0)
@@ -482,7 +508,9 @@ class OnlineLabelModel(BaseLabelModel):
         parameters at every event.
         """
         if lb is None:
-            lb = np.log(self._C / self._scale**2 + 1.0)
+            # The balance the fit assumed: ``mu`` was fitted for it, and an E-step at
+            # another balance (the expected counts' own) can settle in a worse optimum.
+            lb = np.log(self._pi_fit)
         self._lb_fit = np.asarray(lb, dtype=np.float64)
         self._lb_list = self._lb_fit.tolist()
 
@@ -500,7 +528,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._flush()
         s = self._scale
         s2 = s * s
-        for name in ("_T", "_Fv", "_TT", "_O"):
+        for name in ("_T", "_Fv", "_TT", "_O", "_V"):
             setattr(self, name, getattr(self, name) / s)
         for name in ("_n", "_N", "_C"):
             setattr(self, name, getattr(self, name) / s2)
@@ -548,6 +576,12 @@ class OnlineLabelModel(BaseLabelModel):
             return
         wsum = float(w.sum())
         self._t += wsum
+        # Majority vote's class of each row that has a strict majority (for the fit's balance).
+        n = len(w)
+        tally = np.bincount(r * k + code % k, minlength=n * k).reshape(n, k)
+        top = tally.max(axis=1)
+        strict = (top > 0) & ((tally == top[:, None]).sum(axis=1) == 1)
+        self._V += np.bincount(tally[strict].argmax(axis=1), weights=w[strict], minlength=k)
         self._T[cols] += wsum
         self._TT[np.ix_(cols, cols)] += wsum
         self._Fv.reshape(-1)[:] += np.bincount(code, weights=w[r], minlength=dim)
@@ -664,6 +698,15 @@ class OnlineLabelModel(BaseLabelModel):
         for y in range(k):
             pend[y] += pw[y]
         if codes:
+            if len(codes) == 1:
+                self._V[codes[0] % k] += w
+            else:
+                tally = [0] * k
+                for c in codes:
+                    tally[c % k] += 1
+                top = max(tally)
+                if tally.count(top) == 1:
+                    self._V[tally.index(top)] += w
             n_list = self._n_list
             for c in codes:
                 row = n_list[c]
@@ -867,6 +910,7 @@ class OnlineLabelModel(BaseLabelModel):
             out._n[cols] += src._n / s**2
             out._N[cols] += src._N / s**2
             out._C += src._C / s**2
+            out._V += src._V / s
             out.n_events_ += src.n_events_
             out._revision += src._revision
         out._next_refit = 64
@@ -882,8 +926,9 @@ class OnlineLabelModel(BaseLabelModel):
         """Return the decayed sufficient statistics, as of now, keyed by name.
 
         ``t`` events seen (decayed), and per LF in ``lf_ids_`` order: ``T`` presence, ``Fv``
-        vote counts, ``TT`` pair presence, ``O`` pair vote counts (the moments), ``n``
-        and ``N`` expected counts, ``C`` expected class counts. They are additive: the
+        vote counts, ``TT`` pair presence, ``O`` pair vote counts and ``V`` majority-vote
+        class counts (the moments), ``n`` and ``N`` expected counts, ``C`` expected class
+        counts. They are additive: the
         statistics of a merge are the sums of its parts'.
         """
         self._ensure_state()
@@ -895,6 +940,7 @@ class OnlineLabelModel(BaseLabelModel):
             ("Fv", self._Fv),
             ("TT", self._TT),
             ("O", self._O),
+            ("V", self._V),
         )
         counts: tuple[tuple[str, _F], ...] = (("n", self._n), ("N", self._N), ("C", self._C))
         for key, arr in moments:
@@ -918,6 +964,8 @@ class OnlineLabelModel(BaseLabelModel):
             "mu": self._mu,
             "lb": self._lb_fit,
             "pri": self._pri,
+            "V": self._V,
+            "pi_fit": self._pi_fit,
         }
 
     def _state_header(self) -> dict[str, Any]:
@@ -956,6 +1004,13 @@ class OnlineLabelModel(BaseLabelModel):
         m, k = len(self.lf_ids_), self.cardinality
         if self._mu.shape != (m, k, k) or self._O.shape != (m * k, m * k):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
+        # "V" and "pi_fit" joined format 1 later: a file without them had a uniform fit
+        # balance, and gets majority vote's as of now at its next fit.
+        if "V" in arrays:
+            self._V = np.array(arrays["V"], dtype=np.float64)
+            self._pi_fit = np.array(arrays["pi_fit"], dtype=np.float64)
+        if self._V.shape != (k,) or self._pi_fit.shape != (k,):
+            raise ValueError("saved label-model arrays do not match its cardinality")
         self._set_fit(self._mu)
         self._freeze_balance(arrays["lb"])
         # "pri" joined format 1 later; a file without it gets the table of its statistics.
