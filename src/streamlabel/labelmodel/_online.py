@@ -402,7 +402,7 @@ class OnlineLabelModel(BaseLabelModel):
 
     # ------------------------------------------------------------------ moment fit
     def _fit_balance(self) -> _F:
-        """The class balance the moment fit assumes: majority vote's, shape (k,).
+        """Return the class balance the moment fit assumes, majority vote's, shape (k,).
 
         The share of each class among the events with a strict majority (decayed, plus
         one pseudo-event per class), as :class:`MajorityVote` learns its prior. The
@@ -416,8 +416,10 @@ class OnlineLabelModel(BaseLabelModel):
         return np.asarray(v / v.sum())
 
     def _fit_moments(self, iters: int = 30) -> None:
-        """Damped Jacobi ALS of the first and pair moments for ``mu`` at the balance
-        of ``_fit_balance``."""
+        """Fit ``mu`` to the first and pair moments (damped Jacobi ALS).
+
+        The class balance is that of ``_fit_balance``.
+        """
         self._flush()
         m = len(self.lf_ids_)
         k = self.cardinality
