@@ -73,8 +73,12 @@ def test_online_probabilities_and_all_abstain(
     P = model.predict_proba_many(L, ids)
     assert P.shape == (L.shape[0], k)
     assert_valid_proba(P, k)
-    cb = model.class_balance_
+    assert_valid_proba(model.class_balance_, k)
+    # The class prior of a prediction: the balance raised to prior_weight, normalised.
+    cb = model.prior_
     assert_valid_proba(cb, k)
+    raised = model.class_balance_**model.prior_weight
+    np.testing.assert_allclose(cb, raised / raised.sum(), rtol=0, atol=1e-15)
     silent = (L < 0).all(axis=1)
     assert silent.any()
     # 1e-12: softmax(log pi) reproduces pi up to rounding.

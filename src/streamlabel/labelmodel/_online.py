@@ -73,6 +73,11 @@ class OnlineLabelModel(BaseLabelModel):
         ``refit_every`` events.
     gold_weight
         Weight of one late gold label relative to one unlabeled event.
+    prior_weight
+        Exponent of the class balance in the posterior (see :attr:`prior_`): 1 weighs the
+        estimated balance in full (fewest errors when the model is right), 0 not at all
+        (every class alike); 0.5 halves the log prior odds, which keeps a skewed
+        stream's rare class (see ``docs/architecture.md``).
 
     Examples
     --------
@@ -100,6 +105,7 @@ class OnlineLabelModel(BaseLabelModel):
         prior_events: float = 20.0,
         refit_every: int = 4096,
         gold_weight: float = 1.0,
+        prior_weight: float = 0.5,
     ) -> None:
         self.cardinality = cardinality
         self.half_life = half_life
@@ -108,6 +114,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.prior_events = prior_events
         self.refit_every = refit_every
         self.gold_weight = gold_weight
+        self.prior_weight = prior_weight
 
     # ------------------------------------------------------------------ settings / state
     def _settings(self) -> dict[str, Any]:
@@ -119,6 +126,7 @@ class OnlineLabelModel(BaseLabelModel):
             "prior_events": self.prior_events,
             "refit_every": self.refit_every,
             "gold_weight": self.gold_weight,
+            "prior_weight": self.prior_weight,
         }
 
     def _check_settings(self) -> None:
@@ -141,6 +149,8 @@ class OnlineLabelModel(BaseLabelModel):
                 "prior_strength must be >= 0, prior_events and gold_weight > 0 (all finite); "
                 f"got {self.prior_strength!r}, {self.prior_events!r}, {self.gold_weight!r}"
             )
+        if not 0.0 <= self.prior_weight <= 1.0:
+            raise ValueError(f"prior_weight must lie in [0, 1]; got {self.prior_weight!r}")
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
 
@@ -780,6 +790,15 @@ class OnlineLabelModel(BaseLabelModel):
         c = self._C / self._scale**2 + 1.0
         return np.asarray(c / c.sum())
 
+    @property
+    def prior_(self) -> _F:
+        """The prior of a prediction, shape (k,): ``class_balance_ ** prior_weight``, normalised.
+
+        An event without votes (from LFs the model knows) gets exactly this.
+        """
+        p = self.class_balance_**self.prior_weight
+        return np.asarray(p / p.sum())
+
     def _theta_all(self) -> _F:
         m, k = len(self.lf_ids_), self.cardinality
         return np.exp(self._log_theta(np.arange(m))).reshape(m, k, k)  # (m, v, y)
@@ -814,17 +833,18 @@ class OnlineLabelModel(BaseLabelModel):
     def predict_proba_many(self, L: ArrayLike, lf_ids: Sequence[str]) -> _F:
         """Posterior P(y | votes) per row; never changes the model.
 
-        Abstains carry no evidence, so an all-abstain row gets :attr:`class_balance_`.
-        LFs the model has not seen yet count as abstaining.
+        Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`. LFs the
+        model has not seen yet count as abstaining.
         """
         self._ensure_state()
         self._flush()
         arr = as_vote_matrix(L, lf_ids, self.cardinality)
         known = np.fromiter((i in self._index for i in lf_ids), bool, len(lf_ids))
         n = arr.shape[0]
-        log_pi = np.log(self.class_balance_)
+        prior = self.prior_
+        log_pi = np.log(prior)
         if not known.any():
-            return np.asarray(np.tile(self.class_balance_, (n, 1)))
+            return np.asarray(np.tile(prior, (n, 1)))
         sub = arr[:, known]
         cols = np.fromiter(
             (self._index[i] for i, ok in zip(lf_ids, known, strict=True) if ok), np.int64
@@ -851,7 +871,8 @@ class OnlineLabelModel(BaseLabelModel):
         total = sum(c)
         # Multiply the few factors on plain floats (numpy's per-call overhead exceeds the
         # arithmetic here); renormalise now and then instead of taking logs.
-        p = [x / total for x in c]
+        w = self.prior_weight
+        p = [(x / total) ** w for x in c]
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
         since = 0
         for i, v in votes.items():
