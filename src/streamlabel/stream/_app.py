@@ -54,6 +54,7 @@ OutputTopic = Literal[
     "predictions",
     "drift",
     "models",
+    "shadow-reports",
 ]
 
 
@@ -114,6 +115,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("model-commands", "in", "model name", "raw"),
     # The trainer's registry (versions, history, command outcomes), key = model name.
     TopicSpec("model-registry", "in", "model name", "raw", compacted=True),
+    # Each set's candidate LF set version (pipeline.CandidateRecord), key = set name: the
+    # control plane writes, every labeler worker follows it (outside the group).
+    TopicSpec("lfset-candidates", "in", "LF set name", "raw", compacted=True),
+    # Each worker's report on the candidate (ShadowLFSet.report), key =
+    # "<set>/<group id>/<worker id>": workers score their own share of the events, the
+    # API merges the latest report of each (pipeline.merge_shadow_reports).
+    TopicSpec("shadow-reports", "out", "LF set name/group id/worker id", "json", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.
@@ -242,6 +250,8 @@ def create_app(
     params_from: Mapping[int, int] | None = None,
     feedback_from: Mapping[int, int] | None = None,
     metrics: Metrics | None = None,
+    on_candidate: RecordHandler | None = None,
+    candidates_from: Mapping[int, int] | None = None,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -280,6 +290,12 @@ def create_app(
     metrics : Metrics, optional
         With the batched reader, where it sets the consumer lag of every assigned
         partition (``streamlabel_consumer_lag``).
+    on_candidate : callable, optional
+        A :data:`RecordHandler` for every ``lfset-candidates`` record (candidate LF set
+        versions), read like ``lfsets`` by a task outside the group from
+        ``candidates_from``. Not read when None or when ``candidates_from`` is empty.
+    candidates_from : mapping of int to int, optional
+        Per ``lfset-candidates`` partition, the offset to start at.
 
     Returns
     -------
@@ -413,6 +429,10 @@ def create_app(
         app.task(_follower(settings, "lfsets", on_lfset, lfsets_from, send_outputs))
     if on_params is not None and params_from:
         app.task(_follower(settings, "labelmodel-params", on_params, params_from, send_outputs))
+    if on_candidate is not None and candidates_from:
+        app.task(
+            _follower(settings, "lfset-candidates", on_candidate, candidates_from, send_outputs)
+        )
     return app
 
 

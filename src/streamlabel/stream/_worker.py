@@ -103,6 +103,8 @@ def run_worker(
             params_from=start.params_from,
             feedback_from=start.feedback_from,
             metrics=metrics,
+            on_candidate=start.handler.offer_candidate,
+            candidates_from=start.candidates_from,
         )
     else:
         ready_note = "; echo handler"
