@@ -218,3 +218,24 @@ def test_startup_deploys_the_latest_candidate_on_the_topic(
     h = handler(Clock())
     assert _service._start_candidate(StreamSettings(), h, 1.0) == {0: 2}
     assert h.labeler.candidate is None
+
+
+def test_the_timer_reports_the_last_gold_of_a_burst_once() -> None:
+    clock = Clock()
+    h = handler(clock)
+    batch = events(100)
+    h.offer_candidate(candidate(v2()))
+    assert len(of(h(batch), "shadow-reports")) == 1
+    assert h.shadow_report() == []  # nothing new
+    ids = [json.loads(e.value)["id"] for e in batch[:30]]
+    fb = [
+        RawEvent(None, json.dumps({"event_id": i, "label": 0, "source": "cb", "at": 2}).encode(),
+                 "p.feedback", 0, k)
+        for k, i in enumerate(ids)
+    ]  # fmt: skip
+    assert of(h.on_feedback(fb), "shadow-reports") == []  # within the interval
+    clock.now += 5.0
+    (rep,) = h.shadow_report()  # the worker's timer
+    assert rep.value["report"]["gold"]["n"] == 30
+    clock.now += 5.0
+    assert h.shadow_report() == []  # reported already

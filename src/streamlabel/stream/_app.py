@@ -252,6 +252,8 @@ def create_app(
     metrics: Metrics | None = None,
     on_candidate: RecordHandler | None = None,
     candidates_from: Mapping[int, int] | None = None,
+    on_tick: Callable[[], Iterable[Output]] | None = None,
+    tick_interval: float = 1.0,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -296,6 +298,11 @@ def create_app(
         ``candidates_from``. Not read when None or when ``candidates_from`` is empty.
     candidates_from : mapping of int to int, optional
         Per ``lfset-candidates`` partition, the offset to start at.
+    on_tick : callable, optional
+        Called every ``tick_interval`` seconds in the worker's event loop; its outputs
+        are sent like a batch's (the labeler's trailing candidate report).
+    tick_interval : float, default=1.0
+        Seconds between two ``on_tick`` calls.
 
     Returns
     -------
@@ -429,6 +436,17 @@ def create_app(
         app.task(_follower(settings, "lfsets", on_lfset, lfsets_from, send_outputs))
     if on_params is not None and params_from:
         app.task(_follower(settings, "labelmodel-params", on_params, params_from, send_outputs))
+    if on_tick is not None:
+        tick = on_tick
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(tick_interval)
+                due = list(tick())
+                if due:
+                    await send_outputs(due)
+
+        app.task(ticker)
     if on_candidate is not None and candidates_from:
         app.task(
             _follower(settings, "lfset-candidates", on_candidate, candidates_from, send_outputs)

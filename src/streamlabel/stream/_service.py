@@ -652,6 +652,7 @@ class LabelerHandler:
         # A candidate change for the next batch: (record, compiled set or None, source).
         self._candidate_change: tuple[CandidateRecord, LFSet | None, RawEvent] | None = None
         self._last_report: float | None = None
+        self._report_dirty = False  # scored events or gold since the last report
         self.candidates_accepted_ = 0
         self.candidates_invalid_ = 0
         self.candidates_ignored_ = 0
@@ -762,7 +763,9 @@ class LabelerHandler:
                 snap = self.snapshot()
                 if snap is not None:
                     outputs.append(snap)
-        outputs.extend(self.shadow_report())
+        if labeler.candidate is not None:
+            self._report_dirty = True
+            outputs.extend(self.shadow_report())
         if m is not None:
             m.batch_seconds.observe(time.perf_counter() - t0)
         return outputs
@@ -989,6 +992,7 @@ class LabelerHandler:
             try:
                 record = parse_feedback(ev.value, max_bytes=max_bytes)
                 learned = self.labeler.learn_feedback(record)
+                self._report_dirty |= learned and self.labeler.candidate is not None
             except InvalidEvent as exc:
                 self.feedback_invalid_ += 1
                 outputs.append(_dlq_output(exc.reason, exc.detail, ev, self.clock()))
@@ -1128,6 +1132,7 @@ class LabelerHandler:
             labeler.lfset.version,
         )
         self._last_report = None  # due after this batch: the API sees it deployed
+        self._report_dirty = True
         return []
 
     def _rebase_candidate(self) -> None:
@@ -1157,6 +1162,11 @@ class LabelerHandler:
     def shadow_report(self, *, force: bool = False) -> list[Output]:
         """Return this worker's ``shadow-reports`` record if one is due (or ``force``).
 
+        Due when events or gold were scored since the last report and ``report_interval``
+        has passed since it. The worker also calls this on a timer (every
+        ``report_interval``), so the last gold of a burst is reported even when no event
+        follows.
+
         The value: ``{"format": SHADOW_REPORT_FORMAT, "format_version": 1, "key",
         "lfset", "worker", "candidate_id", "candidate_version", "active_version", "at",
         "batches", "report"}`` with ``report`` from
@@ -1167,9 +1177,12 @@ class LabelerHandler:
             return []
         now = self.clock()
         last = self._last_report
-        if not force and last is not None and now - last < self.report_interval:
+        if not force and (
+            not self._report_dirty or (last is not None and now - last < self.report_interval)
+        ):
             return []
         self._last_report = now
+        self._report_dirty = False
         self.shadow_reports_ += 1
         key = f"{self.name}/{self.report_key}"
         value = {
