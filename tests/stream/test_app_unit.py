@@ -74,8 +74,18 @@ def test_topics_follow_the_design() -> None:
         "audit",
         "model-commands",
         "model-registry",
+        "lfset-candidates",
+        "shadow-reports",
     ]
-    assert OUTPUT_TOPICS == {"labels", "review", "dlq", "labelmodel-stats", "predictions", "drift"}
+    assert OUTPUT_TOPICS == {
+        "labels",
+        "review",
+        "dlq",
+        "labelmodel-stats",
+        "predictions",
+        "drift",
+        "shadow-reports",
+    }
     assert [t.name for t in TOPICS if t.compacted] == [
         "lfsets",
         "labelmodel-stats",
@@ -84,6 +94,8 @@ def test_topics_follow_the_design() -> None:
         "lfset-versions",
         "audit",
         "model-registry",
+        "lfset-candidates",
+        "shadow-reports",
     ]
     assert {t.name for t in TOPICS if t.value == "raw"} == {
         "events",
@@ -95,6 +107,7 @@ def test_topics_follow_the_design() -> None:
         "audit",
         "model-commands",
         "model-registry",
+        "lfset-candidates",
     }
 
 

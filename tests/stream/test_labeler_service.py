@@ -271,6 +271,7 @@ def _fake_log(monkeypatch: pytest.MonkeyPatch, *values: Any) -> None:
     monkeypatch.setattr(_service, "read_snapshot", lambda settings, timeout=30.0: None)
     monkeypatch.setattr(_service, "read_params", lambda settings, timeout=30.0: (None, {}))
     monkeypatch.setattr(_service, "_feedback_end", lambda settings, timeout: {0: 0})
+    monkeypatch.setattr(_service, "_start_candidate", lambda settings, handler, timeout: {})
 
 
 def _file(tmp_path: Path, data: dict[str, Any]) -> Path:

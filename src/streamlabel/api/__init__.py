@@ -16,6 +16,12 @@ from streamlabel.api._analysis import analyse_labels, describe_label_model
 from streamlabel.api._app import create_api
 from streamlabel.api._auth import TokenError, Tokens
 from streamlabel.api._backend import Backend, InMemoryBackend
+from streamlabel.api._candidate import (
+    candidate_view,
+    deploy_candidate,
+    discard_candidate,
+    promote_candidate,
+)
 from streamlabel.api._client import ApiClient
 from streamlabel.api._control import ControlPlane
 from streamlabel.api._kafka import KafkaBackend
@@ -46,7 +52,11 @@ __all__ = [
     "TokenError",
     "Tokens",
     "analyse_labels",
+    "candidate_view",
     "create_api",
+    "deploy_candidate",
     "describe_label_model",
+    "discard_candidate",
+    "promote_candidate",
     "serve_api",
 ]

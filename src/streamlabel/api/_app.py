@@ -134,6 +134,15 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     class ReasonBody(BaseModel):
         reason: str = Field(min_length=1, max_length=2000)
 
+    class CandidateBody(BaseModel):
+        version: str | None = Field(default=None, description="a published version to try")
+        spec: dict[str, Any] | None = Field(default=None, description="or a new LFSetSpec")
+        reason: str = Field(min_length=1, max_length=2000)
+
+    class PromoteCandidateBody(BaseModel):
+        reason: str = Field(min_length=1, max_length=2000)
+        confirm: bool = Field(default=False, description="promote even if gold shows it worse")
+
     # ------------------------------------------------------------ health
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
@@ -204,6 +213,55 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     ) -> dict[str, Any]:
         """Republish an earlier version's content as a new version, recorded as a rollback."""
         return control.rollback(name, body.to, who, body.reason, new_version=body.version)
+
+    # ------------------------------------------------------------ candidate LF sets
+    from streamlabel.api._candidate import (
+        candidate_view,
+        deploy_candidate,
+        discard_candidate,
+        promote_candidate,
+    )
+
+    @app.post("/lfsets/{name}/candidate", tags=["lfsets"])
+    def candidate_deploy(
+        name: str,
+        body: CandidateBody = Body(...),  # noqa: B008
+        who: Principal = Depends(writer),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Deploy a candidate version (published, or a new spec) beside the active one."""
+        return deploy_candidate(
+            control, name, who, body.reason, version=body.version, spec=body.spec
+        )
+
+    @app.get("/lfsets/{name}/candidate", tags=["lfsets"])
+    def candidate_show(
+        name: str,
+        who: Principal | None = Depends(reader),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Return the candidate and the labelers' merged report (agreement, flips, gold)."""
+        view = candidate_view(backend, name)
+        if view is None:
+            control.active(name)  # 404 for an unknown set
+            raise ControlError(404, f"LF set {name!r} has no candidate deployed", code="not_found")
+        return view
+
+    @app.post("/lfsets/{name}/candidate/promote", tags=["lfsets"])
+    def candidate_promote(
+        name: str,
+        body: PromoteCandidateBody = Body(...),  # noqa: B008
+        who: Principal = Depends(writer),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Publish the candidate as the active version (409 if worse on gold, unconfirmed)."""
+        return promote_candidate(control, name, who, body.reason, confirm=body.confirm)
+
+    @app.post("/lfsets/{name}/candidate/discard", tags=["lfsets"])
+    def candidate_discard(
+        name: str,
+        body: ReasonBody = Body(...),  # noqa: B008
+        who: Principal = Depends(writer),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Stop scoring the candidate."""
+        return discard_candidate(control, name, who, body.reason)
 
     # ------------------------------------------------------------ read models
     @app.get("/analysis", tags=["analysis"])

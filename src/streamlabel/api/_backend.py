@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from streamlabel.api._model import ActiveSet, AuditEntry, LFSetVersion
 from streamlabel.models import ModelCommand
+from streamlabel.pipeline import CandidateRecord
 
 __all__ = ["Backend", "InMemoryBackend"]
 
@@ -72,14 +73,29 @@ class Backend(Protocol):
         """Return whether the store answers, ``{"ready": bool, ...}``; never raise."""
         ...
 
+    def candidates(self) -> dict[str, CandidateRecord]:
+        """Return the latest ``lfset-candidates`` record of every set (cleared ones too)."""
+        ...
+
+    def publish_candidate(
+        self, record: CandidateRecord, audit: AuditEntry | None
+    ) -> dict[str, Any]:
+        """Record ``audit`` (if any), then publish ``record``: the labelers follow it."""
+        ...
+
+    def shadow_reports(self, lfset: str) -> list[dict[str, Any]]:
+        """Return the latest ``shadow-reports`` value of each labeler worker for ``lfset``."""
+        ...
+
 
 class InMemoryBackend:
     """A :class:`Backend` in memory: for tests and for the embedded demo.
 
     Read models are fed by the host: :meth:`set_labelmodel_params`,
     :meth:`add_labels` / :meth:`add_gold` (LF analysis), :meth:`add_drift`,
-    :meth:`set_model`. Model commands are kept in :attr:`model_commands_` and, when
-    ``on_model_command`` is given, handed to it (the demo's trainer).
+    :meth:`set_model`, :meth:`add_shadow_report`. Model commands are kept in
+    :attr:`model_commands_` and, when ``on_model_command`` is given, handed to it (the
+    demo's trainer).
 
     Examples
     --------
@@ -108,6 +124,8 @@ class InMemoryBackend:
         self._models: dict[str, dict[str, Any]] = {}
         self._estimates: Mapping[str, float] = {}
         self.model_commands_: list[ModelCommand] = []
+        self._candidates: dict[str, CandidateRecord] = {}
+        self._reports: dict[str, dict[str, Any]] = {}
         self.ready = True
 
     # ---------------------------------------------------------------- LF sets
@@ -218,3 +236,29 @@ class InMemoryBackend:
     def health(self) -> dict[str, Any]:
         """See :meth:`Backend.health`."""
         return {"ready": self.ready, "backend": "memory"}
+
+    # ---------------------------------------------------------------- candidates
+    def candidates(self) -> dict[str, CandidateRecord]:
+        """See :meth:`Backend.candidates`."""
+        with self._lock:
+            return dict(sorted(self._candidates.items()))
+
+    def publish_candidate(
+        self, record: CandidateRecord, audit: AuditEntry | None
+    ) -> dict[str, Any]:
+        """See :meth:`Backend.publish_candidate`."""
+        with self._lock:
+            if audit is not None:
+                self._audit.append(audit)
+            self._candidates[record.lfset] = record
+            return {}
+
+    def add_shadow_report(self, value: Mapping[str, Any]) -> None:
+        """Add a labeler's ``shadow-reports`` value (its ``key`` names set and worker)."""
+        with self._lock:
+            self._reports[str(value["key"])] = dict(value)
+
+    def shadow_reports(self, lfset: str) -> list[dict[str, Any]]:
+        """See :meth:`Backend.shadow_reports`."""
+        with self._lock:
+            return [v for k, v in sorted(self._reports.items()) if v.get("lfset") == lfset]

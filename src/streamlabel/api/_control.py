@@ -287,7 +287,10 @@ class ControlPlane:
         history: list[LFSetVersion],
         active: ActiveSet | None,
         rollback_of: str | None,
+        *,
+        promotion: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """Publish a checked version (push, rollback, or a candidate's ``promotion``)."""
         current = None if active is None else active.version
         previous = None
         if active is not None:
@@ -335,25 +338,25 @@ class ControlPlane:
             }
         else:
             diff_out = {"added": list(lfset.ids), "removed": [], "changed": []}
-        audit = AuditEntry.new(
-            who.name,
-            "lfset.rollback" if rollback_of is not None else "lfset.push",
-            f"lfset:{name}",
-            reason,
-            {
-                "version": parsed.version,
-                "content_hash": lfset.content_hash,
-                "previous": None if current is None else current.version,
-                "rollback_of": rollback_of,
-                "diff": diff_out,
-            },
-        )
+        kind = "rollback" if rollback_of is not None else "push"
+        if promotion is not None:
+            kind = "promote"
+        details: dict[str, Any] = {
+            "version": parsed.version,
+            "content_hash": lfset.content_hash,
+            "previous": None if current is None else current.version,
+            "rollback_of": rollback_of,
+            "diff": diff_out,
+        }
+        if promotion is not None:
+            details["candidate"] = dict(promotion)
+        audit = AuditEntry.new(who.name, f"lfset.{kind}", f"lfset:{name}", reason, details)
         version = LFSetVersion(
             name,
             parsed.version,
             spec_json,
             lfset.content_hash,
-            "rollback" if rollback_of is not None else "push",
+            kind,
             who.name,
             reason,
             audit.at,

@@ -5,6 +5,9 @@
   published version with who/when/why, since compaction removes ``lfsets``' older records;
 - ``audit`` (compacted, key = change id, unique: kept for good): every change;
 - ``model-commands`` / ``model-registry``: requests to the trainer and its registry view;
+- ``lfset-candidates`` (compacted, key = set name): each set's candidate version, which
+  the labelers score beside the active one; ``shadow-reports`` (key =
+  ``<set>/<group>/<worker>``): each labeler worker's report on it;
 - read models: the last ``analysis_window`` records of each partition of ``labels`` and
   ``feedback``, ``labelmodel-params``, the last ``drift_limit`` of ``drift``, ``models``.
 
@@ -29,6 +32,7 @@ from streamlabel.api._model import (
     LFSetVersion,
 )
 from streamlabel.models import ModelCommand, encode_model_command
+from streamlabel.pipeline import SHADOW_REPORT_FORMAT, CandidateRecord
 
 if TYPE_CHECKING:
     from streamlabel.stream import StreamSettings
@@ -39,7 +43,14 @@ __all__ = ["CONTROL_TOPICS", "KafkaBackend"]
 logger = logging.getLogger("streamlabel.api")
 
 #: Topics the control plane writes; created (with the settings of ``TOPICS``) when missing.
-CONTROL_TOPICS = ("lfsets", "lfset-versions", "audit", "model-commands", "model-registry")
+CONTROL_TOPICS = (
+    "lfsets",
+    "lfset-versions",
+    "audit",
+    "model-commands",
+    "model-registry",
+    "lfset-candidates",
+)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -373,6 +384,42 @@ class KafkaBackend:
                 out.append({**d, "_source": rec.source, "_timestamp": rec.timestamp})
         out.sort(key=lambda d: d["_timestamp"] or 0.0)
         return out[-limit:]
+
+    # ------------------------------------------------------------------ candidates
+    def candidates(self) -> dict[str, CandidateRecord]:
+        """See :meth:`~streamlabel.api.Backend.candidates`."""
+        out: dict[str, CandidateRecord] = {}
+        for name, rec in self._latest("lfset-candidates").items():
+            try:
+                out[name] = CandidateRecord.from_dict(json.loads(rec.value))
+            except ValueError as exc:  # JSONDecodeError too
+                logger.warning("unreadable lfset-candidates record at %s: %s", rec.source, exc)
+        return dict(sorted(out.items()))
+
+    def publish_candidate(
+        self, record: CandidateRecord, audit: AuditEntry | None
+    ) -> dict[str, Any]:
+        """See :meth:`~streamlabel.api.Backend.publish_candidate`."""
+        with self._lock:
+            self._ensure_topics()
+            if audit is not None:
+                self._send("audit", audit.id, _dumps(audit.to_dict()))
+            return self._send("lfset-candidates", record.lfset, _dumps(record.to_dict()))
+
+    def shadow_reports(self, lfset: str) -> list[dict[str, Any]]:
+        """See :meth:`~streamlabel.api.Backend.shadow_reports`."""
+        prefix = f"{lfset}/".encode()
+        latest: dict[bytes, dict[str, Any]] = {}
+        for rec in self._read(
+            "shadow-reports", keep=lambda k: k is not None and k.startswith(prefix)
+        ):
+            try:
+                value = json.loads(rec.value)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and value.get("format") == SHADOW_REPORT_FORMAT:
+                latest[rec.key or b""] = value
+        return [latest[k] for k in sorted(latest)]
 
     def health(self) -> dict[str, Any]:
         """See :meth:`~streamlabel.api.Backend.health`."""

@@ -136,7 +136,9 @@ class StatusView:
                         "reason": "",
                     }
                 )
+        candidate = _candidate(backend, name, recent.get("overall") or {})
         return {
+            "candidate": candidate,
             "title": "streamlabel status",
             "state": "live",
             "stream": {"events_done": int(analysis.get("n_labels") or 0)},
@@ -149,3 +151,45 @@ class StatusView:
             "models": versions,
             "series": {},
         }
+
+
+def _candidate(backend: Backend, name: str | None, active: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the status page's view of ``name``'s candidate beside the active version.
+
+    ``active`` is the active version's recent overall analysis (coverage, conflict).
+    """
+    from streamlabel.api._candidate import candidate_view
+
+    if name is None:
+        return None
+    view = candidate_view(backend, name)
+    if view is None:
+        return None
+    report = view["report"] or {}
+    gold = report.get("gold") or {}
+    diff = report.get("diff") or {}
+    changed = {str(pair[-1]) for pair in diff.get("changed") or []} | set(diff.get("added") or [])
+    return {
+        "version": view["version"],
+        "active_version": view["active_version"],
+        "deployed": view["deployed"],
+        "verdict": view["verdict"],
+        "n": report.get("n", 0),
+        "workers": len(view["workers"]),
+        "agreement": report.get("agreement"),
+        "flips": report.get("flips") or {},
+        "coverage": {"active": active.get("coverage"), "candidate": report.get("coverage")},
+        "conflict": {"active": active.get("conflict"), "candidate": report.get("conflict")},
+        "gold": {
+            "n": gold.get("n", 0),
+            "active_accuracy": gold.get("active_accuracy"),
+            "candidate_accuracy": gold.get("candidate_accuracy"),
+            "p_value": gold.get("p_value"),
+        },
+        "diff": {
+            "added": list(diff.get("added") or []),
+            "removed": list(diff.get("removed") or []),
+            "changed": [list(pair) for pair in diff.get("changed") or []],
+        },
+        "lfs": [{**row, "new": row.get("lf") in changed} for row in report.get("lfs") or []],
+    }

@@ -212,6 +212,10 @@ def add_lf_commands(commands: Any) -> None:
     add_control_options(rollback)
     rollback.set_defaults(handler=_run_rollback, render=_render_push)
 
+    from streamlabel.cli._candidate import add_candidate_commands
+
+    add_candidate_commands(verbs)
+
 
 # --------------------------------------------------------------------------- local
 

@@ -85,7 +85,13 @@ from streamlabel.pipeline._replay import (
     replay_log,
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
-from streamlabel.pipeline._shadow import ShadowLFSet
+from streamlabel.pipeline._shadow import (
+    CANDIDATE_FORMAT,
+    SHADOW_REPORT_FORMAT,
+    CandidateRecord,
+    ShadowLFSet,
+    merge_shadow_reports,
+)
 from streamlabel.pipeline._trace import Trace, TraceRecord, build_trace
 from streamlabel.pipeline._training import Example, Trainer, TrainingResult, TrainingWindow
 from streamlabel.pipeline._watch import (
@@ -96,6 +102,7 @@ from streamlabel.pipeline._watch import (
 )
 
 __all__ = [
+    "CANDIDATE_FORMAT",
     "DEFAULT_MAX_BYTES",
     "DRIFT_RECORD_FORMAT",
     "INVALID_REASONS",
@@ -103,7 +110,9 @@ __all__ = [
     "PREDICTION_FAILED",
     "REVIEW_REASONS",
     "REVISION_KEY",
+    "SHADOW_REPORT_FORMAT",
     "BatchOutcome",
+    "CandidateRecord",
     "DLQRecord",
     "DriftWatch",
     "Event",
@@ -136,6 +145,7 @@ __all__ = [
     "TrainingWindow",
     "build_trace",
     "drift_record",
+    "merge_shadow_reports",
     "parse_drift_record",
     "parse_event",
     "parse_feedback",

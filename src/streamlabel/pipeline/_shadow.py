@@ -15,8 +15,9 @@ from __future__ import annotations
 import collections
 import copy
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -27,7 +28,101 @@ from streamlabel.pipeline._events import Event
 from streamlabel.pipeline._records import LabelRecord
 from streamlabel.pipeline._tracking import track_lfset
 
-__all__ = ["ShadowLFSet"]
+__all__ = [
+    "CANDIDATE_FORMAT",
+    "SHADOW_REPORT_FORMAT",
+    "CandidateRecord",
+    "ShadowLFSet",
+    "merge_shadow_reports",
+]
+
+#: ``format`` of an ``lfset-candidates`` record value (format version 1).
+CANDIDATE_FORMAT = "streamlabel.lfset-candidate"
+
+#: ``format`` of a ``shadow-reports`` record value (format version 1).
+SHADOW_REPORT_FORMAT = "streamlabel.shadow-report"
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    """The candidate of one LF set, as the control plane publishes it on ``lfset-candidates``.
+
+    The topic is compacted, keyed by set name: its latest record is the set's candidate.
+    Every labeler worker follows it and scores the candidate beside the active version;
+    a record without ``spec`` (a discard, or the clean-up after a promotion) clears it.
+
+    Attributes
+    ----------
+    lfset : str
+        The set (the record key).
+    action : {"deploy", "discard", "promote"}
+        What the change did; only ``deploy`` carries a candidate.
+    id : str
+        The change id (the audit entry's); workers report on the deployment of this id,
+        so a report of an earlier deployment of the same version is never mixed in.
+    spec : dict or None
+        The candidate's declarative spec (``LFSetSpec.model_dump(mode="json")``, the
+        ``lfsets`` contract), None when the record clears the candidate.
+    version, content_hash : str or None
+        The candidate's set version and content hash.
+    actor, reason : str
+        Who and why.
+    at : float
+        Epoch seconds.
+
+    Examples
+    --------
+    >>> r = CandidateRecord("s", "discard", "c1", None, None, None, "alice", "noisy", 5.0)
+    >>> CandidateRecord.from_dict(r.to_dict()) == r, r.to_dict()["format"]
+    (True, 'streamlabel.lfset-candidate')
+    """
+
+    lfset: str
+    action: Literal["deploy", "discard", "promote"]
+    id: str
+    spec: dict[str, Any] | None
+    version: str | None
+    content_hash: str | None
+    actor: str
+    reason: str
+    at: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record value (JSON-able), with ``format`` and ``format_version``."""
+        return {"format": CANDIDATE_FORMAT, "format_version": 1, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CandidateRecord:
+        """Inverse of :meth:`to_dict`.
+
+        Raises
+        ------
+        ValueError
+            Another format or version, an unknown action, a deploy without a spec, or a
+            missing or mistyped field (the message says which).
+        """
+        if d.get("format") != CANDIDATE_FORMAT or d.get("format_version") != 1:
+            raise ValueError(f"not a {CANDIDATE_FORMAT!r} record of format version 1")
+        action = d.get("action")
+        if action not in ("deploy", "discard", "promote"):
+            raise ValueError(f"action {action!r} is not deploy, discard or promote")
+        spec = d.get("spec")
+        if action == "deploy" and not isinstance(spec, Mapping):
+            raise ValueError("a deploy record needs the candidate's spec (an object)")
+        try:
+            return cls(
+                str(d["lfset"]),
+                action,
+                str(d["id"]),
+                dict(spec) if isinstance(spec, Mapping) and action == "deploy" else None,
+                None if d.get("version") is None else str(d["version"]),
+                None if d.get("content_hash") is None else str(d["content_hash"]),
+                str(d["actor"]),
+                str(d["reason"]),
+                float(d["at"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"malformed candidate record: {type(exc).__name__}: {exc}") from None
 
 
 def _mcnemar_p(b: int, c: int) -> float:
@@ -181,6 +276,7 @@ class ShadowLFSet:
                 "changed": [list(p) for p in self.diff_.changed],
             },
             "n": n,
+            "agree": self.agree_,
             "agreement": None if n == 0 else self.agree_ / n,
             "flips": {
                 f"{a}->{c}": int(self.flips_[a, c]) for a in range(k) for c in range(k) if a != c
@@ -189,11 +285,121 @@ class ShadowLFSet:
             "estimated_accuracy": self.model_.lf_accuracies() if n else {},
             "gold": {
                 "n": g,
+                "active_right": self.gold_active_right_,
+                "candidate_right": self.gold_candidate_right_,
                 "active_accuracy": None if g == 0 else self.gold_active_right_ / g,
                 "candidate_accuracy": None if g == 0 else self.gold_candidate_right_ / g,
                 "only_active_right": self.gold_only_active_,
                 "only_candidate_right": self.gold_only_candidate_,
                 "p_value": _mcnemar_p(self.gold_only_active_, self.gold_only_candidate_),
             },
+            "alpha": self.alpha,
             "verdict": self.verdict(),
         }
+
+
+def _weighted(rows: Sequence[tuple[float | None, float]]) -> float | None:
+    """Mean of the non-None values weighted by their weights (None without weight)."""
+    num = sum(v * w for v, w in rows if v is not None)
+    den = sum(w for v, w in rows if v is not None)
+    return None if den <= 0 else num / den
+
+
+def merge_shadow_reports(
+    reports: Sequence[dict[str, Any]], *, alpha: float | None = None
+) -> dict[str, Any]:
+    """Merge the :meth:`ShadowLFSet.report` of several workers scoring one candidate.
+
+    Each labeler worker scores the candidate on its share of the events (and on the gold
+    of the events it labeled), so the counts add up: events, agreements, flips and the
+    gold counts are summed and the agreement, both gold accuracies, the McNemar p-value
+    and the verdict are computed again from the sums. Coverage, conflicts and estimated
+    accuracies are not additive; they are averaged weighted by each worker's events.
+
+    Parameters
+    ----------
+    reports : sequence of dict
+        Reports of the same candidate version (not checked here); at least one.
+    alpha : float, optional
+        Significance of the verdict; by default the first report's ``alpha`` (0.05).
+
+    Returns
+    -------
+    dict
+        A report of the same shape, without the per-LF ``analysis`` tables: ``coverage``
+        and ``conflict`` (overall, recent window), ``lfs`` (per LF: ``coverage``,
+        ``conflicts``, ``est_acc``), plus ``workers`` (how many reports were merged).
+
+    Examples
+    --------
+    >>> a = {"lfset": "s", "candidate_version": "2", "active_version": "1", "diff": {},
+    ...      "n": 10, "agree": 9, "flips": {"0->1": 1, "1->0": 0}, "gold": {"n": 0}}
+    >>> m = merge_shadow_reports([a, {**a, "agree": 7, "flips": {"0->1": 0, "1->0": 3}}])
+    >>> m["n"], m["agreement"], m["flips"], m["verdict"], m["workers"]
+    (20, 0.8, {'0->1': 1, '1->0': 3}, 'undecided', 2)
+    """
+    if not reports:
+        raise ValueError("no report to merge")
+    first = reports[0]
+    a = float(alpha if alpha is not None else first.get("alpha", 0.05))
+    n = sum(int(r.get("n") or 0) for r in reports)
+    agree = sum(int(r.get("agree") or 0) for r in reports)
+    flips: dict[str, int] = {}
+    for r in reports:
+        for pair, count in (r.get("flips") or {}).items():
+            flips[pair] = flips.get(pair, 0) + int(count)
+    golds = [r.get("gold") or {} for r in reports]
+    g = sum(int(x.get("n") or 0) for x in golds)
+    act_right = sum(int(x.get("active_right") or 0) for x in golds)
+    cand_right = sum(int(x.get("candidate_right") or 0) for x in golds)
+    only_a = sum(int(x.get("only_active_right") or 0) for x in golds)
+    only_c = sum(int(x.get("only_candidate_right") or 0) for x in golds)
+    p = _mcnemar_p(only_a, only_c)
+    verdict = "undecided" if p >= a else ("better" if only_c > only_a else "worse")
+    overall: list[tuple[Any, float]] = []
+    per_lf: dict[str, list[tuple[dict[str, Any], float]]] = {}
+    for r in reports:
+        w = float(r.get("n") or 0)
+        recent = (r.get("analysis") or {}).get("recent") or {}
+        overall.append((recent.get("overall") or {}, w))
+        estimates = r.get("estimated_accuracy") or {}
+        for row in recent.get("lfs") or []:
+            lf = str(row.get("lf"))
+            # The shadow model's estimate (what the report calls estimated accuracy).
+            row = {**row, "est_acc": estimates.get(lf, row.get("est_acc"))}
+            per_lf.setdefault(lf, []).append((row, w))
+    lfs = [
+        {
+            "lf": lf,
+            "coverage": _weighted([(row.get("coverage"), w) for row, w in rows]),
+            "conflicts": _weighted([(row.get("conflicts"), w) for row, w in rows]),
+            "est_acc": _weighted([(row.get("est_acc"), w) for row, w in rows]),
+        }
+        for lf, rows in per_lf.items()
+    ]
+    return {
+        "lfset": first.get("lfset"),
+        "candidate_version": first.get("candidate_version"),
+        "active_version": first.get("active_version"),
+        "diff": first.get("diff"),
+        "n": n,
+        "agree": agree,
+        "agreement": None if n == 0 else agree / n,
+        "flips": flips,
+        "coverage": _weighted([(o.get("coverage"), w) for o, w in overall]),
+        "conflict": _weighted([(o.get("conflict"), w) for o, w in overall]),
+        "lfs": lfs,
+        "gold": {
+            "n": g,
+            "active_right": act_right,
+            "candidate_right": cand_right,
+            "active_accuracy": None if g == 0 else act_right / g,
+            "candidate_accuracy": None if g == 0 else cand_right / g,
+            "only_active_right": only_a,
+            "only_candidate_right": only_c,
+            "p_value": p,
+        },
+        "alpha": a,
+        "verdict": verdict,
+        "workers": len(reports),
+    }

@@ -23,6 +23,7 @@ td,th{border-bottom:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-a
 th{font-size:12px;color:#6b7280;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .bar{display:inline-block;height:8px;background:#1f77b4;border-radius:2px}
 .row{display:flex;flex-wrap:wrap;gap:18px}.ok{color:#15803d}.no{color:#6b7280}
+.bad{color:#b91c1c}
 """
 
 
@@ -104,6 +105,69 @@ def _models_table(models: Sequence[Mapping[str, Any]], serving: str | None) -> s
         "<th>AUC</th><th>trained on</th><th>state</th><th>reason</th></tr>"
     )
     return f'<table id="models">{head}{"".join(rows)}</table>'
+
+
+def _candidate_section(c: Mapping[str, Any]) -> str:
+    """Render the candidate LF set version beside the active one (see ``StatusView``)."""
+    active, cand = str(c.get("active_version") or "–"), str(c.get("version") or "–")
+    gold = c.get("gold") or {}
+    cov = c.get("coverage") or {}
+    conf = c.get("conflict") or {}
+    verdict = str(c.get("verdict") or "undecided")
+    css = {"better": "ok", "worse": "bad"}.get(verdict, "no")
+    rows = [
+        ("coverage", _pct(cov.get("active")), _pct(cov.get("candidate"))),
+        ("conflicts", _pct(conf.get("active")), _pct(conf.get("candidate"))),
+        (
+            f"gold accuracy ({int(gold.get('n') or 0):,} labels)",
+            _pct(gold.get("active_accuracy")),
+            _pct(gold.get("candidate_accuracy")),
+        ),
+    ]
+    body = "".join(
+        f'<tr><td>{escape(k)}</td><td class="n">{a}</td><td class="n">{b}</td></tr>'
+        for k, a, b in rows
+    )
+    table = (
+        f"<table><tr><th></th><th>active v{escape(active)}</th>"
+        f"<th>candidate v{escape(cand)}</th></tr>{body}</table>"
+    )
+    flips = ", ".join(f"{k} {int(v):,}" for k, v in (c.get("flips") or {}).items()) or "none"
+    p = gold.get("p_value")
+    facts = (
+        f"{int(c.get('n') or 0):,} events scored by {int(c.get('workers') or 0)} worker(s) · "
+        f"agreement with the emitted labels {_pct(c.get('agreement'))} · flips {flips}"
+        + ("" if p is None else f" · McNemar p={float(p):.3g}")
+    )
+    deployed = c.get("deployed") or {}
+    who = (
+        f"deployed by {deployed.get('actor')}: {deployed.get('reason')}"
+        if deployed.get("actor")
+        else ""
+    )
+    diff = c.get("diff") or {}
+    changes = [f"+{x}" for x in diff.get("added") or []]
+    changes += [f"-{x}" for x in diff.get("removed") or []]
+    changes += [f"{a} → {b}" for a, b in diff.get("changed") or []]
+    lf_rows = "".join(
+        f"<tr><td>{escape(str(lf.get('lf')))}{' *' if lf.get('new') else ''}</td>"
+        f'<td class="n">{_num(lf.get("est_acc"))}</td><td class="n">{_pct(lf.get("coverage"))}</td>'
+        f'<td class="n">{_pct(lf.get("conflicts"))}</td></tr>'
+        for lf in c.get("lfs") or []
+    )
+    lf_table = (
+        "<table><tr><th>candidate LF (* new or changed)</th><th>est. accuracy</th>"
+        f"<th>coverage</th><th>conflicts</th></tr>{lf_rows}</table>"
+        if lf_rows
+        else ""
+    )
+    return (
+        f'<div id="candidate"><p>verdict on gold: <b class="{css}">{escape(verdict)}</b> · '
+        f"{escape(facts)}</p>"
+        f'<p class="sub">{escape(who)}{" · " if who and changes else ""}'
+        f"{escape('changes: ' + ', '.join(changes) if changes else '')}</p>"
+        f'<div class="row"><div>{table}</div><div>{lf_table}</div></div></div>'
+    )
 
 
 def render_status_page(snapshot: Mapping[str, Any], *, refresh: float | None = None) -> str:
@@ -227,6 +291,13 @@ def render_status_page(snapshot: Mapping[str, Any], *, refresh: float | None = N
 
     parts.append(f"<h2>Labeling functions (LF set v{escape(str(lfset.get('version', '–')))})</h2>")
     parts.append(_lf_table(s.get("lfs") or []))
+    candidate = s.get("candidate")
+    if candidate:
+        parts.append(
+            f"<h2>Candidate LF set v{escape(str(candidate.get('version', '–')))} "
+            f"beside v{escape(str(candidate.get('active_version', '–')))}</h2>"
+        )
+        parts.append(_candidate_section(candidate))
     parts.append("<h2>Model versions</h2>")
     parts.append(_models_table(s.get("models") or [], serving.get("version")))
     review = counters.get("review") or {}

@@ -54,6 +54,7 @@ OutputTopic = Literal[
     "predictions",
     "drift",
     "models",
+    "shadow-reports",
 ]
 
 
@@ -114,6 +115,13 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("model-commands", "in", "model name", "raw"),
     # The trainer's registry (versions, history, command outcomes), key = model name.
     TopicSpec("model-registry", "in", "model name", "raw", compacted=True),
+    # Each set's candidate LF set version (pipeline.CandidateRecord), key = set name: the
+    # control plane writes, every labeler worker follows it (outside the group).
+    TopicSpec("lfset-candidates", "in", "LF set name", "raw", compacted=True),
+    # Each worker's report on the candidate (ShadowLFSet.report), key =
+    # "<set>/<group id>/<worker id>": workers score their own share of the events, the
+    # API merges the latest report of each (pipeline.merge_shadow_reports).
+    TopicSpec("shadow-reports", "out", "LF set name/group id/worker id", "json", compacted=True),
 )
 
 #: Logical topics a batch handler may write to.
@@ -242,6 +250,10 @@ def create_app(
     params_from: Mapping[int, int] | None = None,
     feedback_from: Mapping[int, int] | None = None,
     metrics: Metrics | None = None,
+    on_candidate: RecordHandler | None = None,
+    candidates_from: Mapping[int, int] | None = None,
+    on_tick: Callable[[], Iterable[Output]] | None = None,
+    tick_interval: float = 1.0,
 ) -> faust.App:
     """Build the labeler's Faust app: the design's topics and its agents.
 
@@ -280,6 +292,17 @@ def create_app(
     metrics : Metrics, optional
         With the batched reader, where it sets the consumer lag of every assigned
         partition (``streamlabel_consumer_lag``).
+    on_candidate : callable, optional
+        A :data:`RecordHandler` for every ``lfset-candidates`` record (candidate LF set
+        versions), read like ``lfsets`` by a task outside the group from
+        ``candidates_from``. Not read when None or when ``candidates_from`` is empty.
+    candidates_from : mapping of int to int, optional
+        Per ``lfset-candidates`` partition, the offset to start at.
+    on_tick : callable, optional
+        Called every ``tick_interval`` seconds in the worker's event loop; its outputs
+        are sent like a batch's (the labeler's trailing candidate report).
+    tick_interval : float, default=1.0
+        Seconds between two ``on_tick`` calls.
 
     Returns
     -------
@@ -413,6 +436,21 @@ def create_app(
         app.task(_follower(settings, "lfsets", on_lfset, lfsets_from, send_outputs))
     if on_params is not None and params_from:
         app.task(_follower(settings, "labelmodel-params", on_params, params_from, send_outputs))
+    if on_tick is not None:
+        tick = on_tick
+
+        async def ticker() -> None:
+            while True:
+                await asyncio.sleep(tick_interval)
+                due = list(tick())
+                if due:
+                    await send_outputs(due)
+
+        app.task(ticker)
+    if on_candidate is not None and candidates_from:
+        app.task(
+            _follower(settings, "lfset-candidates", on_candidate, candidates_from, send_outputs)
+        )
     return app
 
 

@@ -40,9 +40,11 @@ from streamlabel.labelmodel import (
     dumps_model,
     loads_model,
 )
-from streamlabel.lf import LFSet, LFSpecError, load_lfset
+from streamlabel.lf import LFApplier, LFSet, LFSpecError, load_lfset
 from streamlabel.metrics import SERVICE_PORTS, Metrics, MetricsServer, serve_metrics
 from streamlabel.pipeline import (
+    SHADOW_REPORT_FORMAT,
+    CandidateRecord,
     DLQRecord,
     DriftWatch,
     InvalidEvent,
@@ -186,6 +188,7 @@ class _RefusedError(ValueError):
         self.detail = detail
         self.lf = lf
         self.field = field
+        self.candidate: str | None = None  # the candidate version, for candidate records
         super().__init__(detail)
 
 
@@ -521,6 +524,13 @@ class LabelerHandler:
     - :meth:`offer_params` (``labelmodel-params``): the model the aggregator merged from
       every worker's statistics; labels are computed with it from the next batch on
       (:meth:`~streamlabel.pipeline.Labeler.use_params`).
+    - :meth:`offer_candidate` (``lfset-candidates``): deploy (or clear) a candidate LF set
+      version scored beside the served one from the next batch
+      (:meth:`~streamlabel.pipeline.Labeler.set_candidate`), emitting nothing; an
+      unusable one is a ``dlq`` record (reason ``invalid_lfset``, plus ``candidate``).
+      Its report goes to ``shadow-reports`` (key ``<set>/<report_key>``) after the first
+      batch it scored, then at most every ``report_interval`` seconds (after a batch or
+      late gold).
     - with a ``watch``, every batch's labels (and every late gold label, against the
       label this worker emitted for the event) feed the
       :class:`~streamlabel.pipeline.DriftWatch`; its drift events and retraining requests
@@ -549,6 +559,10 @@ class LabelerHandler:
         :meth:`Metrics.sync_labeler`, batch duration, drift detections, retraining
         requests, DLQ records of ``lfsets`` and ``feedback``); none when None. May be set
         later (the worker sets it before the first batch).
+    report_interval : float, default=10.0
+        Seconds (of ``clock``) between two ``shadow-reports`` records of a candidate.
+    report_key : str, default="streamlabel-labeler"
+        This worker in the key of its reports (the worker passes ``group id/worker id``).
 
     Attributes
     ----------
@@ -564,6 +578,12 @@ class LabelerHandler:
         :data:`SNAPSHOT_MAX_BYTES`).
     drift_events_, retrain_requests_ : int
         ``drift`` records of drift/warning events and of retraining requests returned.
+    candidate_record : CandidateRecord or None
+        The deployment of the candidate being scored (None without a candidate).
+    candidates_accepted_, candidates_invalid_, candidates_ignored_ : int
+        ``lfset-candidates`` records parked, refused (DLQ) and ignored (other sets).
+    shadow_reports_ : int
+        ``shadow-reports`` records returned.
 
     Examples
     --------
@@ -596,6 +616,8 @@ class LabelerHandler:
         watch: DriftWatch | None = None,
         drift_context: dict[str, Any] | None = None,
         metrics: Metrics | None = None,
+        report_interval: float = 10.0,
+        report_key: str = "streamlabel-labeler",
     ) -> None:
         if snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0, got {snapshot_every}")
@@ -624,6 +646,17 @@ class LabelerHandler:
         # The label emitted for each recent event, for the gold-error monitor: as many
         # as the labeler keeps votes for (late gold for older events is unmatched anyway).
         self._emitted: OrderedDict[str, int] = OrderedDict()
+        self.report_interval = report_interval
+        self.report_key = report_key
+        self.candidate_record: CandidateRecord | None = None
+        # A candidate change for the next batch: (record, compiled set or None, source).
+        self._candidate_change: tuple[CandidateRecord, LFSet | None, RawEvent] | None = None
+        self._last_report: float | None = None
+        self._report_dirty = False  # scored events or gold since the last report
+        self.candidates_accepted_ = 0
+        self.candidates_invalid_ = 0
+        self.candidates_ignored_ = 0
+        self.shadow_reports_ = 0
 
     @classmethod
     def from_settings(
@@ -675,6 +708,8 @@ class LabelerHandler:
             params_key=settings.group_id,
             watch=watch,
             drift_context={"group": settings.group_id, "worker": settings.worker_id},
+            report_interval=settings.shadow_report_interval,
+            report_key=settings.stats_key,
         )
 
     @property
@@ -688,6 +723,7 @@ class LabelerHandler:
         """Label one micro-batch of ``events`` (after swapping in a pending LF set)."""
         t0 = time.perf_counter()
         outputs = self._count_dlq(self._swap_pending())
+        outputs.extend(self._count_dlq(self._apply_candidate()))
         labeler = self.labeler
         outcome = labeler.process_many(
             [(ev.value, Source(ev.topic, ev.partition, ev.offset)) for ev in batch]
@@ -727,6 +763,9 @@ class LabelerHandler:
                 snap = self.snapshot()
                 if snap is not None:
                     outputs.append(snap)
+        if labeler.candidate is not None:
+            self._report_dirty = True
+            outputs.extend(self.shadow_report())
         if m is not None:
             m.batch_seconds.observe(time.perf_counter() - t0)
         return outputs
@@ -851,6 +890,7 @@ class LabelerHandler:
             return [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), {"lfset": new.name})]
         if self.watch is not None:
             self.watch.set_lfs(new.ids)
+        self._rebase_candidate()
         logger.warning(
             "streamlabel LF set %r version %r in effect (was %r): %d added, %d removed, %d changed",
             new.name,
@@ -952,6 +992,7 @@ class LabelerHandler:
             try:
                 record = parse_feedback(ev.value, max_bytes=max_bytes)
                 learned = self.labeler.learn_feedback(record)
+                self._report_dirty |= learned and self.labeler.candidate is not None
             except InvalidEvent as exc:
                 self.feedback_invalid_ += 1
                 outputs.append(_dlq_output(exc.reason, exc.detail, ev, self.clock()))
@@ -963,7 +1004,201 @@ class LabelerHandler:
         if self.metrics is not None:
             self.metrics.sync_labeler(self.labeler)  # feedback outcomes
             self._count_dlq(outputs)
+        outputs.extend(self.shadow_report())  # gold is what decides a candidate's verdict
         return outputs
+
+    # ------------------------------------------------------------------ candidates
+
+    def offer_candidate(self, record: RawEvent) -> list[Output]:
+        """Validate one ``lfset-candidates`` record; park the change for the next batch.
+
+        A deploy record's spec is checked as an ``lfsets`` record would be (valid spec of
+        the served set, same cardinality, no LF logic changed under its id, applicable)
+        and must not be the version in effect; a record without a spec (discard, the
+        clean-up after a promotion) or a tombstone clears the candidate.
+
+        Returns
+        -------
+        list of Output
+            Empty, or one ``dlq`` record (reason ``invalid_lfset``, with ``lfset``,
+            ``candidate`` (the version, if known), ``lf`` and ``field``) when the record
+            cannot be used. The candidate being scored (and any parked change) stays.
+        """
+        name = self.name
+        if record.key != name.encode("utf-8"):
+            self.candidates_ignored_ += 1
+            return []
+        try:
+            rec = self._parse_candidate(record)
+            new = None if rec.spec is None else self._check_candidate(rec)
+        except _RefusedError as exc:
+            self.candidates_invalid_ += 1
+            logger.warning("LF set candidate record %s refused: %s", record.source, exc)
+            extra = {
+                "lfset": name,
+                "candidate": exc.candidate,
+                "lf": exc.lf,
+                "field": exc.field,
+            }
+            return self._count_dlq(
+                [_dlq_output(INVALID_LFSET, str(exc), record, self.clock(), extra)]
+            )
+        self._candidate_change = (rec, new, record)
+        self.candidates_accepted_ += 1
+        logger.warning(
+            "streamlabel LF set %r candidate %s received at %s (applies at the next batch)",
+            name,
+            "cleared" if new is None else f"version {new.version!r}",
+            record.source,
+        )
+        return []
+
+    def _parse_candidate(self, record: RawEvent) -> CandidateRecord:
+        name = self.name
+        if not record.value:  # a tombstone: no candidate
+            return CandidateRecord(name, "discard", "tombstone", None, None, None, "?", "", 0.0)
+        try:
+            data = json.loads(record.value)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise _RefusedError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise _RefusedError(f"a candidate record is a JSON object, not {type(data).__name__}")
+        try:
+            rec = CandidateRecord.from_dict(data)
+        except ValueError as exc:
+            raise _RefusedError(str(exc)) from None
+        if rec.lfset != name:
+            raise _RefusedError(
+                f"the record for set {name!r} names the set {rec.lfset!r}", field="lfset"
+            )
+        return rec
+
+    def _check_candidate(self, rec: CandidateRecord) -> LFSet:
+        """Return the compiled candidate of a deploy record; ``_RefusedError`` if unusable."""
+        spec = json.dumps(rec.spec).encode("utf-8")
+        try:
+            new = parse_lfset_record(self.name, spec)
+            self._check_compatible(new)
+            if new.version == self.labeler.lfset.version:
+                raise _RefusedError(
+                    f"candidate version {new.version!r} is the version in effect",
+                    field="version",
+                )
+            try:
+                LFApplier(new).reset()  # applicable: refused here, not at the next batch
+            except (ValueError, TypeError) as exc:
+                raise _RefusedError(f"not applicable: {exc}") from None
+        except _RefusedError as exc:
+            exc.candidate = rec.version
+            raise
+        return new
+
+    def _apply_candidate(self) -> list[Output]:
+        """Apply a parked candidate change (before a batch); a DLQ record if it fails."""
+        change, self._candidate_change = self._candidate_change, None
+        if change is None:
+            return []
+        rec, new, raw = change
+        labeler = self.labeler
+        if new is None:
+            gone = labeler.discard_candidate()
+            self.candidate_record = None
+            if gone is not None:
+                logger.warning(
+                    "streamlabel LF set %r candidate %r %s (%d events scored)",
+                    self.name,
+                    gone.candidate.version,
+                    "promoted" if rec.action == "promote" else "discarded",
+                    gone.n_,
+                )
+            return []
+        if new.version == labeler.lfset.version:
+            # A promotion's new active version came first: it is no longer a candidate.
+            labeler.discard_candidate()
+            self.candidate_record = None
+            return []
+        try:
+            labeler.set_candidate(new)
+        except ValueError as exc:  # LFVersionError too; checked when offered
+            self.candidates_invalid_ += 1
+            logger.warning("LF set candidate %r refused: %s", new.version, exc)
+            extra = {"lfset": new.name, "candidate": new.version}
+            return [_dlq_output(INVALID_LFSET, str(exc), raw, self.clock(), extra)]
+        self.candidate_record = rec
+        logger.warning(
+            "streamlabel LF set %r candidate version %r deployed beside version %r",
+            new.name,
+            new.version,
+            labeler.lfset.version,
+        )
+        self._last_report = None  # due after this batch: the API sees it deployed
+        self._report_dirty = True
+        return []
+
+    def _rebase_candidate(self) -> None:
+        """After a swap: drop a candidate that became active, else score it afresh."""
+        labeler = self.labeler
+        shadow = labeler.candidate
+        if shadow is None:
+            return
+        cand = shadow.candidate
+        if cand.version == labeler.lfset.version:
+            labeler.discard_candidate()
+            self.candidate_record = None
+            logger.warning(
+                "streamlabel LF set %r candidate %r is now the version in effect",
+                cand.name,
+                cand.version,
+            )
+            return
+        try:
+            # Its report compares with the active version: start again against the new one.
+            labeler.set_candidate(cand)
+        except ValueError as exc:
+            labeler.discard_candidate()
+            self.candidate_record = None
+            logger.warning("LF set candidate %r dropped after the swap: %s", cand.version, exc)
+
+    def shadow_report(self, *, force: bool = False) -> list[Output]:
+        """Return this worker's ``shadow-reports`` record if one is due (or ``force``).
+
+        Due when events or gold were scored since the last report and ``report_interval``
+        has passed since it. The worker also calls this on a timer (every
+        ``report_interval``), so the last gold of a burst is reported even when no event
+        follows.
+
+        The value: ``{"format": SHADOW_REPORT_FORMAT, "format_version": 1, "key",
+        "lfset", "worker", "candidate_id", "candidate_version", "active_version", "at",
+        "batches", "report"}`` with ``report`` from
+        :meth:`~streamlabel.pipeline.ShadowLFSet.report`. Nothing without a candidate.
+        """
+        shadow, rec = self.labeler.candidate, self.candidate_record
+        if shadow is None or rec is None:
+            return []
+        now = self.clock()
+        last = self._last_report
+        if not force and (
+            not self._report_dirty or (last is not None and now - last < self.report_interval)
+        ):
+            return []
+        self._last_report = now
+        self._report_dirty = False
+        self.shadow_reports_ += 1
+        key = f"{self.name}/{self.report_key}"
+        value = {
+            "format": SHADOW_REPORT_FORMAT,
+            "format_version": 1,
+            "key": key,
+            "lfset": self.name,
+            "worker": self.report_key,
+            "candidate_id": rec.id,
+            "candidate_version": shadow.candidate.version,
+            "active_version": self.labeler.lfset.version,
+            "at": now,
+            "batches": self.labeler.batches_,
+            "report": shadow.report(),
+        }
+        return [Output("shadow-reports", key.encode("utf-8"), value)]
 
 
 # ---------------------------------------------------------------------- start-up
@@ -991,6 +1226,9 @@ class LabelerStart:
     feedback_from : dict of int to int
         Per ``feedback`` partition, its end at start-up: where the worker (batched reader)
         follows ``feedback`` from (empty when the topic could not be read).
+    candidates_from : dict of int to int
+        Per ``lfset-candidates`` partition, where the worker follows it from (empty when
+        the topic could not be read: no candidate is followed).
     """
 
     handler: LabelerHandler
@@ -1000,6 +1238,7 @@ class LabelerStart:
     restored: str | None = None
     params_from: dict[int, int] = field(default_factory=dict)
     feedback_from: dict[int, int] = field(default_factory=dict)
+    candidates_from: dict[int, int] = field(default_factory=dict)
 
 
 def _load_file(path: Path) -> LFSet:
@@ -1069,6 +1308,7 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
     params, params_end = read_params(settings, timeout)
     if params is not None:
         handler.take_params(params)
+    candidates_end = _start_candidate(settings, handler, timeout)
     return LabelerStart(
         handler,
         origin,
@@ -1077,7 +1317,27 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
         restored=None if model is None else handler.labeler.model.version_,
         params_from=params_end,
         feedback_from=_feedback_end(settings, timeout),
+        candidates_from=candidates_end,
     )
+
+
+def _start_candidate(
+    settings: StreamSettings, handler: LabelerHandler, timeout: float
+) -> dict[int, int]:
+    """Deploy the set's candidate on ``lfset-candidates`` (if any); return the end offsets.
+
+    Never fatal: an unreadable topic or record is logged and the worker starts without.
+    """
+    try:
+        log = _read_to_end(settings, "lfset-candidates", handler.name, timeout)
+    except Exception as exc:  # a candidate is an addition; labeling goes on without it
+        logger.warning("lfset-candidates not read (%s): candidates are not followed", exc)
+        return {}
+    if log.records:
+        for out in handler.offer_candidate(log.records[-1]):
+            logger.warning("candidate at start-up refused: %s", out.value.get("detail"))
+        handler._apply_candidate()  # its first report goes out after the first batch
+    return dict(log.end_offsets)
 
 
 def _feedback_end(settings: StreamSettings, timeout: float) -> dict[int, int]:

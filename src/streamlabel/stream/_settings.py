@@ -100,6 +100,10 @@ class StreamSettings(BaseModel):
         service name); two workers on one host need it set.
     params_interval : float, default=5.0
         The aggregator publishes merged parameters at most this often (seconds).
+    shadow_report_interval : float, default=10.0
+        With a candidate LF set deployed, the labeler publishes its report on
+        ``shadow-reports`` at most this often (seconds; after a batch or a gold label),
+        and at once when the candidate is deployed or cleared.
     stats_max_age : float, default=86400
         The aggregator leaves out statistics last published longer ago than this (a worker
         that went away, or was renamed); seconds.
@@ -209,6 +213,7 @@ class StreamSettings(BaseModel):
         default_factory=lambda: _default_worker_id(), pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$"
     )
     params_interval: float = Field(default=5.0, gt=0, allow_inf_nan=False)
+    shadow_report_interval: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     stats_max_age: float = Field(default=86_400.0, gt=0)
     predictor_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
     predictor_shadow: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

@@ -103,6 +103,10 @@ def run_worker(
             params_from=start.params_from,
             feedback_from=start.feedback_from,
             metrics=metrics,
+            on_candidate=start.handler.offer_candidate,
+            candidates_from=start.candidates_from,
+            on_tick=start.handler.shadow_report,
+            tick_interval=settings.shadow_report_interval,
         )
     else:
         ready_note = "; echo handler"
