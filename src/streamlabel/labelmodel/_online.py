@@ -11,7 +11,8 @@ Two sets of decayed, additive sufficient statistics are kept per LF (keyed by LF
 2. **Expected counts** (one EM step from the moment fit): each event's posterior under
    ``mu`` is added to ``n[j, y, v]`` (LF j voted v while the class was y) and ``N[j, y]``.
    Prediction uses ``theta = (n + prior) / (N + s)`` and the class balance from the same
-   counts. Late gold labels enter these counts as one-hot posteriors.
+   counts, raised to ``prior_weight``. Late gold labels enter these counts as one-hot
+   posteriors.
 
 ``theta`` models the firing *and* the vote per class, so unipolar LFs carry their
 evidence through class-dependent firing; abstains carry none at prediction, so an
