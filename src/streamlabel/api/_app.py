@@ -263,6 +263,14 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     # ------------------------------------------------------------ status page
     from fastapi.responses import HTMLResponse
 
+    # ------------------------------------------------------------ replay
+    from streamlabel.api._replay import ReplayJobs, replay_routes
+
+    replayer = getattr(backend, "run_replay", None)  # optional: a backend that can replay
+    jobs = ReplayJobs(replayer) if replayer is not None else None
+    app.state.replays = jobs
+    replay_routes(app, jobs, control, backend, reader, writer)
+
     from streamlabel.api._status import StatusView
     from streamlabel.status import render_status_page
 
