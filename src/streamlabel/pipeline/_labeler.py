@@ -344,7 +344,10 @@ class Labeler:
         self.lfset_swaps_ = 0
         #: The candidate LF set scored beside the active one (see :meth:`set_candidate`).
         self.candidate: ShadowLFSet | None = None
-        self.quality = quality if quality is not None else LabelQuality(lfset.cardinality)
+        self._quality = quality if quality is not None else LabelQuality(lfset.cardinality)
+        # Late gold for the quality estimate, learned in bulk (one call per gold label
+        # cost more than the label model's own update): (emitted posterior row, class).
+        self._quality_gold: list[tuple[NDArray[np.float64], int]] = []
 
     # ------------------------------------------------------------------ processing
 
@@ -412,7 +415,8 @@ class Labeler:
             P = predictor.predict_proba_many(L, ids)
             lm_version = predictor.version_
             model.learn_many(L, ids)
-            self.quality.learn_many(P)
+            quality = self.quality  # learns the pending gold first: the order is kept
+            quality.learn_many(P)
             votes = self._votes(L, ids)
             self._remember(events, ids, L, P)
             posts: list[list[float]] = P.tolist()
@@ -772,7 +776,9 @@ class Labeler:
         votes = {i: v for i, v in zip(batch.ids, batch.L[row].tolist(), strict=True) if i in known}
         self.model.learn_gold(votes, label)
         # Was the label emitted for the event right? Calibrates and checks the estimate.
-        self.quality.learn_gold_many(batch.P[row : row + 1], [label])
+        self._quality_gold.append((batch.P[row], label))
+        if len(self._quality_gold) >= 4096:  # bounded while no batch or reader comes
+            _ = self.quality
         self._seen[record.event_id] = (batch, _GOLD_DONE)
         self.feedback_applied_ += 1
         if self.candidate is not None:
@@ -829,6 +835,16 @@ class Labeler:
         return diff
 
     # ------------------------------------------------------------------ introspection
+
+    @property
+    def quality(self) -> LabelQuality:
+        """The label-quality estimate, with every late gold received so far learned."""
+        pending = self._quality_gold
+        if pending:
+            P = np.stack([p for p, _ in pending])
+            self._quality.learn_gold_many(P, [y for _, y in pending])
+            pending.clear()
+        return self._quality
 
     @property
     def n_remembered_(self) -> int:
