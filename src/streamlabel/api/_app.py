@@ -260,9 +260,6 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
         """Return the latest changes (who, when, what, why), oldest first."""
         return control.audit(limit)
 
-    # ------------------------------------------------------------ status page
-    from fastapi.responses import HTMLResponse
-
     # ------------------------------------------------------------ replay
     from streamlabel.api._replay import ReplayJobs, replay_routes
 
@@ -270,6 +267,9 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     jobs = ReplayJobs(replayer) if replayer is not None else None
     app.state.replays = jobs
     replay_routes(app, jobs, control, backend, reader, writer)
+
+    # ------------------------------------------------------------ status page
+    from fastapi.responses import HTMLResponse
 
     from streamlabel.api._status import StatusView
     from streamlabel.status import render_status_page

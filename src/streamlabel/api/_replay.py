@@ -26,10 +26,10 @@ event log.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     from streamlabel.pipeline import LabelRecord, RevisionRecord
 
 __all__ = ["MAX_JOBS", "LogReplayer", "ReplayJobRequest", "ReplayJobs", "Replayer"]
+
+logger = logging.getLogger("streamlabel.api")
 
 #: Finished jobs kept for ``GET /replays`` (the oldest are dropped).
 MAX_JOBS: Final = 50
@@ -234,11 +236,12 @@ class ReplayJobs:
         try:
             result = self.replayer(request, lfset, progress)
         except Exception as exc:  # the job records it; the API goes on
+            # The traceback goes to the log, not to readers of the job.
+            logger.exception("streamlabel replay job %s failed", job_id)
             with self._lock:
                 job = self._jobs[job_id]
                 job.update(state="failed", finished_at=self.clock())
                 job["error"] = f"{type(exc).__name__}: {exc}"
-                job["traceback"] = traceback.format_exc(limit=5)
                 self._running = None
             return
         summary = ReplaySummary.from_dict(result.get("summary") or {})
