@@ -160,8 +160,24 @@ def test_metrics_scraped_during_a_run_have_data() -> None:
                 "streamlabel_labelmodel_mean_confidence",
                 "streamlabel_model_info",
                 "streamlabel_consumer_lag",
+                "streamlabel_label_quality_estimated_accuracy",
+                "streamlabel_label_quality_estimated_precision",
+                "streamlabel_label_quality_gold_accuracy",
+                "streamlabel_label_quality_gold_precision",
+                "streamlabel_label_quality_calibration_gold",
             ):
                 assert _positive(fam[name]), name
+            # Calibrated and raw estimates for both classes; the calibrated one and the
+            # gold check agree (the demo's labels are ~97% right; raw says ~85%).
+            quality = {
+                s.labels["estimate"]: s.value
+                for s in fam["streamlabel_label_quality_estimated_accuracy"]
+            }
+            gold = fam["streamlabel_label_quality_gold_accuracy"][0].value
+            assert set(quality) == {"calibrated", "raw"}
+            assert abs(quality["calibrated"] - gold) < 0.03 < abs(quality["raw"] - gold)
+            classes = {s.labels["label"] for s in fam["streamlabel_label_quality_gold_precision"]}
+            assert classes == {"legit", "fraud"}
             reasons = {s.labels["reason"] for s in fam["streamlabel_dlq"] if s.value > 0}
             assert len(reasons) >= 3, reasons
             lag = {s.labels["partition"] for s in fam["streamlabel_consumer_lag"]}

@@ -108,6 +108,8 @@ def test_a_running_labeler_serves_its_metrics(worker: WorkerProcess, topic_prefi
     assert 0 < cov[(("lf", "big_amount"), ("version", "1"))] < 1
     assert page["streamlabel_lf_quarantined"][(("lf", "big_amount"), ("version", "1"))] == 0
     assert page["streamlabel_batch_duration_seconds_count"][()] >= 1
+    raw = page["streamlabel_label_quality_estimated_accuracy"][(("estimate", "raw"),)]
+    assert 0.5 <= raw <= 1.0  # the label-free estimate, before any late gold
     # Consumer lag per assigned partition of events: caught up once everything is in.
     events = f"{topic_prefix}events"
     deadline = time.monotonic() + 15

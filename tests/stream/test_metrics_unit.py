@@ -126,6 +126,35 @@ def test_lfsets_and_feedback_dlq_records_are_counted() -> None:
     assert get("streamlabel_feedback_total", {"outcome": "applied"}) == 1
 
 
+def test_labeler_handler_exports_the_label_quality_estimate_and_its_gold_check() -> None:
+    lfset = fraud_lfsets()[0]
+    h = LabelerHandler(Labeler(lfset, OnlineLabelModel(2)), metrics=Metrics())
+    outputs = []
+    for lo in range(0, 4_000, 500):
+        outputs += h(RAWS[lo : lo + 500])
+    get = h.metrics.registry.get_sample_value  # type: ignore[union-attr]
+    name = "streamlabel_label_quality_estimated_accuracy"
+    raw = get(name, {"estimate": "raw"})
+    emitted = [o.value for o in outputs if o.topic == "labels"][-2_000:]
+    assert raw == pytest.approx(np.mean([r["confidence"] for r in emitted]))
+    assert np.isnan(get("streamlabel_label_quality_gold_accuracy"))
+    # Late gold through the feedback path, one event in four, with the truth.
+    y = np.asarray(STREAM.y)
+    records = []
+    for i in range(0, 4_000, 4):
+        value = {"event_id": STREAM.events[i]["id"], "label": int(y[i]), "source": "cb", "at": 1}
+        records.append(RawEvent(b"x", json.dumps(value).encode(), "feedback", 0, i))
+    h.on_feedback(records)
+    labels = {o.value["event_id"]: o.value["label"] for o in outputs if o.topic == "labels"}
+    last = range(0, 4_000, 4)[-1_000:]  # within the estimator's gold window (2,000)
+    truth = np.mean([labels[STREAM.events[i]["id"]] == y[i] for i in last])
+    assert get("streamlabel_label_quality_gold_accuracy") == pytest.approx(truth)
+    assert get("streamlabel_label_quality_calibration_gold") > 500  # decayed from 1,000
+    est = h.labeler.quality.estimate()
+    assert get(name, {"estimate": "calibrated"}) == pytest.approx(est["expected_accuracy"])
+    assert abs(est["expected_accuracy"] - truth) < 0.03 < abs(raw - truth)
+
+
 def test_trainer_handler_counts_requests_and_rounds_with_duration(tmp_path: Path) -> None:
     s = StreamSettings(
         registry_dir=tmp_path,

@@ -8,6 +8,10 @@ falls in a cell (its class, the decile of its confidence); a cell's accuracy is 
 from the gold that fell in it, shrunk toward its class's pooled gold accuracy, which is
 itself shrunk toward the mean confidence. Gold statistics decay with a half-life in
 labeled events so the calibration follows drift.
+
+The same gold also *checks* the labels: the accuracy of the emitted labels on the most
+recent ``window`` gold labels (overall and per predicted class) is reported next to the
+estimate, so a dashboard shows the estimate and the measurement side by side.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ class LabelQuality:
         Pseudo-count of the shrinkage of a cell toward its class, and of a class toward
         its mean confidence.
     window : int, default=2000
-        Recent labels the estimate averages over.
+        Recent labels the estimate averages over, and recent gold labels the measured
+        accuracy is computed over.
 
     Examples
     --------
@@ -81,6 +86,8 @@ class LabelQuality:
         self._cnt = np.zeros((k, b))  # decayed gold labels per (predicted class, bin)
         self._hit = np.zeros((k, b))  # ... of which the emitted label was right
         self._recent: deque[tuple[int, int, float]] = deque(maxlen=self.window)
+        # (emitted class, 1 if it was right) of the most recent gold labels: the check.
+        self._gold: deque[tuple[int, int]] = deque(maxlen=self.window)
         self.n_labels_ = 0
         self.n_gold_ = 0
 
@@ -138,7 +145,9 @@ class LabelQuality:
         if truth.size and (truth.min() < 0 or truth.max() >= self.cardinality):
             raise ValueError(f"gold labels must lie in 0..{self.cardinality - 1}")
         np.add.at(self._cnt, (pred, bins), 1.0)
-        np.add.at(self._hit, (pred, bins), (pred == truth).astype(np.float64))
+        hit = pred == truth
+        np.add.at(self._hit, (pred, bins), hit.astype(np.float64))
+        self._gold.extend(zip(pred.tolist(), hit.astype(np.int64).tolist(), strict=True))
         self.n_gold_ += len(pred)
 
     def learn_gold_one(self, posterior: ArrayLike, y: int) -> None:
@@ -167,19 +176,36 @@ class LabelQuality:
         dict
             ``expected_accuracy`` (calibrated), ``raw_confidence`` (mean top posterior, the
             uncalibrated estimate), ``per_class`` (for each predicted class: ``share`` of
-            the window and calibrated ``expected_precision``), ``n`` (labels averaged),
-            ``gold_weight`` (decayed gold behind the calibration); values are ``None``
-            while the window is empty.
+            the window, calibrated ``expected_precision`` and ``gold_precision``, the
+            measured precision on the recent gold), ``n`` (labels averaged),
+            ``gold_weight`` (decayed gold behind the calibration), ``gold_accuracy``
+            (fraction of the last ``window`` gold labels whose emitted label was right)
+            and ``gold_n`` (how many that is); values are ``None`` while there is nothing
+            to average.
+
+        Examples
+        --------
+        >>> q = LabelQuality(2, window=4)
+        >>> q.learn_gold_many([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]], [0, 1, 1])
+        >>> e = q.estimate()
+        >>> round(e["gold_accuracy"], 3), e["gold_n"], e["per_class"][1]["gold_precision"]
+        (0.667, 3, 1.0)
         """
         self._ensure_state()
         k = self.cardinality
+        gold = self._gold_check()
         if not self._recent:
             return {
                 "expected_accuracy": None,
                 "raw_confidence": None,
-                "per_class": [{"share": None, "expected_precision": None} for _ in range(k)],
+                "per_class": [
+                    {"share": None, "expected_precision": None, "gold_precision": g}
+                    for g in gold["per_class"]
+                ],
                 "n": 0,
                 "gold_weight": float(self._cnt.sum()),
+                "gold_accuracy": gold["accuracy"],
+                "gold_n": gold["n"],
             }
         arr = np.array(self._recent, dtype=np.float64)
         pred, bins = arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64)
@@ -191,6 +217,7 @@ class LabelQuality:
                 {
                     "share": float(sel.mean()),
                     "expected_precision": float(acc[sel].mean()) if sel.any() else None,
+                    "gold_precision": gold["per_class"][c],
                 }
             )
         return {
@@ -199,4 +226,16 @@ class LabelQuality:
             "per_class": per_class,
             "n": len(arr),
             "gold_weight": float(self._cnt.sum()),
+            "gold_accuracy": gold["accuracy"],
+            "gold_n": gold["n"],
         }
+
+    def _gold_check(self) -> dict[str, Any]:
+        """Measured accuracy (and precision per emitted class) on the recent gold."""
+        k = self.cardinality
+        if not self._gold:
+            return {"accuracy": None, "n": 0, "per_class": [None] * k}
+        arr = np.array(self._gold, dtype=np.int64)
+        pred, hit = arr[:, 0], arr[:, 1]
+        per_class = [float(hit[pred == c].mean()) if (pred == c).any() else None for c in range(k)]
+        return {"accuracy": float(hit.mean()), "n": len(arr), "per_class": per_class}

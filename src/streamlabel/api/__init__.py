@@ -5,6 +5,8 @@
 - :class:`KafkaBackend` (the topics) and :class:`InMemoryBackend` (tests, the demo);
 - :func:`create_api`: the FastAPI app factory; :func:`serve_api`: uvicorn until SIGTERM;
 - :class:`ApiClient`: the CLI's client (standard library only);
+- :class:`ReplayJobs` / :class:`LogReplayer`: replays started through the API, one
+  background job at a time (``POST /replays``);
 - :class:`Tokens`, :class:`Principal`: bearer tokens (``read`` / ``write``).
 
 Nothing is imported from FastAPI, uvicorn or a Kafka client until it is used.
@@ -33,6 +35,7 @@ from streamlabel.api._model import (
     LFSetVersion,
     Principal,
 )
+from streamlabel.api._replay import LogReplayer, Replayer, ReplayJobRequest, ReplayJobs
 from streamlabel.api._serve import serve_api
 from streamlabel.api._settings import ApiSettings
 
@@ -48,7 +51,11 @@ __all__ = [
     "InMemoryBackend",
     "KafkaBackend",
     "LFSetVersion",
+    "LogReplayer",
     "Principal",
+    "ReplayJobRequest",
+    "ReplayJobs",
+    "Replayer",
     "TokenError",
     "Tokens",
     "analyse_labels",

@@ -318,6 +318,14 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
         """Return the latest changes (who, when, what, why), oldest first."""
         return control.audit(limit)
 
+    # ------------------------------------------------------------ replay
+    from streamlabel.api._replay import ReplayJobs, replay_routes
+
+    replayer = getattr(backend, "run_replay", None)  # optional: a backend that can replay
+    jobs = ReplayJobs(replayer) if replayer is not None else None
+    app.state.replays = jobs
+    replay_routes(app, jobs, control, backend, reader, writer)
+
     # ------------------------------------------------------------ status page
     from fastapi.responses import HTMLResponse
 

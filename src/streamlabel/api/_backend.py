@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from streamlabel.api._model import ActiveSet, AuditEntry, LFSetVersion
 from streamlabel.models import ModelCommand
 from streamlabel.pipeline import CandidateRecord
+
+if TYPE_CHECKING:
+    from streamlabel.api._replay import Replayer
 
 __all__ = ["Backend", "InMemoryBackend"]
 
@@ -43,6 +46,10 @@ class Backend(Protocol):
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """Return the latest ``limit`` audit entries, oldest first."""
+        ...
+
+    def record_audit(self, audit: AuditEntry) -> dict[str, Any]:
+        """Record an audit entry of a change made elsewhere (a replay started)."""
         ...
 
     def send_model_command(self, command: ModelCommand, audit: AuditEntry) -> dict[str, Any]:
@@ -95,7 +102,9 @@ class InMemoryBackend:
     :meth:`add_labels` / :meth:`add_gold` (LF analysis), :meth:`add_drift`,
     :meth:`set_model`, :meth:`add_shadow_report`. Model commands are kept in
     :attr:`model_commands_` and, when ``on_model_command`` is given, handed to it (the
-    demo's trainer).
+    demo's trainer). Replays through the API run with the ``replayer`` given (e.g. a
+    :class:`~streamlabel.api.LogReplayer` over the host's event log); without one the
+    replay endpoints answer 501.
 
     Examples
     --------
@@ -110,9 +119,11 @@ class InMemoryBackend:
         *,
         analysis_window: int = 1000,
         on_model_command: Callable[[ModelCommand], None] | None = None,
+        replayer: Replayer | None = None,
     ) -> None:
         self.analysis_window = analysis_window
         self.on_model_command = on_model_command
+        self.run_replay = replayer  # the API's replay jobs run it (None: no replay)
         self._lock = threading.Lock()
         self._versions: list[LFSetVersion] = []
         self._active: dict[str, ActiveSet] = {}
@@ -153,6 +164,12 @@ class InMemoryBackend:
         """See :meth:`Backend.audit`."""
         with self._lock:
             return self._audit[-limit:] if limit > 0 else []
+
+    def record_audit(self, audit: AuditEntry) -> dict[str, Any]:
+        """See :meth:`Backend.record_audit`."""
+        with self._lock:
+            self._audit.append(audit)
+            return {"seq": len(self._audit) - 1}
 
     # ---------------------------------------------------------------- models
     def send_model_command(self, command: ModelCommand, audit: AuditEntry) -> dict[str, Any]:

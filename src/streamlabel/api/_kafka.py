@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamlabel.api._model import (
@@ -35,6 +36,8 @@ from streamlabel.models import ModelCommand, encode_model_command
 from streamlabel.pipeline import SHADOW_REPORT_FORMAT, CandidateRecord
 
 if TYPE_CHECKING:
+    from streamlabel.api._replay import ReplayJobRequest
+    from streamlabel.lf import LFSet
     from streamlabel.stream import StreamSettings
     from streamlabel.stream._app import RawEvent
 
@@ -70,6 +73,9 @@ class KafkaBackend:
         Label (and feedback) records read per partition for the LF analysis.
     drift_limit : int, default=500
         Drift records read per partition.
+    replay_dir : str or Path, default="streamlabel-replay"
+        Where :meth:`run_replay` keeps each replay's checkpoint (state, model copy,
+        label index), as ``streamlabel replay --state-dir``.
     """
 
     def __init__(
@@ -79,8 +85,10 @@ class KafkaBackend:
         timeout: float = 10.0,
         analysis_window: int = 5000,
         drift_limit: int = 500,
+        replay_dir: str | Path = "streamlabel-replay",
     ) -> None:
         self.settings = settings
+        self.replay_dir = Path(replay_dir)
         self.timeout = timeout
         self.analysis_window = analysis_window
         self.drift_limit = drift_limit
@@ -285,6 +293,52 @@ class KafkaBackend:
                 logger.warning("unreadable audit record at %s: %s", rec.source, exc)
         out.sort(key=lambda e: e.at)
         return out[-limit:]
+
+    def record_audit(self, audit: AuditEntry) -> dict[str, Any]:
+        """See :meth:`~streamlabel.api.Backend.record_audit`."""
+        with self._lock:
+            self._ensure_topics()
+            return self._send("audit", audit.id, _dumps(audit.to_dict()))
+
+    # ------------------------------------------------------------------ replay
+    def run_replay(
+        self,
+        request: ReplayJobRequest,
+        lfset: LFSet,
+        progress: Callable[[dict[str, Any]], None],
+    ) -> dict[str, Any]:
+        """Run a replay to its end with :func:`~streamlabel.stream._replay.start_replay`.
+
+        The :class:`~streamlabel.api.Replayer` of the Kafka backend: the CLI's replay
+        (offsets for times, outside any consumer group, the label model from the
+        aggregator's parameters else a worker's snapshot) with its checkpoint under
+        :attr:`replay_dir`, so the same replay id resumes an interrupted run and a
+        finished one does nothing. Called in the API's replay worker thread.
+
+        Raises
+        ------
+        ReplayError
+            As :func:`~streamlabel.stream._replay.run_replay` (the job records it).
+        """
+        from streamlabel.stream._replay import ReplayRequest, start_replay
+
+        req = ReplayRequest(
+            request.lfset,
+            request.version,
+            request.start,
+            request.stop,
+            request.replay_id,
+            request.reason,
+        )
+        report = start_replay(
+            self.settings,
+            req,
+            state_dir=self.replay_dir,
+            lfset=lfset,  # from lfset-versions: found even after lfsets is compacted
+            timeout=max(30.0, self.timeout),
+            on_batch=lambda r: progress(r.to_dict()),
+        )
+        return report.to_dict()
 
     # ------------------------------------------------------------------ models
     def send_model_command(self, command: ModelCommand, audit: AuditEntry) -> dict[str, Any]:

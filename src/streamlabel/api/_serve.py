@@ -38,6 +38,7 @@ def serve_api(api: ApiSettings, stream: StreamSettings, *, loglevel: str = "warn
         timeout=api.timeout,
         analysis_window=api.analysis_window,
         drift_limit=api.drift_limit,
+        replay_dir=api.replay_dir,
     )
     app = create_api(api, backend)
     config = uvicorn.Config(

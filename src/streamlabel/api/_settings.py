@@ -29,6 +29,8 @@ class ApiSettings(BaseModel):
         LF analysis: label records read per partition (and the recent window's rows).
     drift_limit : int, default=500
         Drift records read per partition (the newest).
+    replay_dir : str, default="streamlabel-replay"
+        Checkpoints of the replays started through the API (``POST /replays``).
 
     Examples
     --------
@@ -46,6 +48,7 @@ class ApiSettings(BaseModel):
     timeout: float = Field(default=10.0, gt=0, le=600)
     analysis_window: int = Field(default=5000, ge=1, le=1_000_000)
     drift_limit: int = Field(default=500, ge=1, le=100_000)
+    replay_dir: str = Field(default="streamlabel-replay", min_length=1)
 
     @classmethod
     def from_env(

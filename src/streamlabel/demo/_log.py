@@ -84,6 +84,22 @@ class EventLog:
             self._positions[rec.partition] = rec.offset + 1
         return batch
 
+    def records(self, start: int = 0, stop: int | None = None) -> list[LogRecord]:
+        """Return the records appended at positions ``[start, stop)``; never moves a position.
+
+        A replay re-reads history this way, beside the consumer, as ``streamlabel
+        replay`` re-reads ``events`` outside the live labeler's consumer group.
+
+        Examples
+        --------
+        >>> log = EventLog(partitions=2)
+        >>> for i in range(4):
+        ...     _ = log.append(f"k{i}", b"{}", tag=i)
+        >>> [r.tag for r in log.records(1, 3)], log.backlog
+        ([1, 2], 4)
+        """
+        return self._records[start:stop]
+
     @property
     def appended(self) -> int:
         """Records appended so far."""

@@ -12,6 +12,10 @@ def _f(x: Any, width: int, digits: int = 3) -> str:
     return f"{'-':>{width}}" if x is None else f"{float(x):>{width}.{digits}f}"
 
 
+def _name(names: list[str], c: int) -> str:
+    return names[c] if 0 <= c < len(names) else str(c)
+
+
 def render_report(report: Mapping[str, Any]) -> str:
     """Render :meth:`DemoRun.report`'s dict as text tables.
 
@@ -72,6 +76,37 @@ def render_report(report: Mapping[str, Any]) -> str:
         lines.append(
             f"  {m['version'] or '-':<5} at event {m['at']:>8,}  {m['trigger']:<8}"
             f" holdout acc{_f(m['accuracy'], 6)}  {status}"
+        )
+    names = report.get("label_names") or ["legit", "fraud"]
+    replays = report.get("replays", [])
+    if replays:
+        lines.append(
+            "Replays after each push (events labeled since the phase began, through the "
+            "pushed version; revisions go to the trainer's window)"
+        )
+        lines.append(
+            f"  {'version':<8}{'events':>16}{'revised':>9}{'acc before':>12}{'after':>8}"
+            "  flips; changed LFs"
+        )
+        for r in replays:
+            s = r["summary"]
+            pairs = []
+            for pair, n in sorted(s["flips"].items()):
+                a, b = (int(c) for c in pair.split("->"))
+                pairs.append(f"{_name(names, a)}->{_name(names, b)} {n}")
+            changed = ", ".join(f"{k} {v}" for k, v in s["lf_changes"].items())
+            lines.append(
+                f"  v{r['lfset_version']:<7}{r['from']:>7,}-{r['to']:<8,}{s['revised']:>9}"
+                f"{_f(r['accuracy_before'], 12)}{_f(r['accuracy_after'], 8)}"
+                f"  {', '.join(pairs) or 'none'}; {changed or '-'}"
+            )
+    quality = report.get("label_quality")
+    if quality and quality.get("expected_accuracy") is not None:
+        lines.append(
+            f"Label quality of the last {quality['n']:,} labels without gold: estimated "
+            f"accuracy {_f(quality['expected_accuracy'], 0)} (raw confidence "
+            f"{_f(quality['raw_confidence'], 0)}); on the last {quality['gold_n']:,} late gold "
+            f"labels: {_f(quality['gold_accuracy'], 0)}"
         )
     reasons = ", ".join(f"{k} {v}" for k, v in report["dlq_by_reason"].items()) or "-"
     faults = ", ".join(f"{k} {v}" for k, v in report["lf_faults"].items()) or "-"

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,11 +30,13 @@ from streamlabel.pipeline import (
     DriftWatch,
     FeedbackRecord,
     Labeler,
+    LabelRecord,
     ReviewPolicy,
     Source,
     Trainer,
     TrainingResult,
     TrainingWindow,
+    replay_log,
 )
 
 __all__ = ["PUSHES", "DemoConfig", "DemoRun", "malformed_input"]
@@ -83,6 +86,10 @@ class DemoConfig:
         Points kept per chart series of the status snapshot (bounded).
     model_name
         Name of the served model.
+    replay
+        After each push, replay the phase's events labeled so far (from the phase's start
+        to the push) through the pushed version and give the revisions to the trainer's
+        window (the embedded ``streamlabel replay``).
     """
 
     events: int = 30_000
@@ -99,6 +106,7 @@ class DemoConfig:
     first_model: float = 0.1
     history_points: int = 150
     model_name: str = "fraud-demo"
+    replay: bool = True
 
     def __post_init__(self) -> None:
         for name in ("events", "batch_size", "partitions", "gold_every", "bad_every"):
@@ -218,14 +226,21 @@ class DemoRun:
         self.payloads = stream.payloads()
         self.log = EventLog(cfg.partitions)
         self._inputs: list[tuple[str, bytes, int]] = []
+        # Log position of each stream event (the producer appends _inputs in order).
+        self._position = np.zeros(n + 1, dtype=np.int64)
         bad_after = set(np.flatnonzero(rng.random(n) < 1.0 / cfg.bad_every).tolist())
         for i, e in enumerate(stream.events):
+            self._position[i] = len(self._inputs)
             self._inputs.append((e["entity"], json.dumps(e).encode(), i))
             if i in bad_after:
                 self._inputs.append((f"bad-{i}", malformed_input(rng, i), -1))
-        self.push_at: dict[int, LFSet] = {
-            at: self.lfsets[k] for at, k in fraud_push_points(stream, round(cfg.push_delay * n))
-        }
+        self._position[n] = len(self._inputs)
+        self._index_of = {e["id"]: i for i, e in enumerate(stream.events)}
+        points = fraud_push_points(stream, round(cfg.push_delay * n))
+        self.push_at: dict[int, LFSet] = {at: self.lfsets[k] for at, k in points}
+        # The phase each push answers: where its replay starts.
+        answers = {k: name for name, k in PUSHES}
+        self.push_phase: dict[int, str] = {at: answers[k] for at, k in points}
         half_life = max(1.0, n / 5)
         lfset = self.lfsets[0]
         self.labeler = Labeler(
@@ -283,6 +298,11 @@ class DemoRun:
         self.models: list[dict[str, Any]] = []
         self.drift: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
+        self.replays: list[dict[str, Any]] = []
+        # The latest label record per event id (revisions included), what a replay
+        # compares with; bounded to the events the training window can still hold.
+        self._latest: OrderedDict[str, LabelRecord] = OrderedDict()
+        self._latest_cap = 2 * cfg.train_window
         self.history: dict[str, list[list[float | None]]] = {
             "throughput": [],
             "label_accuracy": [],
@@ -365,13 +385,17 @@ class DemoRun:
         requests = self.watch.observe(out.labels)
         L = np.full((len(good), len(lfset.ids)), -1, dtype=np.int64)
         col = {lf: j for j, lf in enumerate(lfset.ids)}
+        latest = self._latest
         for row, (i, rec) in enumerate(zip(good, out.labels, strict=True)):
             self.label[i] = rec.label
+            latest[rec.event_id] = rec
             for lf, v in rec.votes.items():
                 if lf in col:
                     L[row, col[lf]] = v
             self.window.add_event(rec.event_id, self.payloads[i])
             self.window.add_label(rec)
+        while len(latest) > self._latest_cap:
+            latest.popitem(last=False)
         if good:
             idx = np.asarray(good)
             self.analysis.update_many(L, lfset.ids, self.y[idx])
@@ -421,6 +445,73 @@ class DemoRun:
                         "changed": [list(c) for c in diff.changed],
                     }
                 )
+                if self.config.replay:
+                    phase = self.stream.phase(self.push_phase[at])
+                    self.replay(phase.start, first, reason=f"{phase.name}: v{new.version}")
+
+    def replay(self, start: int, stop: int, *, reason: str | None = None) -> dict[str, Any]:
+        """Replay stream events ``[start, stop)`` through the served LF set version.
+
+        The embedded ``streamlabel replay``: the records of the range are re-read from
+        the in-process log (malformed inputs included; they count as invalid) without
+        moving the consumer, and :func:`~streamlabel.pipeline.replay_log` relabels them
+        with a frozen copy of the live label model, compared with the latest label of
+        each event. Every revision becomes the event's latest label and is offered to
+        the trainer's window (it replaces the label the window held), so the next model
+        trains on the corrected history. The result is appended to :attr:`replays` and
+        returned: the summary (flips per class pair and per changed LF), and the accuracy
+        of the replayed range against the generator's truth before and after.
+
+        Events whose label is no longer held (older than twice the training window)
+        count as unlabeled; replaying a range again revises nothing (idempotent).
+        """
+        lfset = self.labeler.lfset
+        lo, hi = int(self._position[start]), int(self._position[min(stop, self.n)])
+        values = [r.value for r in self.log.records(lo, hi)]
+        replay_id = f"demo-{lfset.name}-v{lfset.version}-{start}-{stop}"
+        # The previous label of each event in the range, for the before/after accuracy.
+        before: dict[int, int] = {}
+        for i in range(start, min(stop, self.n)):
+            rec = self._latest.get(self.stream.events[i]["id"])
+            if rec is not None:
+                before[i] = rec.label
+        res = replay_log(
+            values,
+            self._latest.values(),
+            lfset,
+            self.labeler.model,
+            replay_id=replay_id,
+            reason=reason,
+            clock=lambda: 0.0,
+        )
+        after = dict(before)
+        for rev in res.revisions:
+            rec = rev.to_label_record()
+            self._latest[rev.event_id] = rec
+            self.window.add_label(rec)  # the event's label in the window is replaced
+            after[self._index_of[rev.event_id]] = rev.label
+        idx = np.fromiter(before, dtype=np.int64, count=len(before))
+        truth = self.y[idx]
+
+        def accuracy(labels: dict[int, int]) -> float | None:
+            if not len(idx):
+                return None
+            return float((np.fromiter(labels.values(), np.int64, len(labels)) == truth).mean())
+
+        entry: dict[str, Any] = {
+            "replay_id": replay_id,
+            "lfset_version": lfset.version,
+            "at": self.done,
+            "from": start,
+            "to": min(stop, self.n),
+            "reason": res.revisions[0].reason if res.revisions else reason,
+            "summary": res.summary.to_dict(),
+            "compared": len(idx),
+            "accuracy_before": accuracy(before),
+            "accuracy_after": accuracy(after),
+        }
+        self.replays.append(entry)
+        return entry
 
     def _serve(self, good: Sequence[int]) -> None:
         """Score the batch with the serving model before it is labeled (prequential)."""
@@ -655,8 +746,11 @@ class DemoRun:
         Keys: ``demo``, ``events``, ``seed``, ``phases`` (per phase: label accuracy, the
         serving model's accuracy, and per LF its estimated accuracy at the phase's end
         next to its true accuracy in the phase), ``drift`` (detections), ``pushes``,
-        ``retrain_requests``, ``models``, ``dlq``, ``dlq_by_reason``, ``review``,
-        ``lf_faults``, ``elapsed_s``, ``settings``.
+        ``retrain_requests``, ``models``, ``replays`` (per replay after a push: the range,
+        the summary, the range's accuracy against the truth before and after),
+        ``label_quality`` (the label-free estimate over the last labels and its check on
+        late gold), ``dlq``, ``dlq_by_reason``, ``review``, ``lf_faults``, ``elapsed_s``,
+        ``settings``.
         """
         with self._lock:
             return self._report()
@@ -700,6 +794,9 @@ class DemoRun:
             "pushes": [dict(p) for p in self.pushes],
             "retrain_requests": [dict(r) for r in self.requests],
             "models": [dict(x) for x in self.models],
+            "replays": [dict(r) for r in self.replays],
+            "label_quality": self.labeler.quality.estimate(),
+            "label_names": list(self.label_names),
             "dlq": sum(self.labeler.dlq_by_reason_.values()),
             "dlq_by_reason": {k: v for k, v in self.labeler.dlq_by_reason_.items() if v},
             "review": dict(self.labeler.review_by_reason_),

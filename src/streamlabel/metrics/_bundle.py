@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -233,6 +234,38 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        # Label quality (issue 6): ratios in [0, 1]; ``label`` is the emitted class.
+        self.quality_accuracy = Gauge(
+            "streamlabel_label_quality_estimated_accuracy",
+            "Estimated accuracy (ratio) of the recent emitted labels, without gold: "
+            "calibrated by late gold, or raw (mean top posterior).",
+            ["estimate"],
+            registry=r,
+        )
+        self.quality_precision = Gauge(
+            "streamlabel_label_quality_estimated_precision",
+            "Calibrated estimated precision (ratio) of the recent labels of each class.",
+            ["label"],
+            registry=r,
+        )
+        self.quality_gold_accuracy = Gauge(
+            "streamlabel_label_quality_gold_accuracy",
+            "Accuracy (ratio) of the emitted labels on the most recent late gold labels "
+            "(NaN before any).",
+            registry=r,
+        )
+        self.quality_gold_accuracy.set(math.nan)  # no gold yet is not "all wrong"
+        self.quality_gold_precision = Gauge(
+            "streamlabel_label_quality_gold_precision",
+            "Precision (ratio) of the emitted labels of each class on the recent late gold.",
+            ["label"],
+            registry=r,
+        )
+        self.quality_gold_weight = Gauge(
+            "streamlabel_label_quality_calibration_gold",
+            "Late gold labels (decayed count) behind the calibration of the estimate.",
+            registry=r,
+        )
         self._seen: dict[tuple[str, str], float] = {}
         self._served: dict[str, str] = {}
         # Coverage window: per batch (events, {lf id: events it voted on}), and the sums.
@@ -335,8 +368,10 @@ class Metrics:
 
         Reads ``events_in_``, ``labels_out_``, ``dlq_by_reason_``, ``review_by_reason_``,
         ``feedback_*_``, ``lf_faults_``, ``lf_invalid_`` and ``quarantined_``; sets the
-        label model's class balance and LF accuracy estimates and the quarantine gauge of
-        every LF of the served set. Call it after each batch.
+        label model's class balance and LF accuracy estimates, the quarantine gauge of
+        every LF of the served set, and the label-quality gauges from the labeler's
+        ``quality`` (:meth:`set_label_quality`). Call it after each batch and after late
+        gold.
         """
         self.events_processed.inc(self._delta(("events", ""), labeler.events_in_))
         self.labels_emitted.inc(self._delta(("labels", ""), labeler.labels_out_))
@@ -365,6 +400,47 @@ class Metrics:
         if model is not None and model.n_lfs_ > 0:
             self.set_class_balance(model.class_balance_)
             self.set_lf_accuracies(model.lf_accuracies())
+        quality = getattr(labeler, "quality", None)
+        if quality is not None:
+            self.set_label_quality(quality.estimate())
+
+    def set_label_quality(self, estimate: Mapping[str, Any]) -> None:
+        """Set the label-quality gauges from :meth:`LabelQuality.estimate`'s dict.
+
+        Values that are None (nothing to average yet) leave their gauge as it was.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from streamlabel.analysis import LabelQuality
+        >>> q = LabelQuality(2)
+        >>> q.learn_many(np.array([[0.6, 0.4]] * 100))
+        >>> m = Metrics(label_names=["legit", "fraud"])
+        >>> m.set_label_quality(q.estimate())
+        >>> m.registry.get_sample_value("streamlabel_label_quality_estimated_accuracy",
+        ...                             {"estimate": "raw"})
+        0.6
+        >>> q.learn_gold_many(np.array([[0.6, 0.4]] * 100), np.zeros(100, dtype=int))
+        >>> m.set_label_quality(q.estimate())
+        >>> m.registry.get_sample_value("streamlabel_label_quality_gold_accuracy")
+        1.0
+        >>> m.registry.get_sample_value("streamlabel_label_quality_estimated_accuracy",
+        ...                             {"estimate": "calibrated"}) > 0.95
+        True
+        """
+
+        def put(gauge: Any, value: Any, *labels: str) -> None:
+            # A series is created only with a value: none is better than a false 0.
+            if value is not None:
+                (gauge.labels(*labels) if labels else gauge).set(float(value))
+
+        put(self.quality_accuracy, estimate.get("expected_accuracy"), "calibrated")
+        put(self.quality_accuracy, estimate.get("raw_confidence"), "raw")
+        put(self.quality_gold_accuracy, estimate.get("gold_accuracy"))
+        put(self.quality_gold_weight, estimate.get("gold_weight"))
+        for y, c in enumerate(estimate.get("per_class") or []):
+            put(self.quality_precision, c.get("expected_precision"), self._label(y))
+            put(self.quality_gold_precision, c.get("gold_precision"), self._label(y))
 
     def set_class_balance(self, balance: Sequence[float] | Any) -> None:
         """Set the label model's class balance gauge, one series per class."""

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from streamlabel._constants import ABSTAIN
+from streamlabel.analysis import LabelQuality
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.lf import LF, LFApplier, LFSet, LFSetDiff, LFVersionError
 from streamlabel.pipeline._events import (
@@ -50,11 +51,18 @@ _GOLD_DONE: Final = -1
 class _Batch:
     """One batch's votes, shared by the cache entries of its events."""
 
-    __slots__ = ("L", "event_ids", "ids", "start")
+    __slots__ = ("L", "P", "event_ids", "ids", "start")
 
-    def __init__(self, ids: tuple[str, ...], L: NDArray[np.int64], event_ids: list[str]) -> None:
+    def __init__(
+        self,
+        ids: tuple[str, ...],
+        L: NDArray[np.int64],
+        P: NDArray[np.float64],
+        event_ids: list[str],
+    ) -> None:
         self.ids = ids
         self.L = L
+        self.P = P  # the posteriors emitted: late gold calibrates the quality estimate
         self.event_ids = event_ids
         self.start = 0  # event_ids[:start] are evicted
 
@@ -164,6 +172,10 @@ class Labeler:
     quarantine_window
         Calls the fault rate is measured over: the most recent batches holding at least
         this many calls of the LF; no LF is judged on fewer.
+    quality
+        The label-free accuracy estimate of the emitted labels; a
+        :class:`~streamlabel.analysis.LabelQuality` of the set's cardinality with its
+        defaults when None.
 
     Attributes
     ----------
@@ -192,6 +204,11 @@ class Labeler:
         LFs of the current set that are quarantined: not called, they vote ``ABSTAIN``.
     quarantines_ : int
         LFs quarantined so far (releases do not decrease it).
+    quality : LabelQuality
+        Fed every emitted batch's posteriors (``learn_many``) and, through
+        :meth:`learn_feedback`, each late gold label with the posterior emitted for its
+        event (``learn_gold_many``); ``quality.estimate()`` is the calibrated and raw
+        accuracy estimate and the gold-measured accuracy of the recent labels.
 
     Notes
     -----
@@ -263,6 +280,7 @@ class Labeler:
         max_bytes: int = DEFAULT_MAX_BYTES,
         quarantine_threshold: float | None = 0.5,
         quarantine_window: int = 200,
+        quality: LabelQuality | None = None,
     ) -> None:
         if not isinstance(lfset, LFSet):
             raise TypeError(f"lfset must be an LFSet, got {type(lfset).__name__}")
@@ -282,6 +300,11 @@ class Labeler:
             )
         if isinstance(quarantine_window, bool) or quarantine_window < 1:
             raise ValueError(f"quarantine_window must be >= 1, got {quarantine_window!r}")
+        if quality is not None and quality.cardinality != lfset.cardinality:
+            raise ValueError(
+                f"quality cardinality {quality.cardinality} != LF set cardinality "
+                f"{lfset.cardinality}"
+            )
         applier = LFApplier(lfset).reset()  # validates the set before anything changes
         self.model = model
         self.serving: OnlineLabelModel | None = None
@@ -321,6 +344,10 @@ class Labeler:
         self.lfset_swaps_ = 0
         #: The candidate LF set scored beside the active one (see :meth:`set_candidate`).
         self.candidate: ShadowLFSet | None = None
+        self._quality = quality if quality is not None else LabelQuality(lfset.cardinality)
+        # Late gold for the quality estimate, learned in bulk (one call per gold label
+        # cost more than the label model's own update): (emitted posterior row, class).
+        self._quality_gold: list[tuple[NDArray[np.float64], int]] = []
 
     # ------------------------------------------------------------------ processing
 
@@ -388,8 +415,10 @@ class Labeler:
             P = predictor.predict_proba_many(L, ids)
             lm_version = predictor.version_
             model.learn_many(L, ids)
+            quality = self.quality  # learns the pending gold first: the order is kept
+            quality.learn_many(P)
             votes = self._votes(L, ids)
-            self._remember(events, ids, L)
+            self._remember(events, ids, L, P)
             posts: list[list[float]] = P.tolist()
             top: list[int] = P.argmax(axis=1).tolist()
             conf: list[float] = P.max(axis=1).tolist()
@@ -579,7 +608,13 @@ class Labeler:
             append(d.copy())
         return out
 
-    def _remember(self, events: list[Event], ids: tuple[str, ...], L: NDArray[np.int64]) -> None:
+    def _remember(
+        self,
+        events: list[Event],
+        ids: tuple[str, ...],
+        L: NDArray[np.int64],
+        P: NDArray[np.float64],
+    ) -> None:
         """Keep the votes of the batch's events for late gold: the last ``feedback_cache``.
 
         Entries are inserted in bulk and evicted oldest first (a re-seen id counts as
@@ -589,7 +624,7 @@ class Labeler:
         if cap == 0:
             return
         start = max(0, len(events) - cap)  # earlier rows would be evicted right away
-        batch = _Batch(ids, L, [e.id for e in events[start:]])
+        batch = _Batch(ids, L, P, [e.id for e in events[start:]])
         rows = range(start, len(events))
         self._seen.update(zip(batch.event_ids, zip(repeat(batch), rows), strict=True))
         self._batches.append(batch)
@@ -694,8 +729,9 @@ class Labeler:
 
         The event's votes are looked up in the LRU cache of recent events (as they were
         when it was labeled, under whichever LF set version; LFs the model has retired
-        since are skipped) and passed to ``model.learn_gold``. An unknown or evicted event
-        counts in ``feedback_unmatched_``; a second gold label for the same event is
+        since are skipped) and passed to ``model.learn_gold``; the posterior emitted for
+        it and the gold class go to :attr:`quality` (``learn_gold_many``). An unknown or
+        evicted event counts in ``feedback_unmatched_``; a second gold label for the same event is
         ignored and counts in ``feedback_duplicate_`` (the first verdict wins, so a
         redelivered feedback message is not learned twice). Both return ``False``.
 
@@ -739,6 +775,10 @@ class Labeler:
         known = model_ids(self.model)
         votes = {i: v for i, v in zip(batch.ids, batch.L[row].tolist(), strict=True) if i in known}
         self.model.learn_gold(votes, label)
+        # Was the label emitted for the event right? Calibrates and checks the estimate.
+        self._quality_gold.append((batch.P[row], label))
+        if len(self._quality_gold) >= 4096:  # bounded while no batch or reader comes
+            _ = self.quality
         self._seen[record.event_id] = (batch, _GOLD_DONE)
         self.feedback_applied_ += 1
         if self.candidate is not None:
@@ -795,6 +835,16 @@ class Labeler:
         return diff
 
     # ------------------------------------------------------------------ introspection
+
+    @property
+    def quality(self) -> LabelQuality:
+        """The label-quality estimate, with every late gold received so far learned."""
+        pending = self._quality_gold
+        if pending:
+            P = np.stack([p for p, _ in pending])
+            self._quality.learn_gold_many(P, [y for _, y in pending])
+            pending.clear()
+        return self._quality
 
     @property
     def n_remembered_(self) -> int:

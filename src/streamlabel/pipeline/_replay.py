@@ -557,7 +557,7 @@ class ReplayResult:
 
 
 def replay_log(
-    events: Iterable[Mapping[str, Any]],
+    events: Iterable[Mapping[str, Any] | bytes | str],
     labels: Iterable[LabelRecord | Mapping[str, Any]],
     lfset: LFSet,
     model: OnlineLabelModel,
@@ -572,7 +572,8 @@ def replay_log(
     Parameters
     ----------
     events
-        The events to relabel, in log order (dicts as :func:`parse_event` reads them).
+        The events to relabel, in log order: what :func:`parse_event` reads (dicts, or
+        the raw message values of a log; malformed ones count as ``invalid``).
     labels
         The label records emitted so far (records or their dicts; revisions of earlier
         replays included, as :meth:`RevisionRecord.label_value` dicts or their
