@@ -18,14 +18,16 @@ def test_soft_label_model_beats_the_majority_class_on_held_out_events(fraud: Fra
     soft = evaluate(fraud.soft_model, fraud.test, fraud.y_test)
     hard = evaluate(fraud.hard_model, fraud.test, fraud.y_test)
     gold = evaluate(fraud.gold_model, fraud.test, fraud.y_test)
-    # Measured (seed 0): soft 0.887, LM argmax with confidence weights 0.969, truth 0.976.
-    assert soft["accuracy"] > majority + 0.01
-    assert soft["auc"] > 0.97  # it ranks fraud well; its threshold inherits the LM's prior
+    # Measured (seed 0): soft 0.970, LM argmax with confidence weights 0.964, truth 0.976
+    # (seeds 1-3: soft 0.967 / 0.961 / 0.936 against majorities 0.896 / 0.863 / 0.875).
+    assert soft["accuracy"] > majority + 0.05
+    assert soft["auc"] > 0.97
     assert hard["accuracy"] > majority + 0.08
     assert gold["accuracy"] - 0.02 < hard["accuracy"] <= gold["accuracy"] + 0.005
-    # The label model's posteriors overstate fraud (its class balance is ~0.43 where the
-    # truth is ~0.05): the soft-label model learns that, and flags more than the truth.
-    assert fraud.soft.mean(axis=0)[1] > 0.2 > fraud.y_train.mean()
+    # The label model's posteriors still overstate fraud (mean 0.14 where the truth is
+    # 0.05: prior_weight 0.5 halves the prior's say), though far less than when its class
+    # balance was flat (0.43 fraud).
+    assert fraud.y_train.mean() < fraud.soft.mean(axis=0)[1] < 0.2
 
 
 def test_soft_labels_are_probability_weighted_repeated_rows(fraud: FraudSetup) -> None:
