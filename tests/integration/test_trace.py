@@ -1,4 +1,8 @@
-"""``streamlabel trace`` on the real broker: the chain of a labeled, predicted, gold event."""
+"""``streamlabel trace`` and ``GET /trace/{event_id}`` on the real broker.
+
+The chain of a labeled, revised, predicted and gold-labeled event, read by the CLI and by
+the control API (``streamlabel api`` as a subprocess), which answer the same.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from kafka import KafkaProducer
+from tests.integration.test_api_service import READ, Api
 from tests.integration.test_labeler_service import SPEC, Outputs, Worker, event_json, produce
 
 from streamlabel.cli import main as cli_main
@@ -113,6 +118,24 @@ def test_trace_shows_source_votes_posterior_prediction_and_gold(
             )
             == 2
         )
+
+        # The control API answers the same chain (read role), 404 for an unknown event.
+        api = Api(settings, tmp_path / "api.log")
+        try:
+            code, body = api.call("GET", f"/trace/{target}", token=READ)
+            assert code == 200, body
+            assert body == read_trace(settings, target, timeout=30).to_dict()
+            assert body["found"] and body["event"]["offset"] == where[17][1]
+            assert [r["value"]["replay_id"] for r in body["revisions"]] == ["r1"]
+            assert [r["value"]["version"] for r in body["predictions"]] == ["v7"]
+            assert body["feedback"][0]["value"]["source"] == "chargeback"
+            assert body["labels"][0]["value"]["votes"] == label["votes"]
+            assert body["current_label"]["label"] == 1 - label["label"]
+            code, body = api.call("GET", "/trace/no-such-event", token=READ)
+            assert (code, body["error"]) == (404, "not_found")
+            assert api.call("GET", f"/trace/{target}")[0] == 401
+        finally:
+            assert api.stop() == 0
     finally:
         worker.kill()
         outputs.close()

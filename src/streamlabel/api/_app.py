@@ -326,6 +326,11 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     app.state.replays = jobs
     replay_routes(app, jobs, control, backend, reader, writer)
 
+    # ------------------------------------------------------------ trace
+    from streamlabel.api._trace import trace_routes
+
+    trace_routes(app, backend, reader)  # GET /trace/{event_id}; 501 without read_trace
+
     # ------------------------------------------------------------ status page
     from fastapi.responses import HTMLResponse
 

@@ -17,6 +17,7 @@ from streamlabel.pipeline import CandidateRecord
 
 if TYPE_CHECKING:
     from streamlabel.api._replay import Replayer
+    from streamlabel.api._trace import Tracer
 
 __all__ = ["Backend", "InMemoryBackend"]
 
@@ -104,7 +105,9 @@ class InMemoryBackend:
     :attr:`model_commands_` and, when ``on_model_command`` is given, handed to it (the
     demo's trainer). Replays through the API run with the ``replayer`` given (e.g. a
     :class:`~streamlabel.api.LogReplayer` over the host's event log); without one the
-    replay endpoints answer 501.
+    replay endpoints answer 501. ``GET /trace/{event_id}`` calls the ``tracer`` given
+    (``tracer(event_id) -> Trace``, e.g. :func:`~streamlabel.pipeline.build_trace` over
+    the host's records); without one it answers 501.
 
     Examples
     --------
@@ -120,10 +123,12 @@ class InMemoryBackend:
         analysis_window: int = 1000,
         on_model_command: Callable[[ModelCommand], None] | None = None,
         replayer: Replayer | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.analysis_window = analysis_window
         self.on_model_command = on_model_command
         self.run_replay = replayer  # the API's replay jobs run it (None: no replay)
+        self.read_trace = tracer  # GET /trace/{event_id} calls it (None: 501)
         self._lock = threading.Lock()
         self._versions: list[LFSetVersion] = []
         self._active: dict[str, ActiveSet] = {}

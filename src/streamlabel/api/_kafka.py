@@ -38,6 +38,7 @@ from streamlabel.pipeline import SHADOW_REPORT_FORMAT, CandidateRecord
 if TYPE_CHECKING:
     from streamlabel.api._replay import ReplayJobRequest
     from streamlabel.lf import LFSet
+    from streamlabel.pipeline import Trace
     from streamlabel.stream import StreamSettings
     from streamlabel.stream._app import RawEvent
 
@@ -152,6 +153,7 @@ class KafkaBackend:
         from kafka.errors import TopicAlreadyExistsError
 
         from streamlabel.stream import TOPICS
+        from streamlabel.stream._app import topic_configs
 
         ms = max(int(self.timeout * 1000), 1000)
         specs = {t.name: t for t in TOPICS}
@@ -169,7 +171,7 @@ class KafkaBackend:
                     self.settings.topic(name): {
                         "num_partitions": self.settings.partitions,
                         "replication_factor": self.settings.replication_factor,
-                        "configs": {"cleanup.policy": "compact"} if specs[name].compacted else {},
+                        "configs": topic_configs(specs[name], self.settings),
                     }
                     for name in CONTROL_TOPICS
                     if self.settings.topic(name) not in existing
@@ -339,6 +341,30 @@ class KafkaBackend:
             on_batch=lambda r: progress(r.to_dict()),
         )
         return report.to_dict()
+
+    # ------------------------------------------------------------------ trace
+    def read_trace(self, event_id: str) -> Trace:
+        """Return the audit chain of ``event_id`` (``GET /trace/{event_id}``).
+
+        :func:`streamlabel.stream._trace.read_trace` with this backend's settings, as
+        ``streamlabel trace``: the one partition of ``labels``, ``review``,
+        ``predictions`` and ``feedback`` the id hashes to, read to its end outside any
+        consumer group, then the event at its source. What the topics' retention
+        dropped is not in it.
+
+        Raises
+        ------
+        BackendUnavailableError
+            No broker answers, or a partition is not read to its end within
+            :attr:`timeout` seconds (HTTP 503).
+        """
+        from streamlabel.stream._trace import read_trace
+
+        with self._errors():
+            try:
+                return read_trace(self.settings, event_id, timeout=self.timeout)
+            except TimeoutError as exc:
+                raise BackendUnavailableError(str(exc)) from None
 
     # ------------------------------------------------------------------ models
     def send_model_command(self, command: ModelCommand, audit: AuditEntry) -> dict[str, Any]:

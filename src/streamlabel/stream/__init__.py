@@ -7,7 +7,8 @@
   ``labelmodel-stats``, ``labelmodel-params``, ``drift``, ``models``)
   and one agent that hands micro-batches of :class:`RawEvent` to a :data:`BatchHandler`
   and publishes the :class:`Output` records it returns.
-- :func:`ensure_topics` -- creates the topics (partitions, compaction) with kafka-python.
+- :func:`ensure_topics` -- creates the topics (partitions, compaction, and the audit
+  trail's retention on :data:`AUDIT_TOPICS`, see :func:`topic_configs`) with kafka-python.
 - :class:`LabelerHandler` -- the :class:`~streamlabel.pipeline.Labeler` as a batch
   handler, with LF-set hot reload (:meth:`~LabelerHandler.offer_lfset`) and late gold
   (:meth:`~LabelerHandler.on_feedback`); :func:`prepare_labeler` picks the LF set to start
@@ -37,6 +38,7 @@ importing :mod:`streamlabel.stream` imports neither faust nor a Kafka client.
 from __future__ import annotations
 
 from streamlabel.stream._app import (
+    AUDIT_TOPICS,
     OUTPUT_TOPICS,
     TOPICS,
     BatchHandler,
@@ -47,6 +49,7 @@ from streamlabel.stream._app import (
     create_app,
     echo_handler,
     ensure_topics,
+    topic_configs,
 )
 from streamlabel.stream._predictor import PredictorHandler, PredictorService, serve_predictor
 from streamlabel.stream._replay import (
@@ -77,6 +80,7 @@ from streamlabel.stream._service import (
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
+    "AUDIT_TOPICS",
     "INVALID_LFSET",
     "OUTPUT_TOPICS",
     "SNAPSHOT_FORMAT",
@@ -112,4 +116,5 @@ __all__ = [
     "serve_predictor",
     "snapshot_value",
     "start_replay",
+    "topic_configs",
 ]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from streamlabel.metrics import Metrics
 
 __all__ = [
+    "AUDIT_TOPICS",
     "OUTPUT_TOPICS",
     "TOPICS",
     "BatchHandler",
@@ -41,6 +42,7 @@ __all__ = [
     "echo_handler",
     "encode_output",
     "ensure_topics",
+    "topic_configs",
 ]
 
 logger = logging.getLogger("streamlabel.stream")
@@ -126,6 +128,36 @@ TOPICS: tuple[TopicSpec, ...] = (
 
 #: Logical topics a batch handler may write to.
 OUTPUT_TOPICS: frozenset[str] = frozenset(t.name for t in TOPICS if t.direction == "out")
+
+#: The audit trail: event-id keyed, not compacted, read by ``streamlabel trace``; created
+#: with ``retention_hours`` (and ``retention_bytes``), their retention is the trail's bound.
+AUDIT_TOPICS: tuple[str, ...] = ("labels", "review", "predictions", "feedback")
+
+
+def topic_configs(spec: TopicSpec, settings: StreamSettings) -> dict[str, str]:
+    """Return the topic configs ``spec``'s topic is created with.
+
+    Compacted topics get ``cleanup.policy=compact``; the :data:`AUDIT_TOPICS` get
+    ``retention.ms`` from :attr:`StreamSettings.retention_hours` and, when set,
+    ``retention.bytes`` (per partition); the others the broker's defaults.
+
+    Examples
+    --------
+    >>> specs = {t.name: t for t in TOPICS}
+    >>> s = StreamSettings(retention_hours=24, retention_bytes=2**30)
+    >>> topic_configs(specs["labels"], s)
+    {'retention.ms': '86400000', 'retention.bytes': '1073741824'}
+    >>> topic_configs(specs["lfsets"], s), topic_configs(specs["events"], s)
+    ({'cleanup.policy': 'compact'}, {})
+    """
+    if spec.compacted:
+        return {"cleanup.policy": "compact"}
+    if spec.name not in AUDIT_TOPICS:
+        return {}
+    configs = {"retention.ms": str(settings.retention_ms)}
+    if settings.retention_bytes is not None:
+        configs["retention.bytes"] = str(settings.retention_bytes)
+    return configs
 
 
 @dataclass(frozen=True, slots=True)
@@ -532,7 +564,12 @@ def ensure_topics(settings: StreamSettings, timeout: float = 30.0) -> list[str]:
     -------
     list of str
         Names of the topics created (empty when all existed). Existing topics are left
-        as they are, even with another partition count.
+        as they are, even with another partition count or retention.
+
+    Notes
+    -----
+    Each topic is created with :func:`topic_configs`: compaction, or the audit trail's
+    retention (``retention_hours``, ``retention_bytes``) on :data:`AUDIT_TOPICS`.
     """
     from kafka import KafkaAdminClient
     from kafka.errors import TopicAlreadyExistsError
@@ -549,7 +586,7 @@ def ensure_topics(settings: StreamSettings, timeout: float = 30.0) -> list[str]:
             settings.topic(spec.name): {
                 "num_partitions": settings.partitions,
                 "replication_factor": settings.replication_factor,
-                "configs": {"cleanup.policy": "compact"} if spec.compacted else {},
+                "configs": topic_configs(spec, settings),
             }
             for spec in TOPICS
             if settings.topic(spec.name) not in existing

@@ -6,6 +6,7 @@ one ``<PREFIX><FIELD NAME IN UPPER CASE>`` variable and lets pydantic convert th
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -19,6 +20,10 @@ __all__ = ["StreamSettings"]
 
 _TOPIC_PREFIX = re.compile(r"[A-Za-z0-9._-]*")
 _SCHEME = "kafka://"
+#: Bounds of ``retention_hours`` (one minute, ten years) and ``retention_bytes`` (1 MiB).
+MIN_RETENTION_HOURS = 1 / 60
+MAX_RETENTION_HOURS = 87_600.0
+MIN_RETENTION_BYTES = 1_048_576
 
 
 class StreamSettings(BaseModel):
@@ -168,6 +173,16 @@ class StreamSettings(BaseModel):
         from the environment comma-separated lists. The trainer needs at least one.
     feature_bits : int, default=16
         Hashed feature space of ``2 ** feature_bits`` columns.
+    retention_hours : float, default=168
+        How long ``labels``, ``review``, ``predictions`` and ``feedback`` (the event-id
+        keyed topics ``streamlabel trace`` reads) keep their records: ``retention.ms``
+        of those topics when :func:`~streamlabel.stream.ensure_topics` creates them
+        (existing topics keep theirs). The audit trail's bound: a trace shows what these
+        topics still hold. Between one minute (1/60) and 87600 (ten years).
+    retention_bytes : int, optional
+        Also cap each partition of those topics at this many bytes (``retention.bytes``;
+        whichever limit is hit first deletes the oldest segments). At least 1 MiB; None
+        caps by time only.
 
     Examples
     --------
@@ -243,6 +258,8 @@ class StreamSettings(BaseModel):
     feature_categorical: list[str] = Field(default_factory=list)
     feature_log: list[str] = Field(default_factory=list)
     feature_bits: int = Field(default=16, ge=1, le=24)
+    retention_hours: float = 168.0
+    retention_bytes: int | None = None
 
     @field_validator("brokers", mode="before")
     @classmethod
@@ -267,6 +284,28 @@ class StreamSettings(BaseModel):
     def _split_fields(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [f.strip() for f in value.split(",") if f.strip()]
+        return value
+
+    @field_validator("retention_hours")
+    @classmethod
+    def _check_retention_hours(cls, value: float) -> float:
+        if not (math.isfinite(value) and MIN_RETENTION_HOURS <= value <= MAX_RETENTION_HOURS):
+            raise ValueError(
+                "retention_hours (STREAMLABEL_RETENTION_HOURS: how long labels, review, "
+                "predictions and feedback keep records, the audit trail's bound) must be "
+                f"between 1/60 (one minute) and {MAX_RETENTION_HOURS:g} (ten years), got {value!r}"
+            )
+        return value
+
+    @field_validator("retention_bytes")
+    @classmethod
+    def _check_retention_bytes(cls, value: int | None) -> int | None:
+        if value is not None and value < MIN_RETENTION_BYTES:
+            raise ValueError(
+                "retention_bytes (STREAMLABEL_RETENTION_BYTES: the size cap of each partition "
+                f"of labels, review, predictions and feedback) must be at least "
+                f"{MIN_RETENTION_BYTES} (1 MiB), got {value!r}; leave it unset to cap by time only"
+            )
         return value
 
     @field_validator("topic_prefix")
@@ -348,6 +387,17 @@ class StreamSettings(BaseModel):
     def topic(self, name: str) -> str:
         """Return the full name of the logical topic ``name`` (prefix added)."""
         return self.topic_prefix + name
+
+    @property
+    def retention_ms(self) -> int:
+        """:attr:`retention_hours` in milliseconds (the topics' ``retention.ms``).
+
+        Examples
+        --------
+        >>> StreamSettings().retention_ms, StreamSettings(retention_hours=0.5).retention_ms
+        (604800000, 1800000)
+        """
+        return round(self.retention_hours * 3_600_000)
 
 
 def _default_worker_id() -> str:

@@ -16,12 +16,14 @@ import time
 from typing import Any
 
 from streamlabel.pipeline import Trace, TraceRecord, build_trace
+from streamlabel.stream._app import AUDIT_TOPICS
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = ["read_trace"]
 
-#: Topics keyed by event id that a trace reads (those absent on the broker are skipped).
-KEYED_TOPICS = ("labels", "review", "predictions", "feedback")
+#: Topics keyed by event id that a trace reads (those absent on the broker are skipped);
+#: created with the audit trail's retention (``StreamSettings.retention_hours``).
+KEYED_TOPICS = AUDIT_TOPICS
 
 
 def _decode(value: bytes | None) -> dict[str, Any] | None:
