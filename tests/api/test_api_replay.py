@@ -129,17 +129,20 @@ def test_a_replay_runs_in_the_background_and_reports_flips(host: Host) -> None:
         and summary["revised"] == len(host.revisions) > 0
     )
     # Per class (named) and per changed LF, as the CLI prints.
-    assert done["flips"] == [{"from": "fraud", "to": "legit", "count": summary["revised"]}]
+    # Mostly fraud -> legit: v2 narrows gift_card_cashout (measured: 12 fraud->legit and 3
+    # legit->fraud, where the re-estimated LFs tip a few conflicting rows the other way).
+    flips = {(f["from"], f["to"]): f["count"] for f in done["flips"]}
+    assert set(flips) <= {("fraud", "legit"), ("legit", "fraud")}
+    assert sum(flips.values()) == summary["revised"]
+    assert flips[("fraud", "legit")] > 2 * flips.get(("legit", "fraud"), 0)
+    assert f"fraud->legit {flips[('fraud', 'legit')]}" in done["text"]
     assert summary["lf_changes"]["gift_card_cashout"] > 0
-    assert (
-        "flips: fraud->legit" in done["text"] and "changed LFs: gift_card_cashout" in done["text"]
-    )
+    assert "flips: " in done["text"] and "changed LFs: gift_card_cashout" in done["text"]
     # The revisions are exactly of the range's events, through v2, with the reason.
     ids = {e["id"] for e in host.stream.events[phase.start : phase.stop]}
     assert {rev.event_id for rev in host.revisions} <= ids
-    assert {(r.lfset_version, r.reason, r.flip) for r in host.revisions} == {
-        ("2", "gift cards moved", "1->0")
-    }
+    assert {(r.lfset_version, r.reason) for r in host.revisions} == {("2", "gift cards moved")}
+    assert {r.flip for r in host.revisions} <= {"1->0", "0->1"}
     y = np.asarray(host.stream.y)
     index = {e["id"]: i for i, e in enumerate(host.stream.events)}
     fixed = sum(y[index[r.event_id]] == r.label for r in host.revisions)
