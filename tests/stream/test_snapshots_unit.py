@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tx_lfsets import spec, v2
 
 from streamlabel.datasets import make_transactions
 from streamlabel.labelmodel import OnlineLabelModel, dumps_model
-from streamlabel.lf import load_lfset, load_lfset_spec
+from streamlabel.lf import load_lfset
 from streamlabel.stream import (
     SNAPSHOT_FORMAT,
     LabelerHandler,
@@ -24,45 +25,6 @@ from streamlabel.stream import (
     parse_snapshot,
     prepare_labeler,
 )
-
-SPEC_V1: dict[str, Any] = {
-    "name": "tx",
-    "version": "1",
-    "cardinality": 2,
-    "resources": {"risky": ["gambling", "crypto", "gift_cards"]},
-    "lfs": [
-        {
-            "name": "risky",
-            "label": 1,
-            "when": {"kind": "lookup", "field": "merchant_category", "resource": "risky"},
-        },
-        {
-            "name": "big_amount",
-            "label": 1,
-            "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 1500},
-        },
-        {
-            "name": "small_grocery",
-            "label": 0,
-            "when": {"kind": "threshold", "field": "amount", "op": "lt", "value": 20},
-        },
-    ],
-}
-
-
-def spec(version: str = "1") -> dict[str, Any]:
-    data = load_lfset_spec(SPEC_V1).model_dump(mode="json")
-    data["version"] = version
-    return data
-
-
-def v2() -> dict[str, Any]:
-    """big_amount@2 and no small_grocery."""
-    data = spec("2")
-    data["lfs"][1]["version"] = "2"
-    data["lfs"][1]["when"]["value"] = 1000
-    del data["lfs"][2]
-    return data
 
 
 def events(n: int, seed: int = 0, start: int = 0) -> list[RawEvent]:
