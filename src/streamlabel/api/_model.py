@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from streamlabel.lf import LFSpecError
+
 __all__ = [
     "ActiveSet",
     "AuditEntry",
@@ -67,12 +69,8 @@ class ControlError(ValueError):
         super().__init__(reason)
 
     def __str__(self) -> str:
-        where = []
-        if self.lf is not None:
-            where.append(f"LF {self.lf!r}")
-        if self.field is not None:
-            where.append(f"field {self.field!r}")
-        return f"{', '.join(where)}: {self.reason}" if where else self.reason
+        # Located as an LF spec error is ("LF 'big', field 'label': ..."), the CLI prints both.
+        return str(LFSpecError(self.reason, lf=self.lf, field=self.field))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the HTTP error body (``error``, ``status``, ``reason``, ``lf``, ``field``)."""

@@ -37,7 +37,7 @@ from streamlabel.pipeline._records import (
 )
 from streamlabel.pipeline._review import REVIEW_REASONS, ReviewPolicy
 from streamlabel.pipeline._shadow import ShadowLFSet
-from streamlabel.pipeline._tracking import model_ids, track_lfset
+from streamlabel.pipeline._tracking import check_pair, model_ids, track_lfset
 
 __all__ = ["BatchOutcome", "Labeler", "Quarantine", "RawInput"]
 
@@ -282,12 +282,7 @@ class Labeler:
         quarantine_window: int = 200,
         quality: LabelQuality | None = None,
     ) -> None:
-        if not isinstance(lfset, LFSet):
-            raise TypeError(f"lfset must be an LFSet, got {type(lfset).__name__}")
-        if model.cardinality != lfset.cardinality:
-            raise ValueError(
-                f"model cardinality {model.cardinality} != LF set cardinality {lfset.cardinality}"
-            )
+        check_pair(lfset, model)
         if isinstance(feedback_cache, bool) or not isinstance(feedback_cache, int):
             raise TypeError(f"feedback_cache must be an int, got {feedback_cache!r}")
         if feedback_cache < 0:

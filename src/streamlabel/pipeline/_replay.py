@@ -32,6 +32,7 @@ from streamlabel.lf import LFApplier, LFSet
 from streamlabel.pipeline._events import DEFAULT_MAX_BYTES, Event, InvalidEvent, parse_event
 from streamlabel.pipeline._labeler import RawInput
 from streamlabel.pipeline._records import LabelRecord, Source, _field, _source_or_none
+from streamlabel.pipeline._tracking import check_pair
 
 __all__ = [
     "REVISION_KEY",
@@ -446,12 +447,7 @@ class Relabeler:
         clock: Callable[[], float] = time.time,
         max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
-        if not isinstance(lfset, LFSet):
-            raise TypeError(f"lfset must be an LFSet, got {type(lfset).__name__}")
-        if model.cardinality != lfset.cardinality:
-            raise ValueError(
-                f"model cardinality {model.cardinality} != LF set cardinality {lfset.cardinality}"
-            )
+        check_pair(lfset, model)
         if not replay_id:
             raise ValueError("replay_id must be a non-empty string")
         self.lfset = lfset

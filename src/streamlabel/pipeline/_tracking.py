@@ -9,7 +9,25 @@ from __future__ import annotations
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.lf import LFSet, LFSetDiff
 
-__all__ = ["model_ids", "track_lfset"]
+__all__ = ["check_pair", "model_ids", "track_lfset"]
+
+
+def check_pair(lfset: LFSet, model: OnlineLabelModel) -> None:
+    """Refuse an LF set and a label model that cannot label together.
+
+    Raises
+    ------
+    TypeError
+        ``lfset`` is not an :class:`~streamlabel.lf.LFSet`.
+    ValueError
+        Their cardinalities differ.
+    """
+    if not isinstance(lfset, LFSet):
+        raise TypeError(f"lfset must be an LFSet, got {type(lfset).__name__}")
+    if model.cardinality != lfset.cardinality:
+        raise ValueError(
+            f"model cardinality {model.cardinality} != LF set cardinality {lfset.cardinality}"
+        )
 
 
 def model_ids(model: OnlineLabelModel) -> set[str]:
