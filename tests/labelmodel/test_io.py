@@ -190,3 +190,16 @@ def test_loads_refuses_garbage(data: bytes) -> None:
 
     with pytest.raises(IncompatibleModelError):
         loads_model(data)
+
+
+def test_round_trip_after_forget_lf(tmp_path: Path) -> None:
+    s = make_drifting_stream(3000, drift_at=1500, n_lfs=6, seed=0)
+    model = OnlineLabelModel(2, half_life=5000)
+    model.learn_many(s.L[:1500], s.lf_ids)
+    model.forget_lf("lf000@1")
+    model.learn_many(s.L[1500:1700], s.lf_ids)  # the refit forget_lf brought forward
+    back = load_model(save_model(model, tmp_path / "lm.npz"))
+    assert_same_model(model, back, s.L, s.lf_ids)
+    model.learn_many(s.L[1700:], s.lf_ids)
+    back.learn_many(s.L[1700:], s.lf_ids)
+    assert_same_model(model, back, s.L, s.lf_ids)

@@ -146,12 +146,17 @@ def _fit(
 
 
 def _static(
-    payloads: list[dict[str, Any]], lfset: LFSet, n_first: int, batch: int, n_features: int
+    payloads: list[dict[str, Any]],
+    lfset: LFSet,
+    n_first: int,
+    batch: int,
+    n_features: int,
+    prior_weight: float,
 ) -> _Run:
     n = len(payloads)
     run = _Run(n)
     L = LFApplier(lfset).apply_many(payloads)
-    lm = OnlineLabelModel(2, half_life=None)
+    lm = OnlineLabelModel(2, half_life=None, prior_weight=prior_weight)
     serving = ServingModel()
     for lo in range(0, n, batch):
         hi = min(n, lo + batch)
@@ -192,15 +197,26 @@ def _streamlabel(
     feed_gold: bool,
     gold_weight: float,
     drop_uncovered: bool,
+    prior_weight: float,
+    forget_on_drift: bool,
 ) -> _Run:
     n = len(events)
     run = _Run(n)
     analyst = fraud_lfsets()[0]
-    lm = OnlineLabelModel(2, half_life=half_life, gold_weight=gold_weight if feed_gold else 1.0)
+    lm = OnlineLabelModel(
+        2,
+        half_life=half_life,
+        gold_weight=gold_weight if feed_gold else 1.0,
+        prior_weight=prior_weight,
+    )
     labeler = Labeler(analyst, lm, clock=lambda: 0.0)
     policy = TriggerPolicy(critical=["gold_error"], cooldown=cooldown, window=cooldown)
     watch = DriftWatch(
-        analyst.ids, policy=policy, min_samples=monitor_samples, grace=monitor_samples
+        analyst.ids,
+        policy=policy,
+        min_samples=monitor_samples,
+        grace=monitor_samples,
+        on_lf_drift=labeler.forget_lf if forget_on_drift else None,
     )
     serving = ServingModel()
     champion: EndModel | None = None
@@ -393,6 +409,8 @@ def bench_drift(
     feed_gold: bool = True,
     gold_weight: float | None = None,
     drop_uncovered: bool = True,
+    prior_weight: float = 1.0,
+    forget_on_drift: bool = True,
 ) -> dict[str, Any]:
     """Run the static, streamlabel and streamlabel-with-pushes loops on one drifting stream.
 
@@ -445,6 +463,13 @@ def bench_drift(
     drop_uncovered
         With ``relabel``, leave events no analyst LF votes on out of training (gold ones
         stay).
+    prior_weight
+        ``prior_weight`` of every pipeline's label model. 1 (not the library's 0.5): the
+        loop's labels are scored and trained on by accuracy, which the full class balance
+        maximises; 0.5 buys rare-class recall with errors (``docs/architecture.md``).
+    forget_on_drift
+        The streamlabel pipelines' drift alarms on an LF make their label model re-learn
+        it (``DriftWatch(on_lf_drift=Labeler.forget_lf)``).
 
     Returns
     -------
@@ -514,9 +539,11 @@ def bench_drift(
         "feed_gold": feed_gold,
         "gold_weight": float(gold_every) if gold_weight is None else gold_weight,
         "drop_uncovered": drop_uncovered,
+        "prior_weight": prior_weight,
+        "forget_on_drift": forget_on_drift,
     }
     runs = {
-        "static": _static(payloads, lfsets[0], n_first, batch_size, n_features),
+        "static": _static(payloads, lfsets[0], n_first, batch_size, n_features, prior_weight),
         "streamlabel": _streamlabel(events, payloads, y, gold, {}, **common),
         "streamlabel_pushes": _streamlabel(events, payloads, y, gold, push_at, **common),
     }
@@ -619,6 +646,8 @@ def bench_drift(
         "model_lf": None if model_lf is None else {"hi": model_lf[0], "lo": model_lf[1]},
         "relabel": relabel,
         "drop_uncovered": drop_uncovered,
+        "prior_weight": prior_weight,
+        "forget_on_drift": forget_on_drift,
         "feed_gold": feed_gold,
         "gold_weight": common["gold_weight"],
         "end_model_labels": (

@@ -196,7 +196,13 @@ def bench_drift_youtube(
     cooldown = max(batch_size, n // 10)
     policy = TriggerPolicy(critical=["gold_error"], cooldown=cooldown, window=cooldown)
     samples = max(50, n // 100)
-    watch = DriftWatch(lfset.ids, policy=policy, min_samples=samples, grace=samples)
+    watch = DriftWatch(
+        lfset.ids,
+        policy=policy,
+        min_samples=samples,
+        grace=samples,
+        on_lf_drift=labeler.forget_lf,
+    )
     serving = ServingModel()
     run = _Run(n)
     covered = np.zeros(n, dtype=bool)

@@ -257,6 +257,7 @@ class DemoRun:
             ),
             min_samples=max(50, n // 100),
             grace=max(50, n // 100),
+            on_lf_drift=self.labeler.forget_lf,
         )
         self._tmp: str | None = None
         if registry_dir is None:

@@ -379,6 +379,56 @@ class OnlineLabelModel(BaseLabelModel):
         del self.lf_ids_[j]
         self._index = {i: c for c, i in enumerate(self.lf_ids_)}
 
+    def forget_lf(self, lf_id: str) -> None:
+        """Cap ``lf_id``'s evidence as a new version of it would be capped (a change in it).
+
+        After a drift monitor saw this LF change (its coverage, or its agreement with the
+        labels), what the model learned about it describes an LF that is gone, and the
+        half-life would take that long again to wash it out. Its expected counts, vote
+        rates, presence and pair moments are scaled down to at most ``10 * prior_events``
+        events (the means they estimate stay, only their weight drops), and the moment
+        fit is redone within 256 events, so the estimate follows what comes next. The
+        other LFs and the class balance are untouched.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> model = OnlineLabelModel(2, half_life=None)
+        >>> L = np.array([[1, 1, 0]] * 900 + [[0, 0, 0]] * 900 + [[1, 0, -1]] * 200)
+        >>> model.learn_many(L, ["a@1", "b@1", "c@1"])
+        >>> model.forget_lf("c@1")
+        >>> float(model.sufficient_statistics()["T"][2])  # events c@1 was present for
+        200.0
+        """
+        self._ensure_state()
+        if lf_id not in self._index:
+            raise KeyError(f"unknown LF {lf_id!r}")
+        self._flush()
+        self._pend_key = None
+        j = self._index[lf_id]
+        k = self.cardinality
+        cap = 10.0 * self.prior_events * self._scale**2
+        total = self._N[j].sum()
+        shrink = min(1.0, cap / total) if total > 0 else 0.0
+        self._n[j] *= shrink
+        self._N[j] *= shrink
+        present = self._T[j]
+        shrink_m = min(1.0, cap / self._scale / present) if present > 0 else 0.0
+        self._T[j] *= shrink_m
+        self._Fv[j] *= shrink_m
+        # Co-presence and pair counts: the LF's row and column once (its own entry too, as
+        # it stands for its presence), so pair means keep their values at a lower weight.
+        self._TT[j, :] *= shrink_m
+        self._TT[:, j] *= shrink_m
+        self._TT[j, j] /= shrink_m if shrink_m > 0 else 1.0
+        vs = slice(j * k, (j + 1) * k)
+        self._O[vs, :] *= shrink_m
+        self._O[:, vs] *= shrink_m
+        self._O[vs, vs] /= shrink_m if shrink_m > 0 else 1.0
+        self._next_refit = min(self._next_refit, self.n_events_ + 256)
+        self._sync()
+        self._revision += 1
+
     def _columns(self, lf_ids: Sequence[str]) -> NDArray[np.int64]:
         self._add_lfs([i for i in lf_ids if i not in self._index], {})
         return np.fromiter((self._index[i] for i in lf_ids), dtype=np.int64, count=len(lf_ids))

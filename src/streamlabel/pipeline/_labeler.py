@@ -204,6 +204,8 @@ class Labeler:
         LFs of the current set that are quarantined: not called, they vote ``ABSTAIN``.
     quarantines_ : int
         LFs quarantined so far (releases do not decrease it).
+    lfs_forgotten_ : int
+        Times :meth:`forget_lf` made the label model re-learn an LF (drift alarms on it).
     quality : LabelQuality
         Fed every emitted batch's posteriors (``learn_many``) and, through
         :meth:`learn_feedback`, each late gold label with the posterior emitted for its
@@ -333,6 +335,7 @@ class Labeler:
         self.feedback_applied_ = 0
         self.feedback_unmatched_ = 0
         self.feedback_duplicate_ = 0
+        self.lfs_forgotten_ = 0
         self.lf_faults_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
         self.lf_invalid_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
         self.batches_ = 0
@@ -464,6 +467,34 @@ class Labeler:
             )
         self.serving = params
         return params is not None
+
+    def forget_lf(self, lf_id: str) -> bool:
+        """Let the label model re-learn ``lf_id`` from what comes next (it has changed).
+
+        For a drift monitor's alarm on this LF (``DriftWatch(on_lf_drift=...)``): the
+        model's evidence about it is capped as a new version's would be
+        (:meth:`~streamlabel.labelmodel.OnlineLabelModel.forget_lf`), so its accuracy is
+        re-estimated within a few hundred events instead of a half-life. Returns whether
+        the model knew the LF; :attr:`lfs_forgotten_` counts the ones it did.
+
+        Examples
+        --------
+        >>> from streamlabel.labelmodel import OnlineLabelModel
+        >>> from streamlabel.lf import load_lfset
+        >>> labeler = Labeler(load_lfset({"name": "s", "cardinality": 2, "lfs": [
+        ...     {"name": "big", "label": 1,
+        ...      "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 9}}]}),
+        ...     OnlineLabelModel(cardinality=2))
+        >>> _ = labeler.process_one({"id": "tx1", "ts": 0, "entity": "c",
+        ...                          "payload": {"amount": 50}})
+        >>> labeler.forget_lf("big@1"), labeler.forget_lf("small@1")
+        (True, False)
+        """
+        if lf_id not in model_ids(self.model):
+            return False
+        self.model.forget_lf(lf_id)
+        self.lfs_forgotten_ += 1
+        return True
 
     def _predictor(self) -> OnlineLabelModel:
         serving = self.serving

@@ -9,7 +9,7 @@ was observed; :func:`parse_drift_record` reads one back.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -123,6 +123,10 @@ class DriftWatch:
         detector sees the count of each ``chunk`` values
         (:data:`~streamlabel.drift.RATE_CHUNK`, 16); ``1`` feeds it every value (slower,
         the same test; kept for comparison, see ``streamlabel bench driftcost``).
+    on_lf_drift
+        Called with an LF's id when its coverage or agreement monitor reports drift (not
+        a warning): the LF changed, so what the label model learned about it is stale.
+        The pipelines pass :meth:`Labeler.forget_lf <streamlabel.pipeline.Labeler.forget_lf>`.
 
     Attributes
     ----------
@@ -154,10 +158,12 @@ class DriftWatch:
         min_samples: int = 1000,
         grace: int = 1000,
         chunk: int = RATE_CHUNK,
+        on_lf_drift: Callable[[str], object] | None = None,
     ) -> None:
         self.min_samples = min_samples
         self.grace = grace
         self.chunk = chunk
+        self.on_lf_drift = on_lf_drift
         self.policy = TriggerPolicy(critical=["gold_error"]) if policy is None else policy
         self.monitors = MonitorSet([gold_error_monitor(min_samples=min_samples, grace=grace)])
         self.lf_ids_: tuple[str, ...] = ()
@@ -274,6 +280,10 @@ class DriftWatch:
         self.events_.extend(events)
         requests = []
         for event in events:
+            if self.on_lf_drift is not None and event.kind == "drift":
+                kind, _, lf = event.monitor.partition(":")
+                if kind in ("coverage", "agreement") and lf in self.lf_ids_:
+                    self.on_lf_drift(lf)
             request = self.policy.offer(event)
             if request is not None:
                 requests.append(request)

@@ -700,7 +700,10 @@ class LabelerHandler:
                 window=settings.drift_window,
             )
             n = settings.drift_min_samples
-            watch = DriftWatch(lfset.ids, policy=policy, min_samples=n, grace=n)
+            # An alarm on one LF makes the label model re-learn that LF (Labeler.forget_lf).
+            watch = DriftWatch(
+                lfset.ids, policy=policy, min_samples=n, grace=n, on_lf_drift=labeler.forget_lf
+            )
         return cls(
             labeler,
             snapshot_every=settings.snapshot_every,
