@@ -64,3 +64,24 @@ def test_sync_from_a_labeler_counts_exactly_once() -> None:
         get("streamlabel_labelmodel_class_balance", {"label": c}) for c in ("legit", "fraud")
     ]
     assert abs(sum(balance) - 1.0) < 1e-9  # type: ignore[arg-type]
+
+
+def test_relearned_lfs_are_counted_per_lf_once() -> None:
+    stream = make_fraud_stream(500, seed=0)
+    lfset = fraud_lfsets()[0]
+    labeler = Labeler(lfset, OnlineLabelModel(2), clock=lambda: 0.0)
+    labeler.process_many([(e, None) for e in stream.events])
+    m = Metrics()
+    get = m.registry.get_sample_value
+    labeler.forget_lf("gift_card_cashout@1")
+    labeler.forget_lf("gift_card_cashout@1")
+    assert not labeler.forget_lf("not_in_the_model@1")
+    m.sync_labeler(labeler)
+    m.sync_labeler(labeler)  # nothing new: nothing added
+    labels = {"lf": "gift_card_cashout", "version": "1"}
+    assert get("streamlabel_lf_relearned_total", labels) == 2
+    assert get("streamlabel_lf_relearned_total", {"lf": "refund", "version": "1"}) is None
+    labeler.forget_lf("refund@1")
+    m.sync_labeler(labeler)
+    assert get("streamlabel_lf_relearned_total", {"lf": "refund", "version": "1"}) == 1
+    assert get("streamlabel_lf_relearned_total", labels) == 2

@@ -138,7 +138,7 @@ def test_an_alarm_on_an_lf_makes_the_label_model_relearn_it() -> None:
     # the phase's second half at 0.979; untold, 0.56 and 0.960 (half-life one phase).
     told, told_acc = _tactic_run(True)
     untold, untold_acc = _tactic_run(False)
-    assert told.lfs_forgotten_ >= 1 and untold.lfs_forgotten_ == 0
+    assert told.lf_forgotten_.get("gift_card_cashout@1", 0) >= 1 and untold.lf_forgotten_ == {}
     est = told.model.lf_precisions()["gift_card_cashout@1"][1]
     stale = untold.model.lf_precisions()["gift_card_cashout@1"][1]
     assert est < 0.4 < 0.5 < stale

@@ -137,6 +137,12 @@ class Metrics:
             lf,
             registry=r,
         )
+        self.lf_relearned = Counter(
+            "streamlabel_lf_relearned",
+            "Times a drift alarm on the LF made the label model re-learn it.",
+            lf,
+            registry=r,
+        )
         self.class_balance = Gauge(
             "streamlabel_labelmodel_class_balance",
             "Label model's estimated class balance.",
@@ -367,7 +373,8 @@ class Metrics:
         """Add the increase of a :class:`~streamlabel.pipeline.Labeler`'s counters.
 
         Reads ``events_in_``, ``labels_out_``, ``dlq_by_reason_``, ``review_by_reason_``,
-        ``feedback_*_``, ``lf_faults_``, ``lf_invalid_`` and ``quarantined_``; sets the
+        ``feedback_*_``, ``lf_faults_``, ``lf_invalid_``, ``lf_forgotten_`` and
+        ``quarantined_``; sets the
         label model's class balance and LF accuracy estimates, the quarantine gauge of
         every LF of the served set, and the label-quality gauges from the labeler's
         ``quality`` (:meth:`set_label_quality`). Call it after each batch and after late
@@ -386,6 +393,8 @@ class Metrics:
             self.lf_faults.labels(*_split_id(lf_id)).inc(self._delta(("fault", lf_id), c))
         for lf_id, c in labeler.lf_invalid_.items():
             self.lf_invalid.labels(*_split_id(lf_id)).inc(self._delta(("invalid", lf_id), c))
+        for lf_id, c in getattr(labeler, "lf_forgotten_", {}).items():
+            self.lf_relearned.labels(*_split_id(lf_id)).inc(self._delta(("relearn", lf_id), c))
         quarantined = getattr(labeler, "quarantined_", {})
         lfset = getattr(labeler, "lfset", None)
         for lf_id in lfset.ids if lfset is not None else quarantined:

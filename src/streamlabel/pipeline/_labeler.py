@@ -204,8 +204,9 @@ class Labeler:
         LFs of the current set that are quarantined: not called, they vote ``ABSTAIN``.
     quarantines_ : int
         LFs quarantined so far (releases do not decrease it).
-    lfs_forgotten_ : int
-        Times :meth:`forget_lf` made the label model re-learn an LF (drift alarms on it).
+    lf_forgotten_ : dict of str to int
+        Per LF id, the times :meth:`forget_lf` made the label model re-learn it (drift
+        alarms on it).
     quality : LabelQuality
         Fed every emitted batch's posteriors (``learn_many``) and, through
         :meth:`learn_feedback`, each late gold label with the posterior emitted for its
@@ -335,7 +336,7 @@ class Labeler:
         self.feedback_applied_ = 0
         self.feedback_unmatched_ = 0
         self.feedback_duplicate_ = 0
-        self.lfs_forgotten_ = 0
+        self.lf_forgotten_: dict[str, int] = {}
         self.lf_faults_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
         self.lf_invalid_: dict[str, int] = dict.fromkeys(lfset.ids, 0)
         self.batches_ = 0
@@ -475,7 +476,7 @@ class Labeler:
         model's evidence about it is capped as a new version's would be
         (:meth:`~streamlabel.labelmodel.OnlineLabelModel.forget_lf`), so its accuracy is
         re-estimated within a few hundred events instead of a half-life. Returns whether
-        the model knew the LF; :attr:`lfs_forgotten_` counts the ones it did.
+        the model knew the LF; :attr:`lf_forgotten_` counts the times per LF.
 
         Examples
         --------
@@ -493,7 +494,7 @@ class Labeler:
         if lf_id not in model_ids(self.model):
             return False
         self.model.forget_lf(lf_id)
-        self.lfs_forgotten_ += 1
+        self.lf_forgotten_[lf_id] = self.lf_forgotten_.get(lf_id, 0) + 1
         return True
 
     def _predictor(self) -> OnlineLabelModel:
