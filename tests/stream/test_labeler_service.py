@@ -332,6 +332,10 @@ def test_settings_of_the_service_from_env() -> None:
     for bad in ({"STREAMLABEL_LFSET": "a b"}, {"STREAMLABEL_REVIEW_MAX_PER_1000": "1001"}):
         with pytest.raises(ValueError):
             StreamSettings.from_env(environ=bad)
+    assert s.prior_weight == 0.5  # the label model's own default
+    assert StreamSettings.from_env(environ={"STREAMLABEL_PRIOR_WEIGHT": "1"}).prior_weight == 1.0
+    with pytest.raises(ValueError, match="prior_weight"):
+        StreamSettings.from_env(environ={"STREAMLABEL_PRIOR_WEIGHT": "1.5"})
 
 
 def test_app_with_the_labeler_runs_a_feedback_agent(

@@ -11,7 +11,7 @@ import pytest
 from tx_lfsets import spec, v2
 
 from streamlabel.datasets import make_transactions
-from streamlabel.labelmodel import OnlineLabelModel, dumps_model
+from streamlabel.labelmodel import OnlineLabelModel, dumps_model, loads_model
 from streamlabel.lf import load_lfset
 from streamlabel.stream import (
     SNAPSHOT_FORMAT,
@@ -157,6 +157,18 @@ def test_startup_with_the_same_set_continues_the_version(monkeypatch: pytest.Mon
     assert snap is not None
     h, restored = _startup(monkeypatch, spec(), json.dumps(snap.value).encode())
     assert restored == first.labeler.model.version_ == h.labeler.model.version_
+
+
+def test_a_restored_model_takes_the_workers_prior_weight() -> None:
+    first = handler(snapshot_every=1, topic_prefix="p.")  # prior_weight 0.5
+    first(events(100))
+    snap = first.snapshot()
+    assert snap is not None
+    restored = loads_model(base64.b64decode(snap.value["model"]))
+    assert restored.prior_weight == 0.5
+    h = LabelerHandler.from_settings(StreamSettings(prior_weight=1.0), load_lfset(spec()), restored)
+    assert h.labeler.model is restored and restored.prior_weight == 1.0
+    assert handler(prior_weight=0.8).labeler.model.prior_weight == 0.8
 
 
 @pytest.mark.parametrize("why", ["garbage", "other set", "half_life", "cardinality"])

@@ -90,6 +90,10 @@ class DemoConfig:
         After each push, replay the phase's events labeled so far (from the phase's start
         to the push) through the pushed version and give the revisions to the trainer's
         window (the embedded ``streamlabel replay``).
+    prior_weight
+        The label model's ``prior_weight`` (the library's 0.5). ``bench drift`` runs the
+        loop at 1, its fewest label errors; at 0.5 a push's new rare-class LFs flip more
+        of the replayed range (v3's wallet top-ups: 15 revisions instead of none).
     """
 
     events: int = 30_000
@@ -107,6 +111,7 @@ class DemoConfig:
     history_points: int = 150
     model_name: str = "fraud-demo"
     replay: bool = True
+    prior_weight: float = 0.5
 
     def __post_init__(self) -> None:
         for name in ("events", "batch_size", "partitions", "gold_every", "bad_every"):
@@ -119,6 +124,8 @@ class DemoConfig:
             raise ValueError(f"speed must be a finite number >= 0, got {self.speed!r}")
         if not 0 < self.first_model < 1 or not 0 <= self.push_delay < 0.2:
             raise ValueError("first_model must lie in (0, 1) and push_delay in [0, 0.2)")
+        if not 0 <= self.prior_weight <= 1:
+            raise ValueError(f"prior_weight must lie in [0, 1], got {self.prior_weight!r}")
 
 
 def malformed_input(rng: np.random.Generator, k: int) -> bytes:
@@ -245,7 +252,7 @@ class DemoRun:
         lfset = self.lfsets[0]
         self.labeler = Labeler(
             lfset,
-            OnlineLabelModel(2, half_life=half_life),
+            OnlineLabelModel(2, half_life=half_life, prior_weight=cfg.prior_weight),
             review=ReviewPolicy(),
             clock=lambda: 0.0,
         )

@@ -454,7 +454,9 @@ class Labeler:
         The labeler keeps learning into its own :attr:`model` (its share of the statistics,
         which the merge sums); labels are computed with ``params`` while it knows every LF
         of the current set, else (an LF set newer than the params) with :attr:`model`.
-        None goes back to :attr:`model`. Returns whether ``params`` were taken.
+        None goes back to :attr:`model`. Returns whether ``params`` were taken. ``params``
+        predict with this labeler's ``model.prior_weight`` (a setting of the worker, not
+        of the statistics the merge sums).
 
         Raises
         ------
@@ -466,6 +468,8 @@ class Labeler:
                 f"params of cardinality {params.cardinality}, the LF set's is "
                 f"{self.lfset.cardinality}"
             )
+        if params is not None:
+            params.prior_weight = self.model.prior_weight
         self.serving = params
         return params is not None
 

@@ -679,7 +679,14 @@ class LabelerHandler:
             else None
         )
         if model is None:
-            model = OnlineLabelModel(cardinality=lfset.cardinality, half_life=settings.half_life)
+            model = OnlineLabelModel(
+                cardinality=lfset.cardinality,
+                half_life=settings.half_life,
+                prior_weight=settings.prior_weight,
+            )
+        else:
+            # A prediction setting, not a statistic: a restored model takes the worker's.
+            model.prior_weight = settings.prior_weight
         labeler = Labeler(
             lfset,
             model,

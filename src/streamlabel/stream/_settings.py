@@ -68,6 +68,11 @@ class StreamSettings(BaseModel):
         valid version of the set yet; a version arriving on ``lfsets`` replaces it.
     half_life : float, default=50000
         The online label model's forgetting half-life, in events.
+    prior_weight : float, default=0.5
+        Exponent of the class balance in the label model's predictions (0 to 1; see
+        ``OnlineLabelModel``): 1 makes the fewest label errors when the model is right
+        (the fraud loop's setting in ``bench drift``), 0.5 keeps more of a skewed
+        stream's rare class. Applied to a restored snapshot and to merged parameters too.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
@@ -212,6 +217,7 @@ class StreamSettings(BaseModel):
     lfset: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
     lfset_file: Path | None = None
     half_life: float = Field(default=50_000.0, ge=1, allow_inf_nan=False)
+    prior_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     feedback_cache: int = Field(default=100_000, ge=0)
     max_event_bytes: int = Field(default=64_000, ge=1)
     lf_quarantine_threshold: float = Field(default=0.5, ge=0, le=1)
