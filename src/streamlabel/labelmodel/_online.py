@@ -331,19 +331,15 @@ class OnlineLabelModel(BaseLabelModel):
         self._n = grow(self._n, (0,), 1)
         self._N = grow(self._N, (0,), 1)
         self._mu = grow(self._mu, (0,), 1)
-        cap = 10.0 * self.prior_events * self._scale**2
         for c, src in enumerate(pred):
             j = m + c
             if src is None:
                 continue
-            total = self._N[src].sum()
-            shrink = min(1.0, cap / total) if total > 0 else 0.0
+            shrink, shrink_m = self._caps(src)
             self._n[j] = self._n[src] * shrink
             self._N[j] = self._N[src] * shrink
             # The vote rates too: the prior of the expected counts is built from them.
-            present = self._T[src]
-            shrink_m = min(1.0, cap / self._scale / present) if present > 0 else 0.0
-            self._T[j] = present * shrink_m
+            self._T[j] = self._T[src] * shrink_m
             self._Fv[j] = self._Fv[src] * shrink_m
             self._mu[j] = self._mu[src]
         fresh = np.array([m + c for c, src in enumerate(pred) if src is None], dtype=np.int64)
@@ -355,14 +351,32 @@ class OnlineLabelModel(BaseLabelModel):
         self._sync()
         self._revision += 1
 
-    def retire_lf(self, lf_id: str) -> None:
-        """Forget ``lf_id`` and its statistics (after its LF set version is gone)."""
+    def _known_column(self, lf_id: str) -> int:
+        """Column of a known LF, with pending ``learn_one`` work applied (KeyError if not)."""
         self._ensure_state()
         if lf_id not in self._index:
             raise KeyError(f"unknown LF {lf_id!r}")
         self._flush()
         self._pend_key = None
-        j = self._index[lf_id]
+        return self._index[lf_id]
+
+    def _caps(self, j: int) -> tuple[float, float]:
+        """Factors capping LF ``j``'s evidence at ``10 * prior_events`` events.
+
+        The first scales its expected counts, the second its moments (vote rates, presence,
+        pairs): a new version of an LF inherits that much, and ``forget_lf`` keeps it.
+        """
+        cap = 10.0 * self.prior_events * self._scale**2
+        total = self._N[j].sum()
+        present = self._T[j]
+        return (
+            min(1.0, cap / total) if total > 0 else 0.0,
+            min(1.0, cap / self._scale / present) if present > 0 else 0.0,
+        )
+
+    def retire_lf(self, lf_id: str) -> None:
+        """Forget ``lf_id`` and its statistics (after its LF set version is gone)."""
+        j = self._known_column(lf_id)
         k = self.cardinality
         keep = np.array([i for i in range(len(self.lf_ids_)) if i != j], dtype=np.int64)
         keep_v = (keep[:, None] * k + np.arange(k)[None, :]).ravel()
@@ -400,20 +414,11 @@ class OnlineLabelModel(BaseLabelModel):
         >>> float(model.sufficient_statistics()["T"][2])  # events c@1 was present for
         200.0
         """
-        self._ensure_state()
-        if lf_id not in self._index:
-            raise KeyError(f"unknown LF {lf_id!r}")
-        self._flush()
-        self._pend_key = None
-        j = self._index[lf_id]
+        j = self._known_column(lf_id)
         k = self.cardinality
-        cap = 10.0 * self.prior_events * self._scale**2
-        total = self._N[j].sum()
-        shrink = min(1.0, cap / total) if total > 0 else 0.0
+        shrink, shrink_m = self._caps(j)
         self._n[j] *= shrink
         self._N[j] *= shrink
-        present = self._T[j]
-        shrink_m = min(1.0, cap / self._scale / present) if present > 0 else 0.0
         self._T[j] *= shrink_m
         self._Fv[j] *= shrink_m
         # Co-presence and pair counts: the LF's row and column once (its own entry too, as
