@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from streamlabel.api import ApiSettings
 from streamlabel.metrics import SERVICE_PORTS, Metrics
 from streamlabel.stream import StreamSettings
 
@@ -165,7 +166,13 @@ def test_scrape_targets_are_the_services_and_their_metrics_ports(
         job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
         for job in prometheus["scrape_configs"]
     }
-    assert set(jobs) == set(SERVICES)
+    assert set(jobs) == {*SERVICES, "api"}
+    api = compose["services"]["api"]
+    api_settings = ApiSettings.from_env(
+        environ={k: str(v) for k, v in api["environment"].items() if k != "STREAMLABEL_API_TOKENS"}
+    )
+    assert api_settings.metrics_enabled and api_settings.host == "0.0.0.0"
+    assert jobs["api"] == [f"api:{api_settings.port}"]
     for name in SERVICES:
         service = compose["services"][name]
         env = {k: str(v) for k, v in service["environment"].items()}

@@ -17,6 +17,8 @@ from streamlabel.api._settings import ApiSettings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from streamlabel.metrics import Metrics
+
 __all__ = ["create_api"]
 
 logger = logging.getLogger("streamlabel.api")
@@ -27,7 +29,9 @@ def _field(loc: Any) -> str | None:
     return ".".join(parts) or None
 
 
-def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
+def create_api(
+    settings: ApiSettings, backend: Backend, metrics: "Metrics | None" = None
+) -> "FastAPI":
     """Build the control API.
 
     Parameters
@@ -36,6 +40,10 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
         Tokens and read policy.
     backend : Backend
         :class:`~streamlabel.api.KafkaBackend` or :class:`~streamlabel.api.InMemoryBackend`.
+    metrics : Metrics, optional
+        Served at ``GET /metrics`` (no token: counts only, like ``/healthz``), fed with
+        every request (route template, method, status, duration) and the replay jobs.
+        Without it there is no ``/metrics`` route.
 
     Returns
     -------
@@ -142,6 +150,32 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     class PromoteCandidateBody(BaseModel):
         reason: str = Field(min_length=1, max_length=2000)
         confirm: bool = Field(default=False, description="promote even if gold shows it worse")
+
+    # ------------------------------------------------------------ metrics
+    if metrics is not None:
+        import time
+
+        from fastapi.responses import Response
+
+        from streamlabel.metrics import CONTENT_TYPE
+
+        bundle = metrics
+
+        @app.middleware("http")
+        async def _count(request: Request, call_next: Any) -> Any:
+            start = time.perf_counter()
+            response = await call_next(request)
+            # The matched route's template keeps the label bounded (ids stay out of it).
+            route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+            bundle.observe_api_request(
+                route, request.method, response.status_code, time.perf_counter() - start
+            )
+            return response
+
+        @app.get("/metrics", tags=["health"], include_in_schema=False)
+        def metrics_route() -> Response:
+            """Serve the Prometheus exposition of the API's metrics."""
+            return Response(bundle.render(), media_type=CONTENT_TYPE)
 
     # ------------------------------------------------------------ health
     @app.get("/healthz", tags=["health"])
@@ -322,7 +356,8 @@ def create_api(settings: ApiSettings, backend: Backend) -> "FastAPI":
     from streamlabel.api._replay import ReplayJobs, replay_routes
 
     replayer = getattr(backend, "run_replay", None)  # optional: a backend that can replay
-    jobs = ReplayJobs(replayer) if replayer is not None else None
+    on_change = metrics.observe_replay_job if metrics is not None else None
+    jobs = ReplayJobs(replayer, on_change=on_change) if replayer is not None else None
     app.state.replays = jobs
     replay_routes(app, jobs, control, backend, reader, writer)
 

@@ -129,6 +129,9 @@ class ReplayJobs:
         Epoch seconds for ``started_at`` / ``finished_at``.
     max_jobs : int, default=MAX_JOBS
         Jobs kept for :meth:`list` / :meth:`get`.
+    on_change : callable, optional
+        Called with a copy of a job when it starts and when it ends (the control API
+        passes :meth:`Metrics.observe_replay_job <streamlabel.metrics.Metrics.observe_replay_job>`).
 
     Examples
     --------
@@ -143,10 +146,12 @@ class ReplayJobs:
         *,
         clock: Callable[[], float] = time.time,
         max_jobs: int = MAX_JOBS,
+        on_change: Callable[[dict[str, Any]], object] | None = None,
     ) -> None:
         self.replayer = replayer
         self.clock = clock
         self.max_jobs = max_jobs
+        self.on_change = on_change
         self._lock = threading.Lock()
         self._jobs: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._running: str | None = None
@@ -218,7 +223,12 @@ class ReplayJobs:
                 daemon=True,  # a replay cut by shutdown resumes from its checkpoint
             )
             self._thread.start()
+            self._changed(job)
             return dict(job)
+
+    def _changed(self, job: dict[str, Any]) -> None:
+        if self.on_change is not None:
+            self.on_change(dict(job))
 
     def _run(
         self,
@@ -243,6 +253,7 @@ class ReplayJobs:
                 job.update(state="failed", finished_at=self.clock())
                 job["error"] = f"{type(exc).__name__}: {exc}"
                 self._running = None
+                self._changed(job)
             return
         summary = ReplaySummary.from_dict(result.get("summary") or {})
         with self._lock:
@@ -256,6 +267,7 @@ class ReplayJobs:
                 text=summary.to_table(label_names),
             )
             self._running = None
+            self._changed(job)
 
     def get(self, job_id: str) -> dict[str, Any]:
         """Return a job (a copy); ControlError 404 when unknown."""

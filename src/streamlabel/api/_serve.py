@@ -40,7 +40,9 @@ def serve_api(api: ApiSettings, stream: StreamSettings, *, loglevel: str = "warn
         drift_limit=api.drift_limit,
         replay_dir=api.replay_dir,
     )
-    app = create_api(api, backend)
+    from streamlabel.metrics import Metrics
+
+    app = create_api(api, backend, Metrics() if api.metrics_enabled else None)
     config = uvicorn.Config(
         app,
         host=api.host,

@@ -31,6 +31,9 @@ class ApiSettings(BaseModel):
         Drift records read per partition (the newest).
     replay_dir : str, default="streamlabel-replay"
         Checkpoints of the replays started through the API (``POST /replays``).
+    metrics_enabled : bool, default=True
+        Serve ``GET /metrics`` (requests per route template and status, their duration,
+        replay jobs), unauthenticated like ``/healthz``.
 
     Examples
     --------
@@ -49,6 +52,7 @@ class ApiSettings(BaseModel):
     analysis_window: int = Field(default=5000, ge=1, le=1_000_000)
     drift_limit: int = Field(default=500, ge=1, le=100_000)
     replay_dir: str = Field(default="streamlabel-replay", min_length=1)
+    metrics_enabled: bool = True
 
     @classmethod
     def from_env(

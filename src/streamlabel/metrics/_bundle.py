@@ -272,6 +272,35 @@ class Metrics:
             "Late gold labels (decayed count) behind the calibration of the estimate.",
             registry=r,
         )
+        # Control API (``streamlabel api``): ``route`` is the route's template (e.g.
+        # ``/lfsets/{name}/candidate/promote``) or ``unmatched``, so the labels stay bounded.
+        self.api_requests = Counter(
+            "streamlabel_api_requests",
+            "Control API requests by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.api_seconds = Histogram(
+            "streamlabel_api_request_duration_seconds",
+            "Control API request duration by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.replay_jobs = Counter(
+            "streamlabel_replay_jobs",
+            "Replay jobs of the control API that ended, by outcome (done, partial, failed).",
+            ["outcome"],
+            registry=r,
+        )
+        self.replay_running = Gauge(
+            "streamlabel_replay_jobs_running", "1 while a replay job runs.", registry=r
+        )
+        self.replay_revisions = Counter(
+            "streamlabel_replay_revisions",
+            "Label revisions written by the control API's replay jobs.",
+            registry=r,
+        )
         self._seen: dict[tuple[str, str], float] = {}
         self._served: dict[str, str] = {}
         # Coverage window: per batch (events, {lf id: events it voted on}), and the sums.
@@ -487,6 +516,36 @@ class Metrics:
         """Remove the lag series of a partition no longer assigned to this consumer."""
         with contextlib.suppress(KeyError):
             self.consumer_lag.remove(topic, str(partition))
+
+    def observe_api_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one control API request (``route``: its template, or ``unmatched``)."""
+        self.api_requests.labels(route, method, str(status)).inc()
+        self.api_seconds.labels(route).observe(seconds)
+
+    def observe_replay_job(self, job: Mapping[str, Any]) -> None:
+        """Count a replay job of the control API (its dict, as ``GET /replays/{id}``).
+
+        A running job sets ``streamlabel_replay_jobs_running``; an ended one (``state``
+        ``done``, ``partial`` or ``failed``) counts its outcome and the revisions it wrote.
+
+        Examples
+        --------
+        >>> m = Metrics()
+        >>> m.observe_replay_job({"state": "running"})
+        >>> m.observe_replay_job({"state": "done", "progress": {"revised": 7}})
+        >>> get = m.registry.get_sample_value
+        >>> get("streamlabel_replay_jobs_total", {"outcome": "done"}), get(
+        ...     "streamlabel_replay_revisions_total"), get("streamlabel_replay_jobs_running")
+        (1.0, 7.0, 0.0)
+        """
+        state = str(job.get("state"))
+        if state == "running":
+            self.replay_running.set(1)
+            return
+        self.replay_running.set(0)
+        self.replay_jobs.labels(state).inc()
+        revised = (job.get("progress") or {}).get("revised") or 0
+        self.replay_revisions.inc(float(revised))
 
     def observe_training(self, result: Any, seconds: float) -> None:
         """Count one retraining round by outcome and observe its duration.
