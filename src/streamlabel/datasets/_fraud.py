@@ -49,9 +49,9 @@ Five cumulative phases over fixed fractions of the stream (:func:`fraud_phases`)
    descriptor votes fraud) is right ~95% of the time.
 2. ``tactic_change`` (20-40%): fraudsters leave gift cards (30% of fraud; takeover 50%,
    scam 20%) while a gift-card promotion makes them 4.5% of legit purchases:
-   ``gift_card_cashout`` falls to ~28%, below chance, and votes alone on ~3% of all
-   events that are legit (the static pipeline of ``bench drift`` never recovers from
-   it). Answered by ``fraud_v2.yaml``.
+   ``gift_card_cashout`` falls to ~28%, below chance, and is the only vote on legit gift
+   cards bought online, ~3% of all events (the static pipeline of ``bench drift`` never
+   recovers from it). Answered by ``fraud_v2.yaml``.
 3. ``new_pattern`` (40-60%): wallet top-ups from emulators appear (35% of fraud); a
    digital wallet also launches for legit customers (1.2% of purchases). No starter LF
    fires on these fraud events. Answered by ``fraud_v3.yaml``.
