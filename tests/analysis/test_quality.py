@@ -84,3 +84,32 @@ def test_bench_tracks_the_truth_better_than_raw_confidence() -> None:
     assert phases["mean_abs_error"] < phases["raw_mean_abs_error"]
     assert r["summary"]["windows"]["mean_abs_error"] < 0.02
     assert [p["lfset_version"] for p in r["pushes"]] == ["2", "3", "4"]
+
+
+def test_quality_state_round_trips_and_refuses_what_does_not_fit() -> None:
+    q = LabelQuality(3, n_bins=4, half_life=100.0, window=50)
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), size=120)
+    q.learn_many(P)
+    q.learn_gold_many(P[:60], rng.integers(0, 3, size=60))
+    data = json.loads(json.dumps(q.to_dict()))  # it is JSON
+    back = LabelQuality.from_dict(data)
+    assert back.estimate() == q.estimate()
+    np.testing.assert_array_equal(back.expected_accuracy_many(P), q.expected_accuracy_many(P))
+    # Both go on alike.
+    for m in (q, back):
+        m.learn_many(P[:10])
+        m.learn_gold_many(P[:10], np.zeros(10, dtype=int))
+    assert back.estimate() == q.estimate()
+    bad = [
+        {**data, "format": "other"},
+        {**data, "format_version": 2},
+        {**data, "hit": [[0.0] * 4] * 2},
+        {**data, "recent": [[3, 0, 0.5]]},
+        {**data, "gold": [[0, 2]]},
+        {k: v for k, v in data.items() if k != "cnt"},
+        {**data, "settings": {**data["settings"], "n_bins": 0}},
+    ]
+    for value in bad:
+        with pytest.raises(ValueError, match=r"label quality state|shape|range|n_bins"):
+            LabelQuality.from_dict(value)

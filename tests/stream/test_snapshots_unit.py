@@ -159,6 +159,35 @@ def test_startup_with_the_same_set_continues_the_version(monkeypatch: pytest.Mon
     assert restored == first.labeler.model.version_ == h.labeler.model.version_
 
 
+def test_a_restart_keeps_the_label_quality_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = handler(snapshot_every=1, topic_prefix="p.")
+    first(events(300))
+    quality = first.labeler.quality
+    quality.learn_gold_many(np.array([[0.9, 0.1]] * 40 + [[0.2, 0.8]] * 10), [0] * 45 + [1] * 5)
+    snap = first.snapshot()
+    assert snap is not None and snap.value["quality"]["n_gold"] == 50
+    h, restored = _startup(monkeypatch, spec(), json.dumps(snap.value).encode())
+    assert restored is not None
+    back = h.labeler.quality
+    assert back is not quality and (back.n_labels_, back.n_gold_) == (300, 50)
+    assert back.estimate() == quality.estimate()
+
+
+def test_an_unreadable_quality_state_restores_the_model_alone(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = handler(snapshot_every=1, topic_prefix="p.")
+    first(events(100))
+    snap = first.snapshot()
+    assert snap is not None
+    value = {**snap.value, "quality": {**snap.value["quality"], "cnt": [[1.0]]}}
+    with caplog.at_level("WARNING", logger="streamlabel.stream"):
+        h, restored = _startup(monkeypatch, spec(), json.dumps(value).encode())
+    assert restored == first.labeler.model.version_
+    assert h.labeler.quality.estimate()["n"] == 0  # a fresh estimate
+    assert "label-quality state of p.labelmodel-stats:0:7 not restored" in caplog.text
+
+
 def test_a_restored_model_takes_the_workers_prior_weight() -> None:
     first = handler(snapshot_every=1, topic_prefix="p.")  # prior_weight 0.5
     first(events(100))

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["LabelQuality"]
+__all__ = ["QUALITY_FORMAT", "LabelQuality"]
+
+#: ``format`` of :meth:`LabelQuality.to_dict` (``format_version`` 1).
+QUALITY_FORMAT: Final = "streamlabel.label-quality"
 
 _F = NDArray[np.float64]
 
@@ -118,6 +122,76 @@ class LabelQuality:
         # A cell is its class's accuracy moved by how far its confidence is from the class's.
         target = np.clip(cls[:, None] + (mid[None, :] - raw[:, None]), 0.0, 1.0)
         return np.asarray((self._hit + self.prior * target) / (self._cnt + self.prior))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings and the state as JSON-able data (see :meth:`from_dict`).
+
+        What a labeler's snapshot carries so a restarted worker keeps its calibration and
+        its recent windows instead of waiting for thousands of new gold labels.
+
+        Examples
+        --------
+        >>> q = LabelQuality(2, window=3)
+        >>> q.learn_many([[0.9, 0.1], [0.2, 0.8]])
+        >>> q.learn_gold_many([[0.9, 0.1]], [0])
+        >>> back = LabelQuality.from_dict(q.to_dict())
+        >>> back.estimate() == q.estimate(), back.n_labels_, back.n_gold_
+        (True, 2, 1)
+        """
+        self._ensure_state()
+        return {
+            "format": QUALITY_FORMAT,
+            "format_version": 1,
+            "settings": {
+                "cardinality": self.cardinality,
+                "n_bins": self.n_bins,
+                "half_life": self.half_life,
+                "prior": self.prior,
+                "window": self.window,
+            },
+            "cnt": self._cnt.tolist(),
+            "hit": self._hit.tolist(),
+            "recent": [list(r) for r in self._recent],
+            "gold": [list(g) for g in self._gold],
+            "n_labels": self.n_labels_,
+            "n_gold": self.n_gold_,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LabelQuality:
+        """Rebuild a :class:`LabelQuality` from :meth:`to_dict`'s data.
+
+        Raises
+        ------
+        ValueError
+            Another format or version, or state that does not fit the settings.
+        """
+        if data.get("format") != QUALITY_FORMAT or data.get("format_version") != 1:
+            raise ValueError(
+                f"label quality state: expected {QUALITY_FORMAT!r} version 1, got "
+                f"{data.get('format')!r} version {data.get('format_version')!r}"
+            )
+        try:
+            q = cls(**dict(data["settings"]))
+            q._ensure_state()
+            k, b = q.cardinality, q.n_bins
+            cnt = np.asarray(data["cnt"], dtype=np.float64)
+            hit = np.asarray(data["hit"], dtype=np.float64)
+            if cnt.shape != (k, b) or hit.shape != (k, b):
+                raise ValueError(f"cell tables must have shape ({k}, {b})")
+            recent = [(int(c), int(i), float(x)) for c, i, x in data["recent"]]
+            gold = [(int(c), int(h)) for c, h in data["gold"]]
+            if any(not (0 <= c < k and 0 <= i < b) for c, i, _ in recent) or any(
+                not (0 <= c < k and h in (0, 1)) for c, h in gold
+            ):
+                raise ValueError("a recent label or gold label out of range")
+            q._cnt, q._hit = cnt, hit
+            q._recent.extend(recent)
+            q._gold.extend(gold)
+            q.n_labels_, q.n_gold_ = int(data["n_labels"]), int(data["n_gold"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"label quality state: malformed ({exc!r})") from None
+        return q
 
     # ------------------------------------------------------------------ learning
     def learn_many(self, P: ArrayLike) -> None:

@@ -28,11 +28,12 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from streamlabel.analysis import LabelQuality
 from streamlabel.drift import RetrainRequest, TriggerPolicy
 from streamlabel.labelmodel import (
     IncompatibleModelError,
@@ -331,6 +332,9 @@ class Snapshot:
         ``topic:partition:offset`` of the record.
     at : float
         Epoch seconds when it was taken.
+    quality : dict, optional
+        The worker's :class:`~streamlabel.analysis.LabelQuality` state
+        (``LabelQuality.to_dict``), absent from merged parameters and older snapshots.
     """
 
     model: OnlineLabelModel
@@ -339,6 +343,7 @@ class Snapshot:
     batches: int
     source: str
     at: float = 0.0
+    quality: Mapping[str, Any] | None = None
 
 
 def snapshot_value(
@@ -348,15 +353,20 @@ def snapshot_value(
     lfset: LFSet | tuple[str, str],
     batches: int,
     at: float,
+    quality: LabelQuality | None = None,
 ) -> dict[str, Any]:
     """Return the JSON value of a ``labelmodel-stats`` or ``labelmodel-params`` record.
 
     ``{"format": SNAPSHOT_FORMAT, "format_version": 2, "key", "lfset", "lfset_version",
     "labelmodel_version", "batches", "at", "model"}`` where ``key`` is the record's key
     and ``model`` the base64 of :func:`~streamlabel.labelmodel.dumps_model` (``.npz`` +
-    JSON header, no pickle). ``lfset`` is the set or its ``(name, version)``.
+    JSON header, no pickle). ``lfset`` is the set or its ``(name, version)``. A worker's
+    snapshot adds ``"quality"``: its label-quality state (``LabelQuality.to_dict``), so a
+    restarted worker keeps its calibration (readers of format version 2 without it
+    ignore the key).
     """
     name, version = (lfset.name, lfset.version) if isinstance(lfset, LFSet) else lfset
+    extra = {} if quality is None else {"quality": quality.to_dict()}
     return {
         "format": SNAPSHOT_FORMAT,
         "format_version": _SNAPSHOT_VERSION,
@@ -367,6 +377,7 @@ def snapshot_value(
         "batches": batches,
         "at": at,
         "model": base64.b64encode(dumps_model(model)).decode("ascii"),
+        **extra,
     }
 
 
@@ -399,6 +410,7 @@ def parse_snapshot(value: bytes, source: str = "?") -> Snapshot:
             int(data["batches"]),
             source,
             float(data["at"]),
+            data.get("quality") if isinstance(data.get("quality"), dict) else None,
         )
     except (KeyError, TypeError, ValueError, binascii.Error, IncompatibleModelError) as exc:
         raise SnapshotError(f"snapshot {source}: {exc}") from None
@@ -660,11 +672,16 @@ class LabelerHandler:
 
     @classmethod
     def from_settings(
-        cls, settings: StreamSettings, lfset: LFSet, model: OnlineLabelModel | None = None
+        cls,
+        settings: StreamSettings,
+        lfset: LFSet,
+        model: OnlineLabelModel | None = None,
+        quality: LabelQuality | None = None,
     ) -> LabelerHandler:
         """Build the labeler (online label model, review policy) from the settings.
 
-        ``model`` is a restored label model (a snapshot) or None for a fresh one. The LFs
+        ``model`` is a restored label model (a snapshot) or None for a fresh one, and
+        ``quality`` the snapshot's label-quality estimate (None: a fresh one). The LFs
         of ``lfset`` it lacks are added (a new version of an LF it knows inherits that
         LF's estimate, as on a hot reload); the LFs it holds that are not in ``lfset`` are
         retired (``retire_lf``), as a hot reload to ``lfset`` would.
@@ -695,6 +712,7 @@ class LabelerHandler:
             max_bytes=settings.max_event_bytes,
             quarantine_threshold=settings.lf_quarantine_threshold or None,
             quarantine_window=settings.lf_quarantine_window,
+            quality=quality,
         )
         for lf_id in [i for i in model.lf_ids_ if i not in lfset.ids]:
             model.retire_lf(lf_id)
@@ -826,8 +844,9 @@ class LabelerHandler:
             lfset=labeler.lfset,
             batches=labeler.batches_,
             at=self.clock(),
+            quality=labeler.quality,
         )
-        size = len(value["model"])
+        size = len(json.dumps(value))  # the model's base64 and the quality state's lists
         if size > SNAPSHOT_MAX_BYTES:
             self.snapshots_skipped_ += 1
             logger.warning(
@@ -1313,8 +1332,8 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
     lfset, origin = chosen
     for why in skipped:
         logger.warning("LF set record skipped at start-up: %s", why)
-    model = _restorable(settings, lfset, timeout)
-    handler = LabelerHandler.from_settings(settings, lfset, model)
+    model, quality = _restorable(settings, lfset, timeout)
+    handler = LabelerHandler.from_settings(settings, lfset, model, quality)
     params, params_end = read_params(settings, timeout)
     if params is not None:
         handler.take_params(params)
@@ -1364,13 +1383,20 @@ def _feedback_end(settings: StreamSettings, timeout: float) -> dict[int, int]:
     return found or {}
 
 
-def _restorable(settings: StreamSettings, lfset: LFSet, timeout: float) -> OnlineLabelModel | None:
-    """Return the group's latest snapshot model if it fits ``lfset`` and the settings."""
+def _restorable(
+    settings: StreamSettings, lfset: LFSet, timeout: float
+) -> tuple[OnlineLabelModel | None, LabelQuality | None]:
+    """Return the worker's latest snapshot model if it fits ``lfset`` and the settings.
+
+    With it, the snapshot's label-quality estimate when it has one that loads and fits
+    the set's cardinality (else None, logged: the estimate starts afresh, the model is
+    restored all the same).
+    """
     if settings.snapshot_every == 0:
-        return None
+        return None, None
     snap = read_snapshot(settings, timeout=timeout)
     if snap is None:
-        return None
+        return None, None
     model = snap.model
     why = None
     if snap.lfset != lfset.name:
@@ -1381,7 +1407,16 @@ def _restorable(settings: StreamSettings, lfset: LFSet, timeout: float) -> Onlin
         why = f"half_life {model.half_life}, the settings' is {settings.half_life}"
     if why is not None:
         logger.warning("label-model snapshot %s not restored: %s; starting fresh", snap.source, why)
-        return None
+        return None, None
+    quality = None
+    if snap.quality is not None:
+        try:
+            quality = LabelQuality.from_dict(snap.quality)
+            if quality.cardinality != lfset.cardinality:
+                raise ValueError(f"cardinality {quality.cardinality}")
+        except ValueError as exc:
+            logger.warning("label-quality state of %s not restored (%s)", snap.source, exc)
+            quality = None
     logger.warning(
         "streamlabel label model restored from %s: version %s (LF set version %r, %d batches)",
         snap.source,
@@ -1389,4 +1424,4 @@ def _restorable(settings: StreamSettings, lfset: LFSet, timeout: float) -> Onlin
         snap.lfset_version,
         snap.batches,
     )
-    return model
+    return model, quality
