@@ -148,6 +148,20 @@ def test_cli_parses_bench_drift() -> None:
     args = build_parser().parse_args(["bench", "drift", "--events", "10", "--json"])
     assert (args.events, args.seed, args.json) == (10, 0, True)
     assert args.handler.__name__ == "_run_drift"
+    assert (args.prior_weight, args.forget_on_drift) == (1.0, True)
+    args = build_parser().parse_args(
+        ["bench", "drift", "--prior-weight", "0.5", "--no-forget-on-drift"]
+    )
+    assert (args.prior_weight, args.forget_on_drift) == (0.5, False)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "drift", "--prior-weight", "1.5"])
+
+
+def test_cli_passes_the_loop_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["bench", "drift", "--events", "10", "--prior-weight", "0.5", "--no-forget-on-drift"]
+    assert main([*argv, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["prior_weight"], out["forget_on_drift"]) == (0.5, False)
 
 
 def test_cli_runs_a_tiny_drift_bench(capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,6 +28,16 @@ class _CommandError(Exception):
     """An expected failure of a command: printed as ``streamlabel: error: ...``, exit 2."""
 
 
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -165,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraud only (youtube streams its 1,586 comments); default: 100000",
     )
     dr.add_argument("--seed", type=int, default=0, metavar="S", help="fraud only; default: 0")
+    dr.add_argument(
+        "--prior-weight",
+        type=_unit_interval,
+        default=1.0,
+        metavar="W",
+        help="fraud only: prior_weight of the three pipelines' label models; default: 1",
+    )
+    dr.add_argument(
+        "--no-forget-on-drift",
+        dest="forget_on_drift",
+        action="store_false",
+        help="fraud only: drift alarms on an LF do not make the label model re-learn it",
+    )
     dr.add_argument("--json", action="store_true", help="print one JSON document")
     dr.set_defaults(handler=_run_drift, render=_render_drift)
 
@@ -433,7 +456,12 @@ def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
         raise _CommandError("--data applies to --dataset youtube only")
     from streamlabel.bench._drift import bench_drift
 
-    return bench_drift(n_events=args.events, seed=args.seed)
+    return bench_drift(
+        n_events=args.events,
+        seed=args.seed,
+        prior_weight=args.prior_weight,
+        forget_on_drift=args.forget_on_drift,
+    )
 
 
 def _run_quality(args: argparse.Namespace) -> dict[str, Any]:
