@@ -26,11 +26,13 @@ from kafka import KafkaProducer
 
 from streamlabel.datasets import make_fraud_stream
 from streamlabel.pipeline import parse_label_value
-from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream import StreamSettings
 from streamlabel.stream._process import WorkerProcess
 
 from .test_api_service import READ, WRITE, Api
+from .test_labeler_service import produce as send
 from .test_replay import read_all, wait_labeled
+from .worker_setup import worker_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -48,19 +50,15 @@ def spec(version: int) -> dict[str, Any]:
 def running(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[StreamSettings, Api, list[WorkerProcess]]]:
-    settings = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=250,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
+    settings = worker_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         lfset="fraud-stream",
         worker_id="w1",
         drift_enabled=False,
         metrics_enabled=False,
     )
-    ensure_topics(settings)
     # The API's replay checkpoints go to the test's folder (read by ApiSettings.from_env).
     monkeypatch.setenv("STREAMLABEL_API_REPLAY_DIR", str(tmp_path / "replays"))
     api = Api(settings, tmp_path / "api.log")
@@ -110,11 +108,11 @@ def test_replay_through_the_api_revises_the_drifted_window_once(
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
 
     def produce(events: list[dict[str, Any]]) -> None:
-        for e in events:
-            producer.send(
-                settings.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
-            )
-        producer.flush(timeout=30)
+        send(
+            producer,
+            settings.topic("events"),
+            [(e["entity"].encode(), json.dumps(e).encode()) for e in events],
+        )
 
     produce(stream.events[: drift.start])
     time.sleep(1.2)

@@ -36,10 +36,13 @@ from streamlabel.datasets import fraud_lfsets, make_fraud_stream
 from streamlabel.lf import LFApplier, load_lfset_spec
 from streamlabel.models import ModelRegistry, PayloadFeaturizer, loads_model_artifact
 from streamlabel.pipeline import Trainer, TrainingWindow, parse_label_value
-from streamlabel.stream import RawEvent, StreamSettings, ensure_topics, read_snapshot
+from streamlabel.stream import RawEvent, StreamSettings, read_snapshot
 from streamlabel.stream._process import WorkerProcess
 from streamlabel.stream._replay import ReplayRequest, _state_paths, start_replay
 from streamlabel.stream._trainer import TrainerHandler
+
+from .test_labeler_service import produce as send
+from .worker_setup import worker_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -115,29 +118,25 @@ def test_replay_revises_exactly_the_flipped_labels_and_the_trainer_learns_them(
 ) -> None:
     v1_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v1.yaml"
     v2_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v2.yaml"
-    settings = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=250,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
+    settings = worker_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         lfset="fraud-stream",
         lfset_file=Path(str(v1_file)),
         worker_id="w1",
         drift_enabled=False,
     )
-    ensure_topics(settings)
     stream = make_fraud_stream(N_EVENTS, seed=SEED)
     drift = stream.phase("tactic_change")
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all", linger_ms=5)
 
     def produce(events: list[dict[str, Any]]) -> None:
-        for e in events:
-            producer.send(
-                settings.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
-            )
-        producer.flush(timeout=30)
+        send(
+            producer,
+            settings.topic("events"),
+            [(e["entity"].encode(), json.dumps(e).encode()) for e in events],
+        )
 
     labeler = WorkerProcess(settings, tmp_path / "labeler.log")
     procs.append(labeler)

@@ -27,10 +27,11 @@ from kafka import KafkaProducer
 
 from streamlabel.cli import main as cli_main
 from streamlabel.datasets import LabeledStream, fraud_lfsets, make_fraud_stream
-from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream import StreamSettings
 
 from .test_api_service import READ, WRITE, Api
 from .test_labeler_service import Outputs, Worker, produce
+from .worker_setup import worker_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -59,20 +60,15 @@ def stream() -> LabeledStream:
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> StreamSettings:
-    s = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=250,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
+    return worker_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         lfset=NAME,
         shadow_report_interval=0.5,
         metrics_enabled=False,
         drift_enabled=False,
     )
-    ensure_topics(s)
-    return s
 
 
 class Rig:

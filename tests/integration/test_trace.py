@@ -14,12 +14,12 @@ import pytest
 from kafka import KafkaProducer
 from tests.integration.test_api_service import READ, Api
 from tests.integration.test_labeler_service import SPEC, Outputs, Worker, event_json, produce
+from tests.integration.worker_setup import worker_settings
 
 from streamlabel.cli import main as cli_main
 from streamlabel.datasets import make_transactions
 from streamlabel.models import EndModel, PayloadFeaturizer, ServingModel
 from streamlabel.pipeline import Predictor, RevisionRecord
-from streamlabel.stream import StreamSettings, ensure_topics
 from streamlabel.stream._trace import read_trace
 
 pytestmark = pytest.mark.kafka
@@ -28,16 +28,7 @@ pytestmark = pytest.mark.kafka
 def test_trace_shows_source_votes_posterior_prediction_and_gold(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    settings = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=100,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
-        lfset="tx",
-    )
-    ensure_topics(settings)
+    settings = worker_settings(kafka_bootstrap, topic_prefix, tmp_path, batch_size=100, lfset="tx")
     lfset_file = tmp_path / "lfs.json"
     lfset_file.write_text(json.dumps(SPEC))
     settings = settings.model_copy(update={"lfset_file": lfset_file})
