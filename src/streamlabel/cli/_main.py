@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from streamlabel import __version__
+from streamlabel.cli._args import ranged
 
 __all__ = ["build_parser", "main"]
 
@@ -28,34 +29,9 @@ class _CommandError(Exception):
     """An expected failure of a command: printed as ``streamlabel: error: ...``, exit 2."""
 
 
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port in 1..65535, got {value}")
-    return value
+_unit_interval = ranged(float, "a number", 0.0, 1.0)
+_positive_int = ranged(int, "an integer", 1)
+_port = ranged(int, "a port number", 1, 65535)
 
 
 def build_parser() -> argparse.ArgumentParser:

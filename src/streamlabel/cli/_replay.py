@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from streamlabel.cli._args import ranged
 from streamlabel.cli._lf import LFCommandError, _add_broker_options, _kafka_errors, _settings
 
 __all__ = ["add_replay_command", "render_replay"]
@@ -25,14 +26,7 @@ def _time(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _batch(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"expected 1..100000, got {value}")
-    return value
+_batch = ranged(int, "an integer", 1, 100_000)
 
 
 def add_replay_command(commands: Any) -> None:
