@@ -24,9 +24,10 @@ from typing import Any
 
 import pytest
 from kafka import KafkaProducer
+from tests.api.test_candidate_api import spec_of, worse_v1
 
 from streamlabel.cli import main as cli_main
-from streamlabel.datasets import LabeledStream, fraud_lfsets, make_fraud_stream
+from streamlabel.datasets import LabeledStream, make_fraud_stream
 from streamlabel.stream import StreamSettings
 
 from .test_api_service import READ, WRITE, Api
@@ -37,20 +38,6 @@ pytestmark = pytest.mark.kafka
 
 NAME = "fraud-stream"
 WAIT = 60.0
-
-
-def spec_of(i: int) -> dict[str, Any]:
-    return fraud_lfsets()[i].to_spec().model_dump(mode="json")
-
-
-def worse_v1() -> dict[str, Any]:
-    """v1 with card_present inverted: card-present payments voted fraud."""
-    spec = spec_of(0)
-    spec["version"] = "1-broken"
-    for lf in spec["lfs"]:
-        if lf["name"] == "card_present":
-            lf["label"], lf["version"] = 1, "2"
-    return spec
 
 
 @pytest.fixture(scope="module")
