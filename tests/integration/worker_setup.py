@@ -14,16 +14,16 @@ def worker_settings(
     """Settings of a test worker on the test broker, its topics created.
 
     Two partitions, batches of 250 cut after 0.1 s, faust's data in ``tmp_path``;
-    ``over`` sets the rest (LF set, worker id, drift, ...).
+    ``over`` sets the rest (LF set, worker id, drift, ...) or replaces these.
     """
-    settings = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=250,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
-        **over,
-    )
+    base: dict[str, Any] = {
+        "brokers": [kafka_bootstrap],
+        "topic_prefix": topic_prefix,
+        "partitions": 2,
+        "batch_size": 250,
+        "batch_max_wait": 0.1,
+        "datadir": tmp_path / "faust",
+    }
+    settings = StreamSettings(**(base | over))
     ensure_topics(settings)
     return settings
