@@ -40,6 +40,15 @@ def _ids(m: int) -> list[str]:
     return [f"lf{j:03d}@1" for j in range(m)]
 
 
+def _intensity(rng: np.random.Generator, n: int, intensity: float) -> NDArray[np.float64]:
+    """Per-event firing multipliers, mean 1 and variance ``intensity`` (gamma); 0: all 1."""
+    if intensity < 0:
+        raise ValueError(f"intensity must be >= 0; got {intensity!r}")
+    if intensity == 0:
+        return np.ones(n)
+    return rng.gamma(1.0 / intensity, intensity, n)
+
+
 def _true_accuracies(L: NDArray[np.int64], y: NDArray[np.int64]) -> NDArray[np.float64]:
     fired = L >= 0
     right = (L == y[:, None]) & fired
@@ -54,6 +63,7 @@ def make_unipolar_stream(
     class_balance: list[float] | None = None,
     recall: tuple[float, float] = (0.02, 0.3),
     lift: tuple[float, float] = (2.0, 20.0),
+    intensity: float = 0.0,
     seed: int = 0,
 ) -> VoteStream:
     """LFs that each vote only one class (keyword-style), firing more often on it.
@@ -61,6 +71,9 @@ def make_unipolar_stream(
     LF j targets class ``j % cardinality``; it fires on that class at a rate drawn from
     ``recall`` and on every other class at that rate divided by a ``lift`` drawn from its
     range, so its precision depends on the class balance, as for real keyword LFs.
+    ``intensity`` > 0 multiplies every LF's rate on an event by one shared factor (mean
+    1, that variance), as a long text trips more keywords whatever its class: the LFs
+    are then no longer independent given the class.
 
     Examples
     --------
@@ -73,12 +86,13 @@ def make_unipolar_stream(
     pi = np.full(k, 1.0 / k) if class_balance is None else np.asarray(class_balance, float)
     pi = pi / pi.sum()
     y = rng.choice(k, size=n, p=pi)
+    scale = _intensity(rng, n, intensity)
     L = np.full((n, n_lfs), -1, dtype=np.int64)
     for j in range(n_lfs):
         t = j % k
         a = rng.uniform(*recall)
         b = a / rng.uniform(*lift)
-        fire = np.where(y == t, rng.random(n) < a, rng.random(n) < b)
+        fire = np.where(y == t, rng.random(n) < a * scale, rng.random(n) < b * scale)
         L[fire, j] = t
     return VoteStream(L, y.astype(np.int64), _ids(n_lfs), k, _true_accuracies(L, y))
 

@@ -42,6 +42,12 @@ _EPS = 1e-6
 
 _NONE: frozenset[int] = frozenset()
 
+# The intensity guard (see ``_cofiring``): LFs that vote different classes firing together
+# more often than chance (ratio 1) reveal a per-event firing intensity; its weight grows
+# from 0 at a ratio of 1 to full at 1.25.
+_COFIRE_FREE = 1.0
+_COFIRE_SPAN = 0.25
+
 
 def _softmax(ll: _F) -> _F:
     ll = ll - ll.max(axis=1, keepdims=True)
@@ -179,6 +185,14 @@ class OnlineLabelModel(BaseLabelModel):
         self._logmu = np.zeros((0, k))  # (m*k, y) log of ``_mu``, for the E-step
         self._logmu_rows: list[list[float]] = []
         self._log_silent = np.zeros((0, k))
+        self._fire_fit = np.zeros((0, k))  # (m, y) P(LF j votes | y) of ``_mu``
+        # (m, y) P(LF j votes | y) of the prediction tables, frozen at each refit, and the
+        # weight of the intensity guard (see ``_cofiring``).
+        self._fire = np.zeros((0, k))
+        self.cofiring_ratio_ = 0.0
+        self.intensity_weight_ = 0.0
+        self._norm_cache: dict[tuple[str, ...], list[float]] = {}
+        self._pend_norm: list[float] = [0.0] * k
         self._C = np.zeros(k)  # (y,) expected class counts
         # (y,) decayed counts of the events whose votes have a strict majority for y: the
         # balance the moment fit assumes (see ``_fit_balance``).
@@ -348,6 +362,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_fit(self._mu)
         new = np.arange(m, m + a)
         self._set_prior(np.concatenate([self._pri, self._prior_table(new)]))
+        self._set_fire(np.concatenate([self._fire, self._firing(new)]))
         self._sync()
         self._revision += 1
 
@@ -388,6 +403,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._N = self._N[keep]
         self._set_fit(self._mu[keep])
         self._set_prior(self._pri[keep])
+        self._set_fire(self._fire[keep])
         self._sync()
         self._revision += 1
         del self.lf_ids_[j]
@@ -547,6 +563,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
         self._set_prior(pri)
+        self.cofiring_ratio_ = self._cofiring()
+        ratio = (self.cofiring_ratio_ - _COFIRE_FREE) / _COFIRE_SPAN
+        self.intensity_weight_ = float(min(1.0, max(0.0, ratio)))
+        self._set_fire(self._firing(np.arange(m)))
         if iters:
             self.n_fits_ += 1
 
@@ -559,6 +579,9 @@ class OnlineLabelModel(BaseLabelModel):
         # log P(LF j abstains | y): used only for all-abstain events while learning, so the
         # class balance is not dragged toward uniform by events no LF covers.
         self._log_silent = np.log(np.maximum(1.0 - mu.sum(axis=1), 1e-9))
+        self._fire_fit = mu.sum(axis=1)
+        # The E-step's normaliser of the current present set is rebuilt at the next event.
+        self._pend_key = None
 
     def _set_prior(self, pri: _F) -> None:
         """Install the prior table of the expected counts (frozen at each refit).
@@ -581,6 +604,62 @@ class OnlineLabelModel(BaseLabelModel):
             lb = np.log(self._pi_fit)
         self._lb_fit = np.asarray(lb, dtype=np.float64)
         self._lb_list = self._lb_fit.tolist()
+
+    # ------------------------------------------------------------------ intensity guard
+    def _cofiring(self) -> float:
+        """How often LFs that vote different classes fire together, relative to chance.
+
+        ``sum P(l_i = u, l_j = v) / sum P(l_i = u) P(l_j = v)`` over pairs of LFs
+        ``i != j`` and votes ``u != v``, each pair over the events both were present for.
+        Votes for different classes come mostly from different classes, so under the
+        model's conditional independence they meet less often than chance (0.1-0.96 on
+        every such stream we have). Above 1, something that is not the class makes LFs fire
+        together: a per-event intensity (a long text trips many keywords, a busy card
+        many rules). The model cannot explain that with classes; left alone, a class
+        under which every LF fires often then pulls in every event with many votes (it
+        took 80% of the posterior mass on a stream where it was 8%).
+        """
+        m, k = len(self.lf_ids_), self.cardinality
+        if m < 2 or self._t <= 0:
+            return 0.0
+        order = np.argsort(np.array(self.lf_ids_, dtype=object), kind="stable")
+        pairs = self._O.reshape(m, k, m, k)[order][:, :, order]
+        tt = self._TT[np.ix_(order, order)]
+        rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, k)
+        within = np.einsum("iuiv->", pairs)  # the same LF's pairs
+        same_class = np.einsum("iuju->", pairs)
+        both = np.einsum("iuiu->", pairs)
+        num = pairs.sum() - within - same_class + both
+        total = rates.sum(axis=1)
+        expected = tt * (np.outer(total, total) - rates @ rates.T)
+        np.fill_diagonal(expected, 0.0)
+        # Ten pseudo-pairs that never met: a few early co-firings are no evidence.
+        return float(num / (expected.sum() + 10.0 * self._scale))
+
+    def _firing(self, cols: NDArray[np.int64]) -> _F:
+        """P(LF votes | y) of the prediction tables for the LFs in ``cols``, shape (m, y)."""
+        k = self.cardinality
+        return np.asarray(np.exp(self._log_theta(cols)).reshape(len(cols), k, k).sum(axis=1))
+
+    def _set_fire(self, fire: _F) -> None:
+        """Install the frozen firing table of the intensity guard (at refits, LFs in/out)."""
+        self._fire = np.asarray(fire, dtype=np.float64).reshape(-1, self.cardinality)
+        self._norm_cache = {}
+
+    def _norm(self, fire: _F) -> _F:
+        """Per-vote log normaliser of the intensity guard for LFs with ``fire`` (m, y).
+
+        ``w * log F(y)``, ``F(y)`` the expected number of votes of the present LFs when the
+        class is y, centred: dividing each vote's likelihood by ``F(y)`` profiles out an
+        unknown per-event intensity (only which LFs voted what counts, not how many),
+        and ``w`` is :attr:`intensity_weight_`. All zeros when the guard is off.
+        """
+        w = self.intensity_weight_
+        k = self.cardinality
+        if w <= 0.0 or fire.shape[0] == 0:
+            return np.zeros(k)
+        lf = np.log(np.maximum(fire.sum(axis=0), 1e-300))
+        return np.asarray(w * (lf - lf.mean()))
 
     # ------------------------------------------------------------------ learning
     def _decay_weights(self, n: int) -> _F:
@@ -707,7 +786,10 @@ class OnlineLabelModel(BaseLabelModel):
             self._scale = float(w[-1])
         r, code = self._fired(block, cols)
         ll = self._rowsum(r, self._logmu[code], n) + self._lb_fit[None, :]
-        silent = np.bincount(r, minlength=n) == 0
+        votes = np.bincount(r, minlength=n)
+        if self.intensity_weight_ > 0.0:
+            ll -= votes[:, None] * self._norm(self._fire_fit[cols])[None, :]
+        silent = votes == 0
         if silent.any():
             ll[silent] += self._log_silent[cols].sum(axis=0)[None, :]
         post = _softmax(ll)
@@ -735,6 +817,7 @@ class OnlineLabelModel(BaseLabelModel):
             self._pend_cols = np.fromiter((index[i] for i in key), np.int64, len(key))
             self._pend_set = frozenset(self._pend_cols.tolist())
             self._pend_base = [index[i] * k for i in key]
+            self._pend_norm = self._norm(self._fire_fit[self._pend_cols]).tolist()
         vals = votes.values()
         if vals and not -1 <= min(vals) <= max(vals) < k:
             bad = next(v for v in vals if not -1 <= v < k)
@@ -756,6 +839,9 @@ class OnlineLabelModel(BaseLabelModel):
         if codes:
             rows = self._logmu_rows
             ll = [sum(col) for col in zip(lb, *[rows[c] for c in codes], strict=True)]
+            if self.intensity_weight_ > 0.0:
+                r = len(codes)
+                ll = [x - r * z for x, z in zip(ll, self._pend_norm, strict=True)]
         else:
             silent = self._log_silent[self._pend_cols].sum(axis=0).tolist()
             ll = [a + b for a, b in zip(lb, silent, strict=True)]
@@ -909,6 +995,9 @@ class OnlineLabelModel(BaseLabelModel):
         r, c = np.nonzero(sub >= 0)
         logt = self._log_theta(cols)
         ll = self._rowsum(r, logt[c * k + sub[r, c]], n) + log_pi[None, :]
+        if self.intensity_weight_ > 0.0:
+            votes = np.bincount(r, minlength=n)
+            ll -= votes[:, None] * self._norm(self._fire[cols])[None, :]
         return _softmax(ll)
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
@@ -931,6 +1020,7 @@ class OnlineLabelModel(BaseLabelModel):
         p = [(x / total) ** w for x in c]
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
         since = 0
+        fired = 0
         for i, v in votes.items():
             if v == -1:
                 continue
@@ -949,12 +1039,30 @@ class OnlineLabelModel(BaseLabelModel):
             else:
                 p = [q * (a + s * b) / (d + s) for q, a, b, d in zip(p, num, pri, den, strict=True)]
             since += 1
+            fired += 1
             if since == 8:  # a factor is > 1e-30 even for rare votes of long-lived LFs
                 z = sum(p)
                 p = [q / z for q in p]
                 since = 0
+        if fired and self.intensity_weight_ > 0.0:
+            norm = self._norm_of(votes)
+            top = min(norm)
+            p = [q * math.exp(-fired * (x - top)) for q, x in zip(p, norm, strict=True)]
         z = sum(p)
         return np.array([q / z for q in p])
+
+    def _norm_of(self, votes: Mapping[str, int]) -> list[float]:
+        """Return the intensity normaliser of the known LFs in ``votes`` (cached per key)."""
+        key = tuple(votes)
+        norm = self._norm_cache.get(key)
+        if norm is None:
+            index = self._index
+            cols = np.fromiter((index[i] for i in key if i in index), np.int64)
+            norm = self._norm(self._fire[cols]).tolist()
+            if len(self._norm_cache) >= 1024:  # bounded: LF sets change rarely
+                self._norm_cache.clear()
+            self._norm_cache[key] = norm
+        return norm
 
     # ------------------------------------------------------------------ merging
     def merge(self, other: OnlineLabelModel) -> OnlineLabelModel:
@@ -1045,6 +1153,7 @@ class OnlineLabelModel(BaseLabelModel):
             "pri": self._pri,
             "V": self._V,
             "pi_fit": self._pi_fit,
+            "fire": self._fire,
         }
 
     def _state_header(self) -> dict[str, Any]:
@@ -1057,6 +1166,8 @@ class OnlineLabelModel(BaseLabelModel):
             "n_fits": self.n_fits_,
             "revision": self._revision,
             "next_refit": self._next_refit,
+            "cofiring_ratio": self.cofiring_ratio_,
+            "intensity_weight": self.intensity_weight_,
         }
 
     def _load_state(self, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -1096,5 +1207,13 @@ class OnlineLabelModel(BaseLabelModel):
         pri = arrays.get("pri")
         self._set_prior(self._prior_table(np.arange(m)) if pri is None else pri)
         if self._pri.shape != (m, k, k):
+            raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
+        # The intensity guard joined format 2 later: a file without it predicted without
+        # it, and keeps doing so until its next fit.
+        self.cofiring_ratio_ = float(header.get("cofiring_ratio", 0.0))
+        self.intensity_weight_ = float(header.get("intensity_weight", 0.0))
+        fire = arrays.get("fire")
+        self._set_fire(self._firing(np.arange(m)) if fire is None else fire)
+        if self._fire.shape != (m, k):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
         self._sync()
