@@ -52,6 +52,9 @@ def serve_api(api: ApiSettings, stream: StreamSettings, *, loglevel: str = "warn
     )
     server = uvicorn.Server(config)
     logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
+    from streamlabel.stream._logs import quiet_kafka_close_race  # the backend reads Kafka
+
+    quiet_kafka_close_race()
     logger.warning(
         "streamlabel api on http://%s:%d (principals %s; brokers %s, prefix %r)",
         api.host,

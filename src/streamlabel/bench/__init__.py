@@ -8,6 +8,7 @@ from streamlabel.bench._driftcost import bench_driftcost
 from streamlabel.bench._labelmodel import bench_labelmodel
 from streamlabel.bench._quality import bench_quality
 from streamlabel.bench._regimes import bench_regimes
+from streamlabel.bench._shapes import bench_shapes
 from streamlabel.bench._speed import bench_lmspeed
 from streamlabel.bench._stream import bench_stream
 from streamlabel.bench._youtube import bench_drift_youtube
@@ -21,5 +22,6 @@ __all__ = [
     "bench_lmspeed",
     "bench_quality",
     "bench_regimes",
+    "bench_shapes",
     "bench_stream",
 ]

@@ -31,6 +31,7 @@ class _CommandError(Exception):
 
 _unit_interval = ranged(float, "a number", 0.0, 1.0)
 _positive_int = ranged(int, "an integer", 1)
+_nonnegative_int = ranged(int, "an integer", 0)
 _port = ranged(int, "a port number", 1, 65535)
 
 
@@ -114,6 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
     rg.add_argument("--json", action="store_true", help="print one JSON document")
     rg.set_defaults(handler=_run_regimes, render=_render_generic)
+
+    sh = benches.add_parser(
+        "shapes",
+        help="the label model on streams of random shape, beside majority vote",
+        description=(
+            "Draw streams whose whole shape is random (classes, LFs, balance, LF kinds and "
+            "quality, copies, a per-event firing intensity), learn each once, score "
+            "held-out events against majority vote and the model without its intensity "
+            "guard."
+        ),
+    )
+    sh.add_argument("--streams", type=_positive_int, default=150, metavar="N", help="default: 150")
+    sh.add_argument(
+        "--first", type=_nonnegative_int, default=0, metavar="SEED", help="first seed; default: 0"
+    )
+    sh.add_argument("--json", action="store_true", help="print one JSON document")
+    sh.set_defaults(handler=_run_shapes, render=_render_shapes)
 
     dr = benches.add_parser(
         "drift",
@@ -421,6 +439,39 @@ def _run_regimes(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._regimes import bench_regimes
 
     return bench_regimes(seeds=tuple(range(args.seeds)), peers=args.peers)
+
+
+def _run_shapes(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._shapes import bench_shapes
+
+    return bench_shapes(seeds=range(args.first, args.first + args.streams))
+
+
+def _render_shapes(result: Mapping[str, Any]) -> str:
+    """Per group of streams: the model minus each baseline, in points.
+
+    Examples
+    --------
+    >>> row = {"mean_points": 0.5, "worst_points": -1.25, "below_by_0.1_points": 2}
+    >>> print(_render_shapes({"summary": {"all": {"vs MajorityVote": {
+    ...     "n": 9, "accuracy": row, "macro_f1": row}}}}))
+    streams           baseline        accuracy mean / worst / below    macro-F1 mean / worst / below
+    all (9)           MajorityVote    +0.50 / -1.25 / 2                +0.50 / -1.25 / 2
+    """
+    lines = [
+        f"{'streams':<17} {'baseline':<15} {'accuracy mean / worst / below':<32} "
+        "macro-F1 mean / worst / below"
+    ]
+    for group, per_base in result["summary"].items():
+        for base, row in per_base.items():
+            cells = [
+                f"{row[m]['mean_points']:+.2f} / {row[m]['worst_points']:+.2f} / "
+                f"{row[m]['below_by_0.1_points']}"
+                for m in ("accuracy", "macro_f1")
+            ]
+            name = f"{group} ({row['n']})"
+            lines.append(f"{name:<17} {base.removeprefix('vs '):<15} {cells[0]:<32} {cells[1]}")
+    return "\n".join(lines)
 
 
 def _run_drift(args: argparse.Namespace) -> dict[str, Any]:

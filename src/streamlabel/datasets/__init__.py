@@ -21,9 +21,11 @@ from streamlabel.datasets._fraud import (
 )
 from streamlabel.datasets._streams import DriftPhase, LabeledStream
 from streamlabel.datasets._synthetic import (
+    RandomStream,
     VoteStream,
     make_bipolar_stream,
     make_drifting_stream,
+    make_random_stream,
     make_unipolar_stream,
     synthetic_regimes,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "FRAUD_PUSHES",
     "DriftPhase",
     "LabeledStream",
+    "RandomStream",
     "VoteStream",
     "WrenchSplit",
     "YoutubeLeakage",
@@ -58,6 +61,7 @@ __all__ = [
     "make_chat_stream",
     "make_drifting_stream",
     "make_fraud_stream",
+    "make_random_stream",
     "make_transactions",
     "make_unipolar_stream",
     "shared_data_dir",

@@ -8,14 +8,17 @@ against the truth. Nothing here reads files or the network.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
+    "RandomStream",
     "VoteStream",
     "make_bipolar_stream",
     "make_drifting_stream",
+    "make_random_stream",
     "make_unipolar_stream",
     "synthetic_regimes",
 ]
@@ -210,3 +213,113 @@ def synthetic_regimes(seed: int = 0, n: int = 6000) -> dict[str, VoteStream]:
         "bipolar": make_bipolar_stream(n, 4, 12, seed=seed),
         "correlated": make_bipolar_stream(n, 3, 6, correlated=3, seed=seed),
     }
+
+
+@dataclass(frozen=True)
+class RandomStream:
+    """A stream of random shape: learn on the first ``n_learn`` events, score the rest."""
+
+    stream: VoteStream
+    n_learn: int
+    #: The shape drawn: classes, LFs, balance, kinds and quality of LFs, intensity, ...
+    settings: dict[str, Any]
+
+
+def make_random_stream(
+    seed: int, *, n_test: int = 3000, intensity: float | None = None
+) -> RandomStream:
+    """Draw a stream whose whole shape is random, for testing beyond the named regimes.
+
+    Drawn per seed: k in {2, 3, 4, 6, 9, 10} (binary most often); 5-180 LFs; 800-15,000
+    events to learn from; a class balance from a Dirichlet (0.7 very skewed to 20 near
+    uniform); the share of one-class (keyword) LFs (0, half, all) against LFs that vote
+    any class; LF precision high (0.75-0.98), middling (0.55-0.9) or low (0.3-0.75,
+    above chance); coverage per LF log-uniform up to 3%, 15% or 50%; errors spread over
+    the other classes or falling mostly on one confusable class; a tenth of the LFs
+    near-copies of others (one stream in four); and a per-event firing intensity of
+    variance 0, 1 or 3 (``intensity`` fixes it), shared by all LFs. Every LF fires more
+    often on the class it votes than on any other (no LF is worse than useless), which
+    every label model here and Snorkel's assume.
+
+    Examples
+    --------
+    >>> r = make_random_stream(3)
+    >>> r.stream.L.shape[0] == r.n_learn + 3000, r.settings["cardinality"]
+    (True, 9)
+    """
+    rng = np.random.default_rng(seed)
+    k = int(rng.choice([2, 2, 2, 3, 4, 6, 9, 10]))
+    m = int(np.rint(np.exp(rng.uniform(np.log(5), np.log(180)))))
+    n_learn = int(rng.choice([800, 1600, 5000, 15000]))
+    n = n_learn + n_test
+    alpha = float(rng.choice([0.7, 2.0, 20.0]))
+    pi = rng.dirichlet(np.full(k, alpha)) + 0.02 / k
+    pi = pi / pi.sum()
+    unipolar = float(rng.choice([0.0, 0.5, 1.0]))
+    precision = [(0.75, 0.98), (0.55, 0.9), (max(1.2 / k, 0.3) if k > 2 else 0.5, 0.75)][
+        int(rng.integers(3))
+    ]
+    cmax = float(rng.choice([0.03, 0.15, 0.5]))
+    cmin = cmax / float(rng.choice([3, 20]))
+    confuse = bool(rng.random() < 0.5)
+    partner = (np.arange(k) + 1 + rng.integers(0, max(k - 1, 1), k)) % k
+    partner = np.where(partner == np.arange(k), (np.arange(k) + 1) % k, partner)
+    n_copy = int(rng.choice([0, 0, 0, max(1, m // 10)]))
+    y = rng.choice(k, size=n, p=pi)
+    var = float(rng.choice([0.0, 1.0, 3.0])) if intensity is None else intensity
+    scale = _intensity(rng, n, var)
+    L = np.full((n, m + n_copy), -1, dtype=np.int64)
+    for j in range(m):
+        c = float(np.exp(rng.uniform(np.log(cmin), np.log(cmax))))
+        p = float(rng.uniform(*precision))
+        if rng.random() < unipolar:
+            t = int(rng.choice(k, p=pi)) if rng.random() < 0.5 else j % k
+            a = min(1.0, c * p / pi[t])
+            w = np.zeros(k)
+            if confuse:
+                w[partner[t]] = 1.0
+            else:
+                w = pi.copy()
+                w[t] = 0.0
+            w /= w.sum()
+            # Wrong firings carry c (1 - p) of the mass, at most a / 1.2 per class.
+            rate = np.minimum(np.minimum(1.0, c * (1 - p) * w / np.maximum(pi, 1e-9)), a / 1.2)
+            rate[t] = a
+            fire = rng.random(n) < np.minimum(1.0, rate[y] * scale)
+            L[fire, j] = t
+        else:
+            fire = rng.random(n) < np.minimum(1.0, c * scale)
+            right = rng.random(n) < p
+            if confuse:
+                wrong = np.where(rng.random(n) < 0.8, partner[y], (y + rng.integers(1, k, n)) % k)
+            else:
+                wrong = (y + rng.integers(1, k, n)) % k
+            vote = np.where(right, y, wrong)
+            # No vote u more often (over 1/1.2) when the class is not u than when it is.
+            q = np.zeros((k, k))
+            np.add.at(q, (y[fire], vote[fire]), 1)
+            q /= np.maximum(q.sum(1, keepdims=True), 1)
+            bad = q > np.diag(q)[None, :] / 1.2
+            np.fill_diagonal(bad, False)
+            if bad.any():
+                vote = np.where(bad[y, vote], y, vote)
+            L[fire, j] = vote[fire]
+    for j in range(m, m + n_copy):
+        src = int(rng.integers(0, m))
+        keep = rng.random(n) < 0.9
+        L[:, j] = np.where(keep, L[:, src], -1)
+    settings = {
+        "cardinality": k,
+        "n_lfs": m + n_copy,
+        "n_learn": n_learn,
+        "dirichlet": alpha,
+        "unipolar_share": unipolar,
+        "precision": list(precision),
+        "max_coverage": cmax,
+        "confusable": confuse,
+        "copies": n_copy,
+        "intensity": var,
+    }
+    y64 = y.astype(np.int64)
+    stream = VoteStream(L, y64, _ids(m + n_copy), k, _true_accuracies(L, y64))
+    return RandomStream(stream, n_learn, settings)

@@ -19,6 +19,12 @@ evidence through class-dependent firing; abstains carry none at prediction, so a
 all-abstain event gets the class balance (as in Snorkel) and the abstain pattern of many
 sparse LFs cannot pull every event into one class. Everything decays with a half-life in
 events, so estimates follow drifting LFs.
+
+An intensity guard covers the one failure of conditional independence this cannot absorb:
+when LFs that vote different classes fire together more often than chance (a per-event
+intensity, not the class, makes them fire), each vote's likelihood is divided by its
+class's expected number of votes, so how many votes an event drew stops being evidence
+(see ``_cofiring`` and ``docs/architecture.md``). It is off on streams without that sign.
 """
 
 from __future__ import annotations
@@ -85,6 +91,15 @@ class OnlineLabelModel(BaseLabelModel):
         estimated balance in full (fewest errors when the model is right), 0 not at all
         (every class alike); 0.5 halves the log prior odds, which keeps a skewed
         stream's rare class (see ``docs/architecture.md``).
+
+    Attributes
+    ----------
+    cofiring_ratio_ : float
+        At the latest fit: how often LFs voting different classes fire on the same event,
+        relative to chance (below 1 when they are independent given the class).
+    intensity_weight_ : float
+        Weight of the intensity guard in [0, 1]: 0 up to a co-firing ratio of 1, full
+        from 1.25.
 
     Examples
     --------

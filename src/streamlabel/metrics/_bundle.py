@@ -149,6 +149,17 @@ class Metrics:
             ["label"],
             registry=r,
         )
+        self.cofiring_ratio = Gauge(
+            "streamlabel_labelmodel_cofiring_ratio",
+            "How often LFs voting different classes fire together, relative to chance "
+            "(above 1: a per-event intensity; the label model's guard turns on).",
+            registry=r,
+        )
+        self.intensity_weight = Gauge(
+            "streamlabel_labelmodel_intensity_weight",
+            "Weight of the label model's intensity guard, 0 (off) to 1.",
+            registry=r,
+        )
         self.mean_confidence = Gauge(
             "streamlabel_labelmodel_mean_confidence",
             "Mean top posterior of the labels of the last batch.",
@@ -438,6 +449,9 @@ class Metrics:
         if model is not None and model.n_lfs_ > 0:
             self.set_class_balance(model.class_balance_)
             self.set_lf_accuracies(model.lf_accuracies())
+            if hasattr(model, "intensity_weight_"):  # OnlineLabelModel, not majority vote
+                self.cofiring_ratio.set(model.cofiring_ratio_)
+                self.intensity_weight.set(model.intensity_weight_)
         quality = getattr(labeler, "quality", None)
         if quality is not None:
             self.set_label_quality(quality.estimate())

@@ -34,6 +34,7 @@ from typing import Any
 from streamlabel.metrics import CONTENT_TYPE, Metrics
 from streamlabel.pipeline import Predictor, Source
 from streamlabel.stream._app import Output, RawEvent, ensure_topics
+from streamlabel.stream._logs import configure_service_logging
 from streamlabel.stream._service import StartupError
 from streamlabel.stream._settings import StreamSettings
 from streamlabel.stream._topics import end_offsets
@@ -374,7 +375,7 @@ def serve_predictor(
     StartupError
         No model name configured, or no model within ``predictor_model_wait``.
     """
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(message)s")
+    configure_service_logging(loglevel)
     service = PredictorService(settings)  # refuses a missing model name before any I/O
     if create_topics:
         created = ensure_topics(settings)

@@ -56,6 +56,7 @@ from streamlabel.pipeline import (
     parse_feedback,
 )
 from streamlabel.stream._app import Output, RawEvent, encode_output
+from streamlabel.stream._logs import configure_service_logging
 from streamlabel.stream._settings import StreamSettings
 
 __all__ = [
@@ -137,7 +138,7 @@ def serve_until_signalled(
     import signal
     import sys
 
-    logging.basicConfig(level=loglevel.upper(), format="[%(asctime)s] %(levelname)s %(message)s")
+    configure_service_logging(loglevel)
     stop = {"now": False}
 
     def on_signal(signum: int, frame: Any) -> None:

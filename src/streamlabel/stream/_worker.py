@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 from streamlabel.stream._app import create_app, ensure_topics
+from streamlabel.stream._logs import quiet_kafka_close_race
 from streamlabel.stream._service import (
     LabelerHandler,
     StartupError,
@@ -74,6 +75,7 @@ def run_worker(
     # threshold (700) collections ran every few events and took ~40% of the time at
     # 5k events/s. Collect young objects every 50,000 allocations instead.
     gc.set_threshold(50_000, 50, 100)
+    quiet_kafka_close_race()  # a filter on kafka-python's logger: faust's set-up keeps it
     if create_topics:
         created = ensure_topics(settings)
         if created:
