@@ -627,7 +627,7 @@ class OnlineLabelModel(BaseLabelModel):
         ``sum P(l_i = u, l_j = v) / sum P(l_i = u) P(l_j = v)`` over pairs of LFs
         ``i != j`` and votes ``u != v``, each pair over the events both were present for.
         Votes for different classes come mostly from different classes, so under the
-        model's conditional independence they meet less often than chance (0.1-0.96 on
+        model's conditional independence they meet less often than chance (0.04-0.96 on
         every such stream we have). Above 1, something that is not the class makes LFs fire
         together: a per-event intensity (a long text trips many keywords, a busy card
         many rules). The model cannot explain that with classes; left alone, a class
