@@ -7,7 +7,7 @@ import json
 import pytest
 
 from streamlabel.bench import bench_shapes
-from streamlabel.bench._shapes import GUARDED, MV, RANDOM_MV, UNGUARDED
+from streamlabel.bench._shapes import GUARDED, RANDOM_MV, UNGUARDED
 from streamlabel.cli import main
 
 
