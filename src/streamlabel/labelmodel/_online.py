@@ -1060,9 +1060,13 @@ class OnlineLabelModel(BaseLabelModel):
                 p = [q / z for q in p]
                 since = 0
         if fired and self.intensity_weight_ > 0.0:
-            norm = self._norm_of(votes)
-            top = min(norm)
-            p = [q * math.exp(-fired * (x - top)) for q, x in zip(p, norm, strict=True)]
+            # In logs: fired * norm can span hundreds of nats on a busy event.
+            lp = [
+                math.log(q) - fired * x if q > 0.0 else -math.inf
+                for q, x in zip(p, self._norm_of(votes), strict=True)
+            ]
+            top = max(lp)
+            p = [math.exp(x - top) for x in lp]
         z = sum(p)
         return np.array([q / z for q in p])
 
