@@ -7,8 +7,8 @@ quality of LFs, copies, a per-event firing intensity): learn on its first part (
 500, in order, no gold), predict the last 3,000 events. Reported per stream and summed up
 per intensity: the differences of :class:`~streamlabel.labelmodel.OnlineLabelModel` to
 :class:`~streamlabel.labelmodel.MajorityVote` (ties by its prior) and to majority vote
-with random ties (as WRENCH publishes it), and the same model without its intensity guard
-(the ablation, same run).
+with random ties (Snorkel's tie-break, as WRENCH publishes it), and the same model
+without its intensity guard (the ablation, same run).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
+from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores
 from streamlabel.datasets import make_random_stream
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
@@ -37,13 +37,6 @@ class _Unguarded(OnlineLabelModel):
 
     def _cofiring(self) -> float:
         return 0.0
-
-
-def _random_tie_vote(L: NDArray[np.int64], k: int, seed: int) -> NDArray[np.int64]:
-    """Majority vote breaking every tie, all-abstain rows included, uniformly at random."""
-    tally = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(np.float64)
-    jitter = np.random.default_rng(seed).random(tally.shape)
-    return np.asarray((tally + 1e-3 * jitter).argmax(axis=1), dtype=np.int64)
 
 
 def _summary(rows: list[dict[str, Any]], base: str) -> dict[str, Any]:
@@ -106,7 +99,7 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
             scores = _scores(model.predict_many(s.L[n:], s.lf_ids), y, k)
             row["models"][name] = {**scores, "learn_seconds": secs}
         row["models"][RANDOM_MV] = {
-            **_scores(_random_tie_vote(s.L[n:], k, seed), y, k),
+            **_scores(snorkel_random_tie_break(vote_counts(s.L[n:], k)), y, k),
             "learn_seconds": None,
         }
         row["cofiring_ratio"] = models[GUARDED].cofiring_ratio_
