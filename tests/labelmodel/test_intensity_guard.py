@@ -3,8 +3,6 @@ swallow every event with many votes."""
 
 from __future__ import annotations
 
-import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -104,31 +102,3 @@ def test_guard_round_trips_and_merges(tmp_path: Path) -> None:
     merged = a.merge(b)
     assert merged.intensity_weight_ == 1.0
     assert merged.cofiring_ratio_ > 1.25
-
-
-def test_file_saved_before_the_guard_loads_without_it(tmp_path: Path) -> None:
-    s = bursty()
-    model = learned(s, 2000)
-    path = save_model(model, tmp_path / "lm.npz")
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files if k not in ("header", "fire")}
-        header = json.loads(bytes(data["header"]).decode())
-    for key in ("cofiring_ratio", "intensity_weight"):
-        del header["state"][key]
-    buf = io.BytesIO()
-    np.savez(buf, header=np.frombuffer(json.dumps(header).encode(), np.uint8), **arrays)
-    old = tmp_path / "old.npz"
-    old.write_bytes(buf.getvalue())
-    back = load_model(old)
-    assert back.intensity_weight_ == 0.0
-    L = s.L[2000:2500]
-    bare = model.predict_proba_many(L, s.lf_ids)
-    # Without the guard, predictions are those of the same tables without the normaliser.
-    model.intensity_weight_ = 0.0
-    np.testing.assert_allclose(
-        back.predict_proba_many(L, s.lf_ids), model.predict_proba_many(L, s.lf_ids), atol=1e-15
-    )
-    assert not np.allclose(bare, model.predict_proba_many(L, s.lf_ids))
-    # Its next fit measures the co-firing again and turns the guard on.
-    back.learn_many(s.L[2000:4100], s.lf_ids)
-    assert back.intensity_weight_ == 1.0

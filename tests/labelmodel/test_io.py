@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamlabel.datasets import make_bipolar_stream, make_drifting_stream
+from streamlabel.datasets import make_bipolar_stream, make_drifting_stream, make_unipolar_stream
 from streamlabel.labelmodel import (
     FORMAT_VERSION,
     IncompatibleModelError,
@@ -96,11 +96,21 @@ def test_loaded_model_after_add_lf_keeps_learning_like_the_original(tmp_path: Pa
     )
 
 
-def _rewrite_header(path: Path, out: Path, **changes: object) -> None:
+def _rewrite_header(
+    path: Path,
+    out: Path,
+    *,
+    drop_arrays: tuple[str, ...] = (),
+    drop_state: tuple[str, ...] = (),
+    **changes: object,
+) -> None:
+    """Copy a saved model with header changes, arrays and state keys left out."""
     with np.load(path, allow_pickle=False) as data:
-        arrays = {k: data[k] for k in data.files}
+        arrays = {k: data[k] for k in data.files if k not in drop_arrays}
     header = json.loads(bytes(arrays["header"]).decode())
     header.update(changes)
+    for key in drop_state:
+        del header["state"][key]
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     with out.open("wb") as fh:
         np.savez(fh, **arrays)
@@ -203,3 +213,32 @@ def test_round_trip_after_forget_lf(tmp_path: Path) -> None:
     model.learn_many(s.L[1700:], s.lf_ids)
     back.learn_many(s.L[1700:], s.lf_ids)
     assert_same_model(model, back, s.L, s.lf_ids)
+
+
+def test_file_saved_before_the_intensity_guard_loads_without_it(tmp_path: Path) -> None:
+    # A stream where the guard is on (see test_intensity_guard.py).
+    s = make_unipolar_stream(
+        8000, 4, 40, class_balance=[0.5, 0.3, 0.15, 0.05], recall=(0.1, 0.5), intensity=1.0, seed=2
+    )
+    model = OnlineLabelModel(4)
+    model.learn_many(s.L[:2000], s.lf_ids)
+    assert model.intensity_weight_ > 0.5
+    old = tmp_path / "old.npz"
+    _rewrite_header(
+        save_model(model, tmp_path / "lm.npz"),
+        old,
+        drop_arrays=("fire",),
+        drop_state=("cofiring_ratio", "intensity_weight"),
+    )
+    back = load_model(old)
+    assert back.intensity_weight_ == 0.0
+    L = s.L[2000:2500]
+    guarded = model.predict_proba_many(L, s.lf_ids)
+    # Without the guard, predictions are those of the same tables without the normaliser.
+    model.intensity_weight_ = 0.0
+    bare = model.predict_proba_many(L, s.lf_ids)
+    np.testing.assert_allclose(back.predict_proba_many(L, s.lf_ids), bare, atol=1e-15)
+    assert not np.allclose(guarded, bare)
+    # Its next fit measures the co-firing again and turns the guard on.
+    back.learn_many(s.L[2000:4100], s.lf_ids)
+    assert back.intensity_weight_ == 1.0
