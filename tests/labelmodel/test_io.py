@@ -228,10 +228,11 @@ def test_file_saved_before_the_intensity_guard_loads_without_it(tmp_path: Path) 
         save_model(model, tmp_path / "lm.npz"),
         old,
         drop_arrays=("fire",),
-        drop_state=("cofiring_ratio", "intensity_weight"),
+        drop_state=("cofiring_ratio", "intensity_weight", "pair_inflation"),
     )
     back = load_model(old)
     assert back.intensity_weight_ == 0.0
+    assert back.pair_inflation_ == 1.0 < model.pair_inflation_
     L = s.L[2000:2500]
     guarded = model.predict_proba_many(L, s.lf_ids)
     # Without the guard, predictions are those of the same tables without the normaliser.
@@ -242,3 +243,4 @@ def test_file_saved_before_the_intensity_guard_loads_without_it(tmp_path: Path) 
     # Its next fit measures the co-firing again and turns the guard on.
     back.learn_many(s.L[2000:4100], s.lf_ids)
     assert back.intensity_weight_ == 1.0
+    assert back.pair_inflation_ > 1.0

@@ -66,6 +66,7 @@ def test_sync_from_a_labeler_counts_exactly_once() -> None:
     assert abs(sum(balance) - 1.0) < 1e-9  # type: ignore[arg-type]
     assert get("streamlabel_labelmodel_cofiring_ratio") == labeler.model.cofiring_ratio_ > 0
     assert get("streamlabel_labelmodel_intensity_weight") == 0.0  # the fraud LFs: no intensity
+    assert get("streamlabel_labelmodel_pair_inflation") == 1.0
 
 
 def test_relearned_lfs_are_counted_per_lf_once() -> None:

@@ -7,8 +7,9 @@ quality of LFs, copies, a per-event firing intensity): learn on its first part (
 500, in order, no gold), predict the last 3,000 events. Reported per stream and summed up
 per intensity: the differences of :class:`~streamlabel.labelmodel.OnlineLabelModel` to
 :class:`~streamlabel.labelmodel.MajorityVote` (ties by its prior) and to majority vote
-with random ties (Snorkel's tie-break, as WRENCH publishes it), and the same model
-without its intensity guard (the ablation, same run).
+with random ties (Snorkel's tie-break, as WRENCH publishes it), and two ablations in the
+same run: the model without its intensity guard, and with the guard but without the
+moment fit's pair inflation.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = ["bench_shapes"]
 
 GUARDED = "OnlineLabelModel"
 UNGUARDED = "OnlineLabelModel without intensity guard"
+UNINFLATED = "OnlineLabelModel without pair inflation"
 MV = "MajorityVote"
 RANDOM_MV = "majority vote, random ties"
 
@@ -37,6 +39,13 @@ class _Unguarded(OnlineLabelModel):
 
     def _cofiring(self) -> float:
         return 0.0
+
+
+class _Uninflated(OnlineLabelModel):
+    """The model whose guarded moment fit assumes no pair inflation (the guard's first form)."""
+
+    def _inflation(self, mu: Any, Ow: Any, w: Any) -> float:
+        return 1.0
 
 
 def _summary(rows: list[dict[str, Any]], base: str) -> dict[str, Any]:
@@ -66,16 +75,17 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
     Returns
     -------
     dict
-        ``streams``: per seed its shape (``settings``), the model's ``cofiring_ratio`` and
-        ``intensity_weight`` after learning, and per model ``accuracy``, ``macro_f1``,
-        ``f1_class1`` (binary) and ``learn_seconds``. ``summary``: over all streams and
-        per intensity (0, 1, 3), the model's accuracy and macro-F1 minus each baseline's
-        in points: mean, worst, and the number of streams more than 0.1 below.
+        ``streams``: per seed its shape (``settings``), the model's ``cofiring_ratio``,
+        ``intensity_weight`` and ``pair_inflation`` after learning, and per model
+        ``accuracy``, ``macro_f1``, ``f1_class1`` (binary) and ``learn_seconds``.
+        ``summary``: over all streams and per intensity (0, 1, 3), the model's accuracy
+        and macro-F1 minus each baseline's in points: mean, worst, and the number of
+        streams more than 0.1 below.
 
     Examples
     --------
     >>> r = bench_shapes(seeds=[3])
-    >>> sorted(r["streams"][0]["models"]) == sorted([GUARDED, UNGUARDED, MV, RANDOM_MV])
+    >>> sorted(r["streams"][0]["models"]) == sorted([GUARDED, UNGUARDED, UNINFLATED, MV, RANDOM_MV])
     True
     >>> r["summary"]["all"]["vs " + MV]["accuracy"]["below_by_0.1_points"] in (0, 1)
     True
@@ -89,6 +99,7 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
         models: dict[str, Any] = {
             GUARDED: OnlineLabelModel(k),
             UNGUARDED: _Unguarded(k),
+            UNINFLATED: _Uninflated(k),
             MV: MajorityVote(k),
         }
         for name, model in models.items():
@@ -104,12 +115,15 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
         }
         row["cofiring_ratio"] = models[GUARDED].cofiring_ratio_
         row["intensity_weight"] = models[GUARDED].intensity_weight_
+        row["pair_inflation"] = models[GUARDED].pair_inflation_
         streams.append(row)
     groups: dict[str, list[dict[str, Any]]] = {"all": streams}
     for var in sorted({r["settings"]["intensity"] for r in streams}):
         groups[f"intensity {var:g}"] = [r for r in streams if r["settings"]["intensity"] == var]
     summary = {
-        name: {f"vs {base}": _summary(rows, base) for base in (MV, RANDOM_MV, UNGUARDED)}
+        name: {
+            f"vs {base}": _summary(rows, base) for base in (MV, RANDOM_MV, UNGUARDED, UNINFLATED)
+        }
         for name, rows in groups.items()
     }
     return {"bench": "shapes", "seeds": list(seeds), "summary": summary, "streams": streams}

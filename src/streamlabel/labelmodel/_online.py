@@ -23,8 +23,11 @@ events, so estimates follow drifting LFs.
 An intensity guard covers the one failure of conditional independence this cannot absorb:
 when LFs that vote different classes fire together more often than chance (a per-event
 intensity, not the class, makes them fire), each vote's likelihood is divided by its
-class's expected number of votes, so how many votes an event drew stops being evidence
-(see ``_cofiring`` and ``docs/architecture.md``). It is off on streams without that sign.
+class's expected number of votes, so how many votes an event drew stops being evidence,
+and the moment fit takes every pair moment to be inflated by one fitted factor
+(``pair_inflation_``) instead of inventing a class under which every LF fires often (see
+``_cofiring``, ``_inflation`` and ``docs/architecture.md``). It is off on streams without
+that sign.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ _NONE: frozenset[int] = frozenset()
 # from 0 at a ratio of 1 to full at 1.25.
 _COFIRE_FREE = 1.0
 _COFIRE_SPAN = 0.25
+# Bound of the pair-moment inflation the guarded moment fit may assume (a gamma intensity
+# of variance 3 gives 4); it keeps a fit on a handful of pairs from explaining everything
+# as intensity.
+_MAX_INFLATION = 50.0
 
 
 def _softmax(ll: _F) -> _F:
@@ -100,6 +107,10 @@ class OnlineLabelModel(BaseLabelModel):
     intensity_weight_ : float
         Weight of the intensity guard in [0, 1]: 0 up to a co-firing ratio of 1, full
         from 1.25.
+    pair_inflation_ : float
+        At the latest fit: how many times more often pairs of LFs fire together than
+        conditional independence given the class allows, as fitted with the moments
+        (``E[s^2] / E[s]^2`` of a per-event intensity ``s``); 1 while the guard is off.
 
     Examples
     --------
@@ -206,6 +217,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._fire = np.zeros((0, k))
         self.cofiring_ratio_ = 0.0
         self.intensity_weight_ = 0.0
+        self.pair_inflation_ = 1.0
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k
         self._C = np.zeros(k)  # (y,) expected class counts
@@ -515,12 +527,20 @@ class OnlineLabelModel(BaseLabelModel):
     def _fit_moments(self, iters: int = 30) -> None:
         """Fit ``mu`` to the first and pair moments (damped Jacobi ALS).
 
-        The class balance is that of ``_fit_balance``.
+        The class balance is that of ``_fit_balance``. With the intensity guard on, the
+        pair moments are modelled as ``c`` times those of conditional independence, ``c``
+        (:attr:`pair_inflation_`) fitted in the same sweeps: a per-event intensity ``s``
+        (mean 1) multiplies every pair's co-firing by ``E[s^2]``, and a fit without ``c``
+        explains that excess with classes under which every LF fires often.
         """
         self._flush()
         m = len(self.lf_ids_)
         k = self.cardinality
         self._pi_fit = self._fit_balance()
+        # The guard reads the moments only, so it is measured before the fit it steers.
+        self.cofiring_ratio_ = self._cofiring()
+        ratio = (self.cofiring_ratio_ - _COFIRE_FREE) / _COFIRE_SPAN
+        self.intensity_weight_ = guard = float(min(1.0, max(0.0, ratio)))
         if m == 0:
             self._set_fit(np.zeros((0, k, k)))
             return
@@ -555,9 +575,10 @@ class OnlineLabelModel(BaseLabelModel):
             eye = ridge * np.diag(rw)[None]
             pp = np.outer(pi, pi)[None]
             off = ~np.eye(k, dtype=bool)[None]
+            inflation = 1.0
             for _ in range(iters):
                 B = mu * pi[None, None, :]  # (m, u, y)
-                S = (Ow @ B.reshape(m * k, k)).reshape(m, k, k)
+                S = (Ow @ B.reshape(m * k, k)).reshape(m, k, k) / inflation
                 A = np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
                 G = (w @ A).reshape(m, k, k)  # sum_{i != j} w_ij B_i^T B_i
                 S = S + wf * rates * pi[None, None, :] + ridge * mu0 * rw[None, None, :]
@@ -570,20 +591,38 @@ class OnlineLabelModel(BaseLabelModel):
                 new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
                 step = 0.5 * (new - mu)
                 mu = mu + step
+                if guard > 0.0:
+                    inflation = 1.0 + guard * (self._inflation(mu, Ow, w) - 1.0)
                 # Warm-started refits usually converge in a few sweeps (the canonical
                 # order keeps this test the same for the same statistics).
                 if np.abs(step).max() < 1e-7:
                     break
             mu = mu[np.argsort(order)]
+            self.pair_inflation_ = inflation
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
         self._set_prior(pri)
-        self.cofiring_ratio_ = self._cofiring()
-        ratio = (self.cofiring_ratio_ - _COFIRE_FREE) / _COFIRE_SPAN
-        self.intensity_weight_ = float(min(1.0, max(0.0, ratio)))
         self._set_fire(self._firing(np.arange(m)))
         if iters:
             self.n_fits_ += 1
+
+    def _inflation(self, mu: _F, Ow: _F, w: _F) -> float:
+        """Least-squares factor between the pair moments and those ``mu`` predicts.
+
+        ``argmin_c sum_{i != j} w_ij |O_ij / w_ij - c E_ij|^2`` with ``E_ij = mu_i diag(pi)
+        mu_j^T`` (``Ow`` = ``O_ij`` weighted as in the fit), clipped to
+        ``[1, _MAX_INFLATION]``: an intensity only adds co-firing. Computed from (m, k, k)
+        products, never the (m k, m k) model matrix.
+        """
+        m, k = mu.shape[0], self.cardinality
+        B = mu * self._pi_fit[None, None, :]
+        num = float(((Ow @ mu.reshape(m * k, k)) * B.reshape(m * k, k)).sum())
+        BB = np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
+        MM = np.einsum("iuy,iuz->iyz", mu, mu).reshape(m, k * k)
+        den = float((BB * (w @ MM)).sum())
+        if den <= 0.0:
+            return 1.0
+        return min(_MAX_INFLATION, max(1.0, num / den))
 
     def _set_fit(self, mu: _F) -> None:
         """Install a moment fit and the log tables the E-step reads."""
@@ -1187,6 +1226,7 @@ class OnlineLabelModel(BaseLabelModel):
             "next_refit": self._next_refit,
             "cofiring_ratio": self.cofiring_ratio_,
             "intensity_weight": self.intensity_weight_,
+            "pair_inflation": self.pair_inflation_,
         }
 
     def _load_state(self, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -1231,6 +1271,7 @@ class OnlineLabelModel(BaseLabelModel):
         # it, and keeps doing so until its next fit.
         self.cofiring_ratio_ = float(header.get("cofiring_ratio", 0.0))
         self.intensity_weight_ = float(header.get("intensity_weight", 0.0))
+        self.pair_inflation_ = float(header.get("pair_inflation", 1.0))
         fire = arrays.get("fire")
         self._set_fire(self._firing(np.arange(m)) if fire is None else fire)
         if self._fire.shape != (m, k):

@@ -160,6 +160,12 @@ class Metrics:
             "Weight of the label model's intensity guard, 0 (off) to 1.",
             registry=r,
         )
+        self.pair_inflation = Gauge(
+            "streamlabel_labelmodel_pair_inflation",
+            "Factor by which LF pairs co-fire beyond conditional independence, as the "
+            "label model's guarded moment fit models it (1 while the guard is off).",
+            registry=r,
+        )
         self.mean_confidence = Gauge(
             "streamlabel_labelmodel_mean_confidence",
             "Mean top posterior of the labels of the last batch.",
@@ -452,6 +458,7 @@ class Metrics:
             if hasattr(model, "intensity_weight_"):  # OnlineLabelModel, not majority vote
                 self.cofiring_ratio.set(model.cofiring_ratio_)
                 self.intensity_weight.set(model.intensity_weight_)
+                self.pair_inflation.set(model.pair_inflation_)
         quality = getattr(labeler, "quality", None)
         if quality is not None:
             self.set_label_quality(quality.estimate())
