@@ -5,6 +5,7 @@ from __future__ import annotations
 from streamlabel.bench._apply import bench_apply
 from streamlabel.bench._drift import bench_drift
 from streamlabel.bench._driftcost import bench_driftcost
+from streamlabel.bench._keywords import bench_keywords
 from streamlabel.bench._labelmodel import bench_labelmodel
 from streamlabel.bench._quality import bench_quality
 from streamlabel.bench._regimes import bench_regimes
@@ -18,6 +19,7 @@ __all__ = [
     "bench_drift",
     "bench_drift_youtube",
     "bench_driftcost",
+    "bench_keywords",
     "bench_labelmodel",
     "bench_lmspeed",
     "bench_quality",

@@ -97,27 +97,46 @@ def bench_regimes(
     return report
 
 
-def _snorkel_factory() -> Any:
+def _snorkel_fit_predict() -> Any:
+    """``(L_train, L_test, k) -> (predictions, fit seconds)`` with Snorkel, or None.
+
+    Snorkel's ``LabelModel``, 500 epochs, one torch thread, random tie-break; None when
+    snorkel is not installed.
+    """
     try:
         import torch
         from snorkel.labeling.model import LabelModel
     except ImportError:
         return None
 
-    def run(
-        L_train: NDArray[np.int64], L_test: NDArray[np.int64], y: NDArray[np.int64], k: int
-    ) -> dict[str, Any]:
+    def fit_predict(
+        L_train: NDArray[np.int64], L_test: NDArray[np.int64], k: int
+    ) -> tuple[NDArray[np.int64], float]:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
             lm = LabelModel(cardinality=k, verbose=False)
             t0 = time.perf_counter()
-            lm.fit(L_train, n_epochs=500, seed=123, log_freq=500)
+            lm.fit(L_train, n_epochs=500, seed=123, log_freq=500, progress_bar=False)
             secs = time.perf_counter() - t0
             pred = lm.predict(L_test, tie_break_policy="random")
         finally:
             torch.set_num_threads(threads)
-        row = _scores(np.asarray(pred, dtype=np.int64), y, k)
+        return np.asarray(pred, dtype=np.int64), secs
+
+    return fit_predict
+
+
+def _snorkel_factory() -> Any:
+    fit_predict = _snorkel_fit_predict()
+    if fit_predict is None:
+        return None
+
+    def run(
+        L_train: NDArray[np.int64], L_test: NDArray[np.int64], y: NDArray[np.int64], k: int
+    ) -> dict[str, Any]:
+        pred, secs = fit_predict(L_train, L_test, k)
+        row = _scores(pred, y, k)
         row["learn_seconds"] = secs
         return row
 

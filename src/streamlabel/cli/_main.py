@@ -133,6 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--json", action="store_true", help="print one JSON document")
     sh.set_defaults(handler=_run_shapes, render=_render_shapes)
 
+    kw = benches.add_parser(
+        "keywords",
+        help="label models on real YouTube comments with keyword LFs chosen from one video",
+        description=(
+            "For each UCI YouTube video in turn, choose keyword LFs from its labelled "
+            "comments (frequent words mostly of one class), apply them to the other four "
+            "videos' comments, learn each label model once without gold and score it "
+            "against majority vote (and Snorkel when installed)."
+        ),
+    )
+    kw.add_argument(
+        "--data",
+        metavar="DIR",
+        default=None,
+        help="folder holding uci_raw/; default: the shared data folder's youtube/ "
+        "(../shared/data beside the repo, or STREAMLABEL_SHARED_DATA)",
+    )
+    kw.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
+    kw.add_argument("--json", action="store_true", help="print one JSON document")
+    kw.set_defaults(handler=_run_keywords, render=_render_keywords)
+
     dr = benches.add_parser(
         "drift",
         help="the closed loop on a drifting stream (generated fraud, or real YouTube comments)",
@@ -471,6 +492,62 @@ def _render_shapes(result: Mapping[str, Any]) -> str:
             ]
             name = f"{group} ({row['n']})"
             lines.append(f"{name:<17} {base.removeprefix('vs '):<15} {cells[0]:<32} {cells[1]}")
+    return "\n".join(lines)
+
+
+def _run_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._keywords import bench_keywords
+
+    return bench_keywords(args.data, peers=args.peers)  # no data folder: exit 2
+
+
+def _render_keywords(result: Mapping[str, Any]) -> str:
+    """Mean accuracy (on covered comments) per setting and model, then each minus MV's.
+
+    Examples
+    --------
+    >>> acc = {"accuracy": 0.61, "macro_f1": 0.6, "covered_accuracy": 0.75}
+    >>> vs = {"mean_points": 1.5, "worst_points": -2.0, "below_by_0.1_points": 1}
+    >>> print(_render_keywords({"settings": [{"lfs_per_class": 5, "precision": 0.8,
+    ...     "models": {"A": acc, "MajorityVote": acc}}],
+    ...     "summary": {"folds": 5, "A vs MajorityVote": {
+    ...         "accuracy": vs, "covered_accuracy": vs}}}))
+    accuracy (on covered comments)
+    LFs/class  precision  A              MajorityVote
+    5          0.80       0.610 (0.750)  0.610 (0.750)
+    <BLANKLINE>
+    minus MajorityVote over 5 folds: accuracy | on covered comments (mean / worst / below)
+    A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1
+    """
+    names = list(result["settings"][0]["models"])
+    widths = [max(len(n), 13) for n in names]
+    head = [f"{'LFs/class':<9}", f"{'precision':<9}"] + [
+        f"{n:<{w}}" for n, w in zip(names, widths, strict=True)
+    ]
+    lines = ["accuracy (on covered comments)", "  ".join(head).rstrip()]
+    for s in result["settings"]:
+        cells = [
+            f"{s['models'][n]['accuracy']:.3f} ({s['models'][n]['covered_accuracy']:.3f})"
+            for n in names
+        ]
+        row = [f"{s['lfs_per_class']:<9}", f"{s['precision']:<9.2f}"] + [
+            f"{c:<{w}}" for c, w in zip(cells, widths, strict=True)
+        ]
+        lines.append("  ".join(row).rstrip())
+    summary = result["summary"]
+    lines += [
+        "",
+        f"minus MajorityVote over {summary['folds']} folds: accuracy | on covered comments "
+        "(mean / worst / below)",
+    ]
+    for key, rows in summary.items():
+        if key == "folds":
+            continue
+        cells = [
+            f"{r['mean_points']:+.2f} / {r['worst_points']:+.2f} / {r['below_by_0.1_points']}"
+            for r in (rows["accuracy"], rows["covered_accuracy"])
+        ]
+        lines.append(f"{key.removesuffix(' vs MajorityVote')}: {cells[0]} | {cells[1]}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,64 @@
+"""``streamlabel bench keywords``: keyword LFs chosen on one real video, scored on the others."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamlabel.bench import bench_keywords
+from streamlabel.bench._keywords import LINK, MV, OURS, RANDOM_MV, choose_keywords, comment_words
+from streamlabel.cli import main
+
+
+def test_words_and_keywords_follow_the_analysts_rule() -> None:
+    assert comment_words("Subscribe!! http://x.io") == {"subscribe", "http", "x", "io", LINK}
+    assert LINK not in comment_words("great song")
+    docs = [frozenset({"check", "song", "out"})] * 5 + [frozenset({"song"})] * 5
+    y = np.array([1] * 5 + [0] * 5)
+    # "song" is half spam: an LF of either class at precision 0.5, none at 0.6; the most
+    # frequent word comes first; fewer than 4 comments never make an LF.
+    assert choose_keywords(docs, y, 5, 0.5) == [("song", 0), ("song", 1), ("check", 1), ("out", 1)]
+    assert choose_keywords(docs, y, 1, 0.6) == [("check", 1)]
+    assert choose_keywords(docs[:3], y[:3], 5, 0.6) == []
+
+
+def test_one_setting_on_the_real_videos(youtube_dir: Path) -> None:
+    r = bench_keywords(youtube_dir, lfs_per_class=[15], precisions=[0.8], peers=False)
+    (setting,) = r["settings"]
+    folds = setting["folds"]
+    assert [f["chosen_on"] for f in folds] == [
+        "Youtube01-Psy",
+        "Youtube02-KatyPerry",
+        "Youtube03-LMFAO",
+        "Youtube04-Eminem",
+        "Youtube05-Shakira",
+    ]
+    # 1,956 UCI comments; each fold scores the four videos it did not choose from.
+    assert sum(f["n_events"] for f in folds) == 4 * 1956
+    for f in folds:
+        assert 0.49 < f["spam_share"] < 0.53
+        assert 0.0 < f["coverage"] < 1.0 and 10 <= f["n_lfs"] <= 30
+        assert set(f["models"]) == {OURS, MV, RANDOM_MV}
+    acc = [f["models"][OURS]["accuracy"] - f["models"][MV]["accuracy"] for f in folds]
+    vs = r["summary"][f"{OURS} vs {MV}"]["accuracy"]
+    assert vs["mean_points"] == pytest.approx(100 * np.mean(acc))
+    assert setting["models"][MV]["accuracy"] == pytest.approx(
+        np.mean([f["models"][MV]["accuracy"] for f in folds])
+    )
+
+
+def test_cli_json_and_a_clear_error_without_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], youtube_dir: Path
+) -> None:
+    assert main(["bench", "keywords", "--data", str(tmp_path)]) == 2
+    assert "UCI YouTube file not found" in capsys.readouterr().err
+    assert main(["bench", "keywords", "--data", str(youtube_dir), "--no-peers", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["bench"] == "keywords" and len(doc["settings"]) == 12
+    assert main(["bench", "keywords", "--data", str(youtube_dir), "--no-peers"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "accuracy (on covered comments)" and len(out) == 2 + 12 + 2 + 2
+    assert out[-1].startswith("majority vote, random ties: ")
