@@ -10,6 +10,7 @@ import pytest
 
 from streamlabel.bench import bench_keywords
 from streamlabel.bench._keywords import LINK, MV, OURS, RANDOM_MV, choose_keywords, comment_words
+from streamlabel.bench._shapes import UNGUARDED, UNINFLATED
 from streamlabel.cli import main
 
 
@@ -41,7 +42,9 @@ def test_one_setting_on_the_real_videos(youtube_dir: Path) -> None:
     for f in folds:
         assert 0.49 < f["spam_share"] < 0.53
         assert 0.0 < f["coverage"] < 1.0 and 10 <= f["n_lfs"] <= 30
-        assert set(f["models"]) == {OURS, MV, RANDOM_MV}
+        assert set(f["models"]) == {OURS, UNGUARDED, UNINFLATED, MV, RANDOM_MV}
+        if f["cofiring_ratio"] < 1.0:  # the guard off: the ablations are the same model
+            assert f["models"][UNGUARDED]["accuracy"] == f["models"][OURS]["accuracy"]
     acc = [f["models"][OURS]["accuracy"] - f["models"][MV]["accuracy"] for f in folds]
     vs = r["summary"][f"{OURS} vs {MV}"]["accuracy"]
     assert vs["mean_points"] == pytest.approx(100 * np.mean(acc))
@@ -60,5 +63,5 @@ def test_cli_json_and_a_clear_error_without_data(
     assert doc["bench"] == "keywords" and len(doc["settings"]) == 12
     assert main(["bench", "keywords", "--data", str(youtube_dir), "--no-peers"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "accuracy (on covered comments)" and len(out) == 2 + 12 + 2 + 2
-    assert out[-1].startswith("majority vote, random ties: ")
+    assert out[0] == "accuracy (on covered comments)"
+    assert out[-1].startswith("majority vote, random ties: ") and len(out) == 2 + 12 + 2 + 4

@@ -17,10 +17,11 @@ folds, and per fold; plus, over all folds and settings, each model's accuracy an
 accuracy minus :class:`~streamlabel.labelmodel.MajorityVote`'s (mean, worst, folds more
 than 0.1 point below). Snorkel's ``LabelModel`` (500 epochs, on the same rows) runs beside
 when installed; majority vote with random ties (Snorkel's tie-break, as WRENCH publishes
-it) too. A comment no LF voted on gets the class prior from our models (a required
-property) and a coin from majority vote with random ties, so on the uncovered comments,
-most of them ham, every model but the last puts all in one class. The truth is near
-50/50 spam on every fold (0.50-0.52).
+it) too, and the two ablations of ``bench shapes`` (the model without its intensity guard,
+and with it but without the pair inflation). A comment no LF voted on gets the class prior
+from our models (a required property) and a coin from majority vote with random ties, so
+on the uncovered comments, most of them ham, every model but the last puts all in one
+class. The truth is near 50/50 spam on every fold (0.50-0.52).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from numpy.typing import NDArray
 
 from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores, _snorkel_fit_predict
+from streamlabel.bench._shapes import UNGUARDED, UNINFLATED, _Unguarded, _Uninflated
 from streamlabel.datasets._youtube import (
     YOUTUBE_STREAM_VIDEOS,
     YOUTUBE_TEST_VIDEO,
@@ -175,7 +177,13 @@ def bench_keywords(
                 "models": {},
             }
             ours = OnlineLabelModel(2)
-            for name, model in ((OURS, ours), (MV, MajorityVote(2))):
+            models: tuple[tuple[str, Any], ...] = (
+                (OURS, ours),
+                (UNGUARDED, _Unguarded(2)),
+                (UNINFLATED, _Uninflated(2)),
+                (MV, MajorityVote(2)),
+            )
+            for name, model in models:
                 t0 = time.perf_counter()
                 for start in range(0, len(L), chunk_size):
                     model.learn_many(L[start : start + chunk_size], ids)
