@@ -552,7 +552,7 @@ class OnlineLabelModel(BaseLabelModel):
             # Fit in a canonical LF order (sorted ids): the same statistics in another
             # column order then give the same fit to the bit, even where the solve is
             # ill-conditioned (classes no LF has voted yet are interchangeable).
-            order = np.argsort(np.array(self.lf_ids_, dtype=object), kind="stable")
+            order = self._canonical_order()
             vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
             mu0, mu = mu0[order], mu[order]
             t = max(self._t, 1e-300)
@@ -659,6 +659,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._lb_fit = np.asarray(lb, dtype=np.float64)
         self._lb_list = self._lb_fit.tolist()
 
+    def _canonical_order(self) -> NDArray[np.intp]:
+        """Column order of the sorted LF ids: sums over LFs then do not depend on columns."""
+        return np.argsort(np.array(self.lf_ids_, dtype=object), kind="stable")
+
     # ------------------------------------------------------------------ intensity guard
     def _cofiring(self) -> float:
         """How often LFs that vote different classes fire together, relative to chance.
@@ -676,7 +680,7 @@ class OnlineLabelModel(BaseLabelModel):
         m, k = len(self.lf_ids_), self.cardinality
         if m < 2 or self._t <= 0:
             return 0.0
-        order = np.argsort(np.array(self.lf_ids_, dtype=object), kind="stable")
+        order = self._canonical_order()
         pairs = self._O.reshape(m, k, m, k)[order][:, :, order]
         tt = self._TT[np.ix_(order, order)]
         rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, k)
