@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 
 from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores, _snorkel_fit_predict
-from streamlabel.bench._shapes import UNGUARDED, UNINFLATED, _Unguarded, _Uninflated
+from streamlabel.bench._shapes import UNGUARDED, UNINFLATED, _Unguarded, _Uninflated, gap_points
 from streamlabel.datasets._youtube import (
     YOUTUBE_STREAM_VIDEOS,
     YOUTUBE_TEST_VIDEO,
@@ -105,14 +105,18 @@ def choose_keywords(
     return chosen
 
 
-def _vote_matrix(comments: Sequence[frozenset[str]], lfs: Sequence[tuple[str, int]]) -> Any:
+def _vote_matrix(
+    comments: Sequence[frozenset[str]], lfs: Sequence[tuple[str, int]]
+) -> NDArray[np.int64]:
     L = np.full((len(comments), len(lfs)), -1, dtype=np.int64)
     for j, (word, c) in enumerate(lfs):
         L[[word in words for words in comments], j] = c
     return L
 
 
-def _load(data_dir: str | os.PathLike[str] | None) -> list[tuple[list[frozenset[str]], Any]]:
+def _load(
+    data_dir: str | os.PathLike[str] | None,
+) -> list[tuple[list[frozenset[str]], NDArray[np.int64]]]:
     folder = youtube_data_dir(data_dir) / "uci_raw"
     videos = []
     for name in _VIDEOS:
@@ -168,7 +172,7 @@ def bench_keywords(
             comments = [w for words, _ in rest for w in words]
             y = np.concatenate([labels for _, labels in rest])
             L = _vote_matrix(comments, lfs)
-            covered = (L >= 0).any(axis=1)
+            covered: NDArray[np.bool_] = np.asarray((L >= 0).any(axis=1))
             fold: dict[str, Any] = {
                 "chosen_on": _VIDEOS[held],
                 "n_lfs": len(lfs),
@@ -237,13 +241,8 @@ def _summary(folds: list[dict[str, Any]]) -> dict[str, Any]:
     for name in folds[0]["models"]:
         if name == MV:
             continue
-        for metric in ("accuracy", "covered_accuracy"):
-            d = 100.0 * np.array(
-                [f["models"][name][metric] - f["models"][MV][metric] for f in folds]
-            )
-            out.setdefault(f"{name} vs {MV}", {})[metric] = {
-                "mean_points": float(d.mean()),
-                "worst_points": float(d.min()),
-                "below_by_0.1_points": int((d < -0.1).sum()),
-            }
+        out[f"{name} vs {MV}"] = {
+            metric: gap_points(folds, name, MV, metric)
+            for metric in ("accuracy", "covered_accuracy")
+        }
     return out

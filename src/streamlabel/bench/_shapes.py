@@ -15,7 +15,7 @@ moment fit's pair inflation.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -48,17 +48,33 @@ class _Uninflated(OnlineLabelModel):
         return 1.0
 
 
+def gap_points(
+    rows: Sequence[Mapping[str, Any]], model: str, base: str, metric: str
+) -> dict[str, Any]:
+    """``model``'s ``metric`` minus ``base``'s over ``rows``, in points: mean, worst, below.
+
+    Each row holds ``{"models": {name: {metric: value}}}``; "below" counts rows more than
+    0.1 point below.
+
+    Examples
+    --------
+    >>> rows = [{"models": {"a": {"acc": 0.9}, "b": {"acc": 0.8}}},
+    ...         {"models": {"a": {"acc": 0.5}, "b": {"acc": 0.6}}}]
+    >>> {k: round(v, 6) for k, v in gap_points(rows, "a", "b", "acc").items()}
+    {'mean_points': 0.0, 'worst_points': -10.0, 'below_by_0.1_points': 1}
+    """
+    d = 100.0 * np.array([r["models"][model][metric] - r["models"][base][metric] for r in rows])
+    return {
+        "mean_points": float(d.mean()),
+        "worst_points": float(d.min()),
+        "below_by_0.1_points": int((d < -0.1).sum()),
+    }
+
+
 def _summary(rows: list[dict[str, Any]], base: str) -> dict[str, Any]:
     out: dict[str, Any] = {"n": len(rows)}
     for metric in ("accuracy", "macro_f1"):
-        d = 100.0 * np.array(
-            [r["models"][GUARDED][metric] - r["models"][base][metric] for r in rows]
-        )
-        out[metric] = {
-            "mean_points": float(d.mean()),
-            "worst_points": float(d.min()),
-            "below_by_0.1_points": int((d < -0.1).sum()),
-        }
+        out[metric] = gap_points(rows, GUARDED, base, metric)
     return out
 
 
