@@ -10,7 +10,7 @@ import pytest
 
 from streamlabel.bench import bench_keywords
 from streamlabel.bench._keywords import LINK, MV, OURS, RANDOM_MV, choose_keywords, comment_words
-from streamlabel.bench._shapes import UNGUARDED, UNINFLATED
+from streamlabel.bench._shapes import UNGUARDED, UNHEDGED, UNINFLATED
 from streamlabel.cli import main
 
 
@@ -42,9 +42,17 @@ def test_one_setting_on_the_real_videos(youtube_dir: Path) -> None:
     for f in folds:
         assert 0.49 < f["spam_share"] < 0.53
         assert 0.0 < f["coverage"] < 1.0 and 10 <= f["n_lfs"] <= 30
-        assert set(f["models"]) == {OURS, UNGUARDED, UNINFLATED, MV, RANDOM_MV}
+        assert set(f["models"]) == {OURS, UNGUARDED, UNINFLATED, UNHEDGED, MV, RANDOM_MV}
         if f["cofiring_ratio"] < 1.0:  # the guard off: the ablations are the same model
             assert f["models"][UNGUARDED]["accuracy"] == f["models"][OURS]["accuracy"]
+    # The unanimity rule on real LFs: without it the class balance (estimated at 0.56-0.90
+    # spam, truly 0.52) overrules lone correct votes; with it the model is within a point
+    # of majority vote on the covered comments (measured: -0.14 points, without -2.9).
+    cov = {
+        n: np.mean([f["models"][n]["covered_accuracy"] for f in folds])
+        for n in (OURS, UNHEDGED, MV)
+    }
+    assert cov[OURS] > cov[UNHEDGED] + 0.015 and cov[OURS] > cov[MV] - 0.01
     acc = [f["models"][OURS]["accuracy"] - f["models"][MV]["accuracy"] for f in folds]
     vs = r["summary"][f"{OURS} vs {MV}"]["accuracy"]
     assert vs["mean_points"] == pytest.approx(100 * np.mean(acc))
@@ -64,4 +72,4 @@ def test_cli_json_and_a_clear_error_without_data(
     assert main(["bench", "keywords", "--data", str(youtube_dir), "--no-peers"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "accuracy (on covered comments)"
-    assert out[-1].startswith("majority vote, random ties: ") and len(out) == 2 + 12 + 2 + 4
+    assert out[-1].startswith("majority vote, random ties: ") and len(out) == 2 + 12 + 2 + 5

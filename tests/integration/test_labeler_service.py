@@ -484,14 +484,29 @@ def _params_records(settings: StreamSettings) -> list[Any]:
         consumer.close()
 
 
-def _wait_params(settings: StreamSettings, n_events: int, timeout: float = 60.0) -> Any:
-    """The first params record merging both workers and ``n_events`` events."""
+def _wait_params(
+    settings: StreamSettings, n_events: int, gold: int = 0, timeout: float = 60.0
+) -> Any:
+    """The first params record merging both workers, ``n_events`` events and ``gold`` labels.
+
+    The gold mass is the class counts' sum beyond one per event (no forgetting here). A
+    worker learns a gold label when it reads it from feedback, which may come after it
+    has labeled the last events, so early records of ``n_events`` may hold part of it;
+    a label counted twice or lost never gives a record with exactly ``gold``.
+    """
     deadline = time.monotonic() + timeout
+    seen: set[float] = set()
     while True:
         for value, snap in _params_records(settings):
             if value["workers"] == ["w1", "w2"] and snap.model.n_events_ == n_events:
-                return value, snap
-        assert time.monotonic() < deadline, f"no params of both workers and {n_events} events"
+                mass = float(snap.model.sufficient_statistics()["C"].sum()) - n_events
+                seen.add(round(mass, 3))
+                if abs(mass - gold) < 1.0:
+                    return value, snap
+        assert time.monotonic() < deadline, (
+            f"no params of both workers, {n_events} events and {gold} gold labels; "
+            f"gold masses seen: {sorted(seen)}"
+        )
         time.sleep(0.3)
 
 
@@ -578,7 +593,7 @@ def test_two_workers_share_one_label_model_through_the_aggregator(
 
         for w in workers:  # a clean stop publishes each worker's final statistics
             assert w.stop() == 0, w.text()[-3000:]
-        _, final = _wait_params(base, 1400)
+        _, final = _wait_params(base, 1400, gold=300)
     finally:
         stop.set()
         outputs.close()

@@ -291,10 +291,14 @@ def test_new_version_inherits_and_fresh_lf_starts_at_prior() -> None:
     assert acc["lf000@1"] - 0.7 > 0.15  # so "inherits" and "starts at prior" differ
     # An LF with no counts and no votes: theta is the prior table, whose vote for v is
     # a (k - 1) / (1 - a) = 7/3 times likelier when the class is v (prior_accuracy 0.7 at
-    # a uniform balance), so its lone vote moves the prior's odds by exactly that.
+    # a uniform balance), so its lone vote moves the prior's odds by exactly that (read
+    # without the unanimity rule, which then mixes in the vote: 0.5 p + 0.5 e_1).
     pi = model.prior_
+    model.unanimous_weight = 0.0
     p = model.predict_proba_one({"fresh@1": 1})
     assert (p[1] / p[0]) / (pi[1] / pi[0]) == pytest.approx(7 / 3, rel=1e-9)
+    model.unanimous_weight = 0.5
+    assert model.predict_proba_one({"fresh@1": 1}) == pytest.approx(0.5 * p + [0.0, 0.5])
     with pytest.raises(KeyError, match="unknown predecessor"):
         model.add_lf("z@1", predecessor="nope@1")
 

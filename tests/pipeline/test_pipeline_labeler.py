@@ -517,10 +517,12 @@ def test_use_params_labels_with_them_while_learning_into_its_own_model() -> None
 def test_params_predict_with_the_labelers_prior_weight() -> None:
     labeler = make_labeler()
     labeler.model.prior_weight = 1.0
-    other = make_labeler()  # prior_weight 0.5, the default
+    labeler.model.unanimous_weight = 0.0
+    other = make_labeler()  # prior_weight and unanimous_weight 0.5, the defaults
     other.process_many([(raw, None) for raw in tx_events(300, seed=5)])
     params = copy.deepcopy(other.model)
-    assert labeler.use_params(params) and params.prior_weight == 1.0
+    assert labeler.use_params(params)
+    assert (params.prior_weight, params.unanimous_weight) == (1.0, 0.0)
     out = labeler.process_many([(raw, None) for raw in POOL[:50]])
     for rec in out.labels:
         np.testing.assert_allclose(rec.posterior, params.predict_proba_one(rec.votes), atol=1e-12)

@@ -336,6 +336,11 @@ def test_settings_of_the_service_from_env() -> None:
     assert StreamSettings.from_env(environ={"STREAMLABEL_PRIOR_WEIGHT": "1"}).prior_weight == 1.0
     with pytest.raises(ValueError, match="prior_weight"):
         StreamSettings.from_env(environ={"STREAMLABEL_PRIOR_WEIGHT": "1.5"})
+    assert s.unanimous_weight == 0.5  # the label model's own default
+    env = {"STREAMLABEL_UNANIMOUS_WEIGHT": "0"}
+    assert StreamSettings.from_env(environ=env).unanimous_weight == 0.0
+    with pytest.raises(ValueError, match="unanimous_weight"):
+        StreamSettings.from_env(environ={"STREAMLABEL_UNANIMOUS_WEIGHT": "-0.1"})
 
 
 def test_app_with_the_labeler_runs_a_feedback_agent(

@@ -194,10 +194,13 @@ def test_a_restored_model_takes_the_workers_prior_weight() -> None:
     snap = first.snapshot()
     assert snap is not None
     restored = loads_model(base64.b64decode(snap.value["model"]))
-    assert restored.prior_weight == 0.5
-    h = LabelerHandler.from_settings(StreamSettings(prior_weight=1.0), load_lfset(spec()), restored)
-    assert h.labeler.model is restored and restored.prior_weight == 1.0
+    assert (restored.prior_weight, restored.unanimous_weight) == (0.5, 0.5)
+    settings = StreamSettings(prior_weight=1.0, unanimous_weight=0.0)
+    h = LabelerHandler.from_settings(settings, load_lfset(spec()), restored)
+    assert h.labeler.model is restored
+    assert (restored.prior_weight, restored.unanimous_weight) == (1.0, 0.0)
     assert handler(prior_weight=0.8).labeler.model.prior_weight == 0.8
+    assert handler(unanimous_weight=0.2).labeler.model.unanimous_weight == 0.2
 
 
 @pytest.mark.parametrize("why", ["garbage", "other set", "half_life", "cardinality"])

@@ -152,11 +152,14 @@ def _static(
     batch: int,
     n_features: int,
     prior_weight: float,
+    unanimous_weight: float,
 ) -> _Run:
     n = len(payloads)
     run = _Run(n)
     L = LFApplier(lfset).apply_many(payloads)
-    lm = OnlineLabelModel(2, half_life=None, prior_weight=prior_weight)
+    lm = OnlineLabelModel(
+        2, half_life=None, prior_weight=prior_weight, unanimous_weight=unanimous_weight
+    )
     serving = ServingModel()
     for lo in range(0, n, batch):
         hi = min(n, lo + batch)
@@ -198,6 +201,7 @@ def _streamlabel(
     gold_weight: float,
     drop_uncovered: bool,
     prior_weight: float,
+    unanimous_weight: float,
     forget_on_drift: bool,
 ) -> _Run:
     n = len(events)
@@ -208,6 +212,7 @@ def _streamlabel(
         half_life=half_life,
         gold_weight=gold_weight if feed_gold else 1.0,
         prior_weight=prior_weight,
+        unanimous_weight=unanimous_weight,
     )
     labeler = Labeler(analyst, lm, clock=lambda: 0.0)
     policy = TriggerPolicy(critical=["gold_error"], cooldown=cooldown, window=cooldown)
@@ -410,6 +415,7 @@ def bench_drift(
     gold_weight: float | None = None,
     drop_uncovered: bool = True,
     prior_weight: float = 1.0,
+    unanimous_weight: float = 0.0,
     forget_on_drift: bool = True,
 ) -> dict[str, Any]:
     """Run the static, streamlabel and streamlabel-with-pushes loops on one drifting stream.
@@ -467,6 +473,11 @@ def bench_drift(
         ``prior_weight`` of every pipeline's label model. 1 (not the library's 0.5): the
         loop's labels are scored and trained on by accuracy, which the full class balance
         maximises; 0.5 buys rare-class recall with errors (``docs/architecture.md``).
+    unanimous_weight
+        ``unanimous_weight`` of every pipeline's label model. 0 (not the library's 0.5),
+        for the same reason: the loop trusts its balance, and its value after a tactic
+        change is the model overruling lone votes of an LF it learned went bad, which the
+        unanimity rule would keep.
     forget_on_drift
         The streamlabel pipelines' drift alarms on an LF make their label model re-learn
         it (``DriftWatch(on_lf_drift=Labeler.forget_lf)``).
@@ -540,10 +551,13 @@ def bench_drift(
         "gold_weight": float(gold_every) if gold_weight is None else gold_weight,
         "drop_uncovered": drop_uncovered,
         "prior_weight": prior_weight,
+        "unanimous_weight": unanimous_weight,
         "forget_on_drift": forget_on_drift,
     }
     runs = {
-        "static": _static(payloads, lfsets[0], n_first, batch_size, n_features, prior_weight),
+        "static": _static(
+            payloads, lfsets[0], n_first, batch_size, n_features, prior_weight, unanimous_weight
+        ),
         "streamlabel": _streamlabel(events, payloads, y, gold, {}, **common),
         "streamlabel_pushes": _streamlabel(events, payloads, y, gold, push_at, **common),
     }
@@ -647,6 +661,7 @@ def bench_drift(
         "relabel": relabel,
         "drop_uncovered": drop_uncovered,
         "prior_weight": prior_weight,
+        "unanimous_weight": unanimous_weight,
         "forget_on_drift": forget_on_drift,
         "feed_gold": feed_gold,
         "gold_weight": common["gold_weight"],

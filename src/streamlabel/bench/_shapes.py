@@ -8,12 +8,14 @@ quality of LFs, copies, a per-event firing intensity): learn on its first part (
 per intensity: the differences of :class:`~streamlabel.labelmodel.OnlineLabelModel` to
 :class:`~streamlabel.labelmodel.MajorityVote` (ties by its prior) and to majority vote
 with random ties (Snorkel's tie-break, as WRENCH publishes it), and two ablations in the
-same run: the model without its intensity guard, and with the guard but without the
-moment fit's pair inflation.
+same run: the model without its intensity guard, with the guard but without the moment
+fit's pair inflation, and without the unanimity rule (``unanimous_weight=0``: the same
+learned state, predicting with the model alone where all votes agree).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -30,6 +32,7 @@ __all__ = ["bench_shapes"]
 GUARDED = "OnlineLabelModel"
 UNGUARDED = "OnlineLabelModel without intensity guard"
 UNINFLATED = "OnlineLabelModel without pair inflation"
+UNHEDGED = "OnlineLabelModel without the unanimity rule"
 MV = "MajorityVote"
 RANDOM_MV = "majority vote, random ties"
 
@@ -39,6 +42,21 @@ class _Unguarded(OnlineLabelModel):
 
     def _cofiring(self) -> float:
         return 0.0
+
+
+def without_unanimity(model: OnlineLabelModel) -> OnlineLabelModel:
+    """Copy a learned ``model`` to predict with ``unanimous_weight=0`` (the ablation).
+
+    Examples
+    --------
+    >>> m = OnlineLabelModel(2)
+    >>> m.learn_many([[1, -1], [1, 0]], ["a@1", "b@1"])
+    >>> (without_unanimity(m).unanimous_weight, m.unanimous_weight)
+    (0.0, 0.5)
+    """
+    out = copy.deepcopy(model)
+    out.unanimous_weight = 0.0
+    return out
 
 
 class _Uninflated(OnlineLabelModel):
@@ -101,7 +119,8 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
     Examples
     --------
     >>> r = bench_shapes(seeds=[3])
-    >>> sorted(r["streams"][0]["models"]) == sorted([GUARDED, UNGUARDED, UNINFLATED, MV, RANDOM_MV])
+    >>> names = [GUARDED, UNGUARDED, UNINFLATED, UNHEDGED, MV, RANDOM_MV]
+    >>> sorted(r["streams"][0]["models"]) == sorted(names)
     True
     >>> r["summary"]["all"]["vs " + MV]["accuracy"]["below_by_0.1_points"] in (0, 1)
     True
@@ -125,6 +144,12 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
             secs = time.perf_counter() - t0
             scores = _scores(model.predict_many(s.L[n:], s.lf_ids), y, k)
             row["models"][name] = {**scores, "learn_seconds": secs}
+        unhedged = without_unanimity(models[GUARDED])
+        scores = _scores(unhedged.predict_many(s.L[n:], s.lf_ids), y, k)
+        row["models"][UNHEDGED] = {
+            **scores,
+            "learn_seconds": row["models"][GUARDED]["learn_seconds"],
+        }
         row["models"][RANDOM_MV] = {
             **_scores(snorkel_random_tie_break(vote_counts(s.L[n:], k)), y, k),
             "learn_seconds": None,
@@ -138,7 +163,8 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
         groups[f"intensity {var:g}"] = [r for r in streams if r["settings"]["intensity"] == var]
     summary = {
         name: {
-            f"vs {base}": _summary(rows, base) for base in (MV, RANDOM_MV, UNGUARDED, UNINFLATED)
+            f"vs {base}": _summary(rows, base)
+            for base in (MV, RANDOM_MV, UNGUARDED, UNINFLATED, UNHEDGED)
         }
         for name, rows in groups.items()
     }

@@ -198,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="fraud only: prior_weight of the three pipelines' label models; default: 1",
     )
     dr.add_argument(
+        "--unanimous-weight",
+        type=_unit_interval,
+        default=0.0,
+        metavar="U",
+        help="fraud only: unanimous_weight of the three pipelines' label models; default: 0",
+    )
+    dr.add_argument(
         "--no-forget-on-drift",
         dest="forget_on_drift",
         action="store_false",
@@ -564,6 +571,7 @@ def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
         n_events=args.events,
         seed=args.seed,
         prior_weight=args.prior_weight,
+        unanimous_weight=args.unanimous_weight,
         forget_on_drift=args.forget_on_drift,
     )
 

@@ -28,6 +28,13 @@ and the moment fit takes every pair moment to be inflated by one fitted factor
 (``pair_inflation_``) instead of inventing a class under which every LF fires often (see
 ``_cofiring``, ``_inflation`` and ``docs/architecture.md``). It is off on streams without
 that sign.
+
+Where every LF that voted agrees on one class, the prediction is mixed with that verdict
+(``unanimous_weight``, half by default): the model weighs LFs that disagree and settles
+ties, but never overrules votes that all agree. The abstain-free form drops the evidence
+of the LFs that stayed silent, which on such an event points to the voted class, while the
+class balance still pulls away from it; on real keyword LFs, where the estimated balance is
+off, that pull overruled lone correct votes (see ``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -98,6 +105,11 @@ class OnlineLabelModel(BaseLabelModel):
         estimated balance in full (fewest errors when the model is right), 0 not at all
         (every class alike); 0.5 halves the log prior odds, which keeps a skewed
         stream's rare class (see ``docs/architecture.md``).
+    unanimous_weight
+        On an event whose votes (of LFs the model knows) all name one class c, the
+        posterior is ``(1 - w) p + w e_c``: the model's ``p`` mixed with that verdict. From
+        0.5 up, c is always the predicted class (majority vote's answer there); 0 is the
+        model alone.
 
     Attributes
     ----------
@@ -139,6 +151,7 @@ class OnlineLabelModel(BaseLabelModel):
         refit_every: int = 4096,
         gold_weight: float = 1.0,
         prior_weight: float = 0.5,
+        unanimous_weight: float = 0.5,
     ) -> None:
         self.cardinality = cardinality
         self.half_life = half_life
@@ -148,6 +161,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.refit_every = refit_every
         self.gold_weight = gold_weight
         self.prior_weight = prior_weight
+        self.unanimous_weight = unanimous_weight
 
     # ------------------------------------------------------------------ settings / state
     def _settings(self) -> dict[str, Any]:
@@ -160,6 +174,7 @@ class OnlineLabelModel(BaseLabelModel):
             "refit_every": self.refit_every,
             "gold_weight": self.gold_weight,
             "prior_weight": self.prior_weight,
+            "unanimous_weight": self.unanimous_weight,
         }
 
     def _check_settings(self) -> None:
@@ -184,6 +199,8 @@ class OnlineLabelModel(BaseLabelModel):
             )
         if not 0.0 <= self.prior_weight <= 1.0:
             raise ValueError(f"prior_weight must lie in [0, 1]; got {self.prior_weight!r}")
+        if not 0.0 <= self.unanimous_weight <= 1.0:
+            raise ValueError(f"unanimous_weight must lie in [0, 1]; got {self.unanimous_weight!r}")
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
 
@@ -1034,7 +1051,8 @@ class OnlineLabelModel(BaseLabelModel):
         """Posterior P(y | votes) per row; never changes the model.
 
         Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`. LFs the
-        model has not seen yet count as abstaining.
+        model has not seen yet count as abstaining. A row whose votes all name one class
+        is mixed with that verdict (``unanimous_weight``).
         """
         self._ensure_state()
         self._flush()
@@ -1056,7 +1074,19 @@ class OnlineLabelModel(BaseLabelModel):
         if self.intensity_weight_ > 0.0:
             votes = np.bincount(r, minlength=n)
             ll -= votes[:, None] * self._norm(self._fire[cols])[None, :]
-        return _softmax(ll)
+        return self._defer_unanimous(_softmax(ll), r, sub[r, c])
+
+    def _defer_unanimous(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
+        """Mix each row of ``P`` whose votes ``v`` (in rows ``r``) all agree with that class."""
+        u = self.unanimous_weight
+        if u <= 0.0 or len(r) == 0:
+            return P
+        n, k = P.shape
+        named = np.bincount(r * k + v, minlength=n * k).reshape(n, k) > 0
+        rows = np.flatnonzero(named.sum(axis=1) == 1)
+        P[rows] *= 1.0 - u
+        P[rows, named[rows].argmax(axis=1)] += u
+        return P
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
         """Posterior P(y | votes) of one event; the matching row of the batch form."""
@@ -1079,6 +1109,7 @@ class OnlineLabelModel(BaseLabelModel):
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
         since = 0
         fired = 0
+        named = -1  # the class every vote so far named; -2 once two differ
         for i, v in votes.items():
             if v == -1:
                 continue
@@ -1098,6 +1129,7 @@ class OnlineLabelModel(BaseLabelModel):
                 p = [q * (a + s * b) / (d + s) for q, a, b, d in zip(p, num, pri, den, strict=True)]
             since += 1
             fired += 1
+            named = v if named in (-1, v) else -2
             if since == 8:  # a factor is > 1e-30 even for rare votes of long-lived LFs
                 z = sum(p)
                 p = [q / z for q in p]
@@ -1111,6 +1143,11 @@ class OnlineLabelModel(BaseLabelModel):
             top = max(lp)
             p = [math.exp(x - top) for x in lp]
         z = sum(p)
+        u = self.unanimous_weight
+        if named >= 0 and u > 0.0:
+            out = [(1.0 - u) * q / z for q in p]
+            out[named] += u
+            return np.array(out)
         return np.array([q / z for q in p])
 
     def _norm_of(self, votes: Mapping[str, int]) -> list[float]:

@@ -455,8 +455,8 @@ class Labeler:
         which the merge sums); labels are computed with ``params`` while it knows every LF
         of the current set, else (an LF set newer than the params) with :attr:`model`.
         None goes back to :attr:`model`. Returns whether ``params`` were taken. ``params``
-        predict with this labeler's ``model.prior_weight`` (a setting of the worker, not
-        of the statistics the merge sums).
+        predict with this labeler's ``model.prior_weight`` and ``unanimous_weight``
+        (settings of the worker, not of the statistics the merge sums).
 
         Raises
         ------
@@ -470,6 +470,7 @@ class Labeler:
             )
         if params is not None:
             params.prior_weight = self.model.prior_weight
+            params.unanimous_weight = self.model.unanimous_weight
         self.serving = params
         return params is not None
 

@@ -701,10 +701,12 @@ class LabelerHandler:
                 cardinality=lfset.cardinality,
                 half_life=settings.half_life,
                 prior_weight=settings.prior_weight,
+                unanimous_weight=settings.unanimous_weight,
             )
         else:
-            # A prediction setting, not a statistic: a restored model takes the worker's.
+            # Prediction settings, not statistics: a restored model takes the worker's.
             model.prior_weight = settings.prior_weight
+            model.unanimous_weight = settings.unanimous_weight
         labeler = Labeler(
             lfset,
             model,

@@ -73,6 +73,11 @@ class StreamSettings(BaseModel):
         ``OnlineLabelModel``): 1 makes the fewest label errors when the model is right
         (the fraud loop's setting in ``bench drift``), 0.5 keeps more of a skewed
         stream's rare class. Applied to a restored snapshot and to merged parameters too.
+    unanimous_weight : float, default=0.5
+        How much of the verdict of votes that all agree is mixed into the label model's
+        posterior (0 to 1; see ``OnlineLabelModel``): from 0.5 up such votes are never
+        overruled (majority vote's answer there); 0 lets the model overrule them (the
+        fraud loop's setting in ``bench drift``). Applied like ``prior_weight``.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
@@ -218,6 +223,7 @@ class StreamSettings(BaseModel):
     lfset_file: Path | None = None
     half_life: float = Field(default=50_000.0, ge=1, allow_inf_nan=False)
     prior_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+    unanimous_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     feedback_cache: int = Field(default=100_000, ge=0)
     max_event_bytes: int = Field(default=64_000, ge=1)
     lf_quarantine_threshold: float = Field(default=0.5, ge=0, le=1)
