@@ -107,9 +107,10 @@ class OnlineLabelModel(BaseLabelModel):
         stream's rare class (see ``docs/architecture.md``).
     unanimous_weight
         On an event whose votes (of LFs the model knows) all name one class c, the
-        posterior is ``(1 - w) p + w e_c``: the model's ``p`` mixed with that verdict. From
-        0.5 up, c is always the predicted class (majority vote's answer there); 0 is the
-        model alone.
+        posterior is ``(1 - u) p + u e_c``: the model's ``p`` mixed with that verdict. From
+        0.5 up, c is always the predicted class (majority vote's answer there) and the
+        confidence in it at least ``u``; 0 is the model alone. A prediction setting: the
+        statistics, learning and ``merge`` do not depend on it.
 
     Attributes
     ----------
