@@ -62,7 +62,7 @@ def without_unanimity(model: OnlineLabelModel) -> OnlineLabelModel:
 class _Uninflated(OnlineLabelModel):
     """The model whose guarded moment fit assumes no pair inflation (the guard's first form)."""
 
-    def _inflation(self, mu: Any, Ow: Any, w: Any) -> float:
+    def _inflation(self, mu: Any, OB: Any, A: Any, w: Any) -> float:
         return 1.0
 
 

@@ -594,12 +594,17 @@ class OnlineLabelModel(BaseLabelModel):
             pp = np.outer(pi, pi)[None]
             off = ~np.eye(k, dtype=bool)[None]
             inflation = 1.0
-            for _ in range(iters):
-                B = mu * pi[None, None, :]  # (m, u, y)
-                S = (Ow @ B.reshape(m * k, k)).reshape(m, k, k) / inflation
-                A = np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
+            for sweep in range(iters):
+                OB, A = self._pair_terms(mu, Ow)
+                if guard > 0.0 and sweep > 0:
+                    # Fitted to the current ``mu`` from the products this sweep needs anyway.
+                    inflation = 1.0 + guard * (self._inflation(mu, OB, A, w) - 1.0)
                 G = (w @ A).reshape(m, k, k)  # sum_{i != j} w_ij B_i^T B_i
-                S = S + wf * rates * pi[None, None, :] + ridge * mu0 * rw[None, None, :]
+                S = (
+                    OB / inflation
+                    + wf * rates * pi[None, None, :]
+                    + ridge * mu0 * rw[None, None, :]
+                )
                 G = G + wf * pp + eye
                 new = np.linalg.solve(G, S.transpose(0, 2, 1)).transpose(0, 2, 1)
                 new = np.clip(new, _EPS, 1.0)
@@ -609,12 +614,13 @@ class OnlineLabelModel(BaseLabelModel):
                 new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
                 step = 0.5 * (new - mu)
                 mu = mu + step
-                if guard > 0.0:
-                    inflation = 1.0 + guard * (self._inflation(mu, Ow, w) - 1.0)
                 # Warm-started refits usually converge in a few sweeps (the canonical
                 # order keeps this test the same for the same statistics).
                 if np.abs(step).max() < 1e-7:
                     break
+            if guard > 0.0:  # the factor of the final ``mu``, as reported
+                OB, A = self._pair_terms(mu, Ow)
+                inflation = 1.0 + guard * (self._inflation(mu, OB, A, w) - 1.0)
             mu = mu[np.argsort(order)]
             self.pair_inflation_ = inflation
         self._set_fit(np.asarray(mu))
@@ -624,20 +630,26 @@ class OnlineLabelModel(BaseLabelModel):
         if iters:
             self.n_fits_ += 1
 
-    def _inflation(self, mu: _F, Ow: _F, w: _F) -> float:
+    def _pair_terms(self, mu: _F, Ow: _F) -> tuple[_F, _F]:
+        """``Ow B`` (m, k, k) and ``B_i^T B_i`` (m, k * k), ``B = mu diag(pi)``, of one sweep."""
+        m, k = mu.shape[0], self.cardinality
+        B = mu * self._pi_fit[None, None, :]  # (m, u, y)
+        OB = (Ow @ B.reshape(m * k, k)).reshape(m, k, k)
+        return OB, np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
+
+    def _inflation(self, mu: _F, OB: _F, A: _F, w: _F) -> float:
         """Least-squares factor between the pair moments and those ``mu`` predicts.
 
         ``argmin_c sum_{i != j} w_ij |O_ij / w_ij - c E_ij|^2`` with ``E_ij = mu_i diag(pi)
-        mu_j^T`` (``Ow`` = ``O_ij`` weighted as in the fit), clipped to
-        ``[1, _MAX_INFLATION]``: an intensity only adds co-firing. Computed from (m, k, k)
-        products, never the (m k, m k) model matrix.
+        mu_j^T``, clipped to ``[1, _MAX_INFLATION]``: an intensity only adds co-firing.
+        Read from the sweep's own products (``OB`` = the weighted pair moments times
+        ``mu diag(pi)``, ``A`` = ``B_i^T B_i``; see ``_pair_terms``), never the (m k, m k)
+        model matrix.
         """
         m, k = mu.shape[0], self.cardinality
-        B = mu * self._pi_fit[None, None, :]
-        num = float(((Ow @ mu.reshape(m * k, k)) * B.reshape(m * k, k)).sum())
-        BB = np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
+        num = float((OB * mu).sum())
         MM = np.einsum("iuy,iuz->iyz", mu, mu).reshape(m, k * k)
-        den = float((BB * (w @ MM)).sum())
+        den = float((A * (w @ MM)).sum())
         if den <= 0.0:
             return 1.0
         return min(_MAX_INFLATION, max(1.0, num / den))
