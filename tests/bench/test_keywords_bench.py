@@ -10,7 +10,7 @@ import pytest
 
 from streamlabel.bench import bench_keywords
 from streamlabel.bench._keywords import LINK, MV, OURS, RANDOM_MV, choose_keywords, comment_words
-from streamlabel.bench._shapes import UNGUARDED, UNHEDGED, UNINFLATED
+from streamlabel.bench._shapes import ALL_PAIRS, UNGUARDED, UNHEDGED, UNINFLATED, UNRESTARTED
 from streamlabel.cli import main
 
 
@@ -42,19 +42,25 @@ def test_one_setting_on_the_real_videos(youtube_dir: Path) -> None:
     for f in folds:
         assert 0.49 < f["spam_share"] < 0.53
         assert 0.0 < f["coverage"] < 1.0 and 10 <= f["n_lfs"] <= 30
-        assert set(f["models"]) == {OURS, UNGUARDED, UNINFLATED, UNHEDGED, MV, RANDOM_MV}
+        ablations = {UNGUARDED, UNINFLATED, UNRESTARTED, ALL_PAIRS, UNHEDGED}
+        assert set(f["models"]) == {OURS, MV, RANDOM_MV} | ablations
         if f["cofiring_ratio"] < 1.0:  # the guard off: the ablations are the same model
             assert f["models"][UNGUARDED]["accuracy"] == f["models"][OURS]["accuracy"]
     # The unanimity rule on real LFs: without it the class balance (estimated at 0.56-0.90
     # spam, truly 0.50-0.52) overrules lone correct votes. Measured on covered comments: with
-    # it +0.2 to +10.4 points per fold (0.769 on average, without 0.742; majority vote
-    # 0.795, 14 points ahead on the fold chosen on Psy, whose ham words mislead).
+    # it +0.2 to +10.2 points per fold (0.798 on average, without 0.772; majority vote
+    # 0.795).
     for f in folds:
         assert f["models"][OURS]["covered_accuracy"] >= f["models"][UNHEDGED]["covered_accuracy"]
     cov = {
         n: np.mean([f["models"][n]["covered_accuracy"] for f in folds]) for n in (OURS, UNHEDGED)
     }
     assert cov[OURS] > cov[UNHEDGED] + 0.02
+    # The fold chosen on Psy, whose ham word "this" comes mostly in "check this out": fitted
+    # with its pairs with the spam words, it made "out" uninformative (covered 0.728); left
+    # out as unexplained, 0.871 (majority vote 0.869).
+    psy = folds[0]["models"]
+    assert psy[ALL_PAIRS]["covered_accuracy"] < psy[OURS]["covered_accuracy"] - 0.1
     acc = [f["models"][OURS]["accuracy"] - f["models"][MV]["accuracy"] for f in folds]
     vs = r["summary"][f"{OURS} vs {MV}"]["accuracy"]
     assert vs["mean_points"] == pytest.approx(100 * np.mean(acc))
@@ -74,4 +80,4 @@ def test_cli_json_and_a_clear_error_without_data(
     assert main(["bench", "keywords", "--data", str(youtube_dir), "--no-peers"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "accuracy (on covered comments)"
-    assert out[-1].startswith("majority vote, random ties: ") and len(out) == 2 + 12 + 2 + 5
+    assert out[-1].startswith("majority vote, random ties: ") and len(out) == 2 + 12 + 2 + 7

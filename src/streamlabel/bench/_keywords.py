@@ -17,8 +17,9 @@ folds, and per fold; plus, over all folds and settings, each model's accuracy an
 accuracy minus :class:`~streamlabel.labelmodel.MajorityVote`'s (mean, worst, folds more
 than 0.1 point below). Snorkel's ``LabelModel`` (500 epochs, on the same rows) runs beside
 when installed; majority vote with random ties (Snorkel's tie-break, as WRENCH publishes
-it) too, and the three ablations of ``bench shapes`` (the model without its intensity
-guard, with it but without the pair inflation, and without the unanimity rule). A comment
+it) too, and the ablations of ``bench shapes`` (the model without its intensity guard,
+with it but without the pair inflation, without the moment fit's restarts, fitting every
+pair of LFs, and without the unanimity rule). A comment
 no LF voted on gets the class prior from our models (a required property) and a coin from
 majority vote with random ties, so on the uncovered comments, most of them ham, every
 model but the last puts all in one class. The truth is near 50/50 spam on every fold (0.50-0.52).
@@ -39,11 +40,15 @@ from numpy.typing import NDArray
 from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores, _snorkel_fit_predict
 from streamlabel.bench._shapes import (
+    ALL_PAIRS,
     UNGUARDED,
     UNHEDGED,
     UNINFLATED,
+    UNRESTARTED,
+    _AllPairs,
     _Unguarded,
     _Uninflated,
+    _Unrestarted,
     gap_points,
     without_unanimity,
 )
@@ -195,6 +200,8 @@ def bench_keywords(
                 (OURS, ours),
                 (UNGUARDED, _Unguarded(2)),
                 (UNINFLATED, _Uninflated(2)),
+                (UNRESTARTED, _Unrestarted(2)),
+                (ALL_PAIRS, _AllPairs(2)),
                 (MV, MajorityVote(2)),
             )
             for name, model in models:

@@ -7,10 +7,12 @@ quality of LFs, copies, a per-event firing intensity): learn on its first part (
 500, in order, no gold), predict the last 3,000 events. Reported per stream and summed up
 per intensity: the differences of :class:`~streamlabel.labelmodel.OnlineLabelModel` to
 :class:`~streamlabel.labelmodel.MajorityVote` (ties by its prior) and to majority vote
-with random ties (Snorkel's tie-break, as WRENCH publishes it), and two ablations in the
-same run: the model without its intensity guard, with the guard but without the moment
-fit's pair inflation, and without the unanimity rule (``unanimous_weight=0``: the same
-learned state, predicting with the model alone where all votes agree).
+with random ties (Snorkel's tie-break, as WRENCH publishes it), and ablations in the same
+run: the model without its intensity guard, with the guard but without the moment fit's
+pair inflation, without the moment fit's restarts from the prior, fitting every pair of
+LFs (none left out as unexplained), and without the unanimity rule
+(``unanimous_weight=0``: the same learned state, predicting with the model alone where
+all votes agree).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores
@@ -33,6 +36,8 @@ GUARDED = "OnlineLabelModel"
 UNGUARDED = "OnlineLabelModel without intensity guard"
 UNINFLATED = "OnlineLabelModel without pair inflation"
 UNHEDGED = "OnlineLabelModel without the unanimity rule"
+UNRESTARTED = "OnlineLabelModel without restarts"
+ALL_PAIRS = "OnlineLabelModel fitting every pair"
 MV = "MajorityVote"
 RANDOM_MV = "majority vote, random ties"
 
@@ -42,6 +47,20 @@ class _Unguarded(OnlineLabelModel):
 
     def _cofiring(self) -> float:
         return 0.0
+
+
+class _Unrestarted(OnlineLabelModel):
+    """The model whose refits only ever start from the previous fit (before the ninth session)."""
+
+    def _restart_due(self) -> bool:
+        return False
+
+
+class _AllPairs(OnlineLabelModel):
+    """The model whose moment fit keeps the pairs no fit of it explains."""
+
+    def _unexplained(self, order: NDArray[np.intp]) -> NDArray[np.bool_]:
+        return np.zeros((len(order), len(order)), dtype=bool)
 
 
 def without_unanimity(model: OnlineLabelModel) -> OnlineLabelModel:
@@ -119,7 +138,7 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
     Examples
     --------
     >>> r = bench_shapes(seeds=[3])
-    >>> names = [GUARDED, UNGUARDED, UNINFLATED, UNHEDGED, MV, RANDOM_MV]
+    >>> names = [GUARDED, UNGUARDED, UNINFLATED, UNRESTARTED, ALL_PAIRS, UNHEDGED, MV, RANDOM_MV]
     >>> sorted(r["streams"][0]["models"]) == sorted(names)
     True
     >>> r["summary"]["all"]["vs " + MV]["accuracy"]["below_by_0.1_points"] in (0, 1)
@@ -135,6 +154,8 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
             GUARDED: OnlineLabelModel(k),
             UNGUARDED: _Unguarded(k),
             UNINFLATED: _Uninflated(k),
+            UNRESTARTED: _Unrestarted(k),
+            ALL_PAIRS: _AllPairs(k),
             MV: MajorityVote(k),
         }
         for name, model in models.items():
@@ -164,7 +185,7 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
     summary = {
         name: {
             f"vs {base}": _summary(rows, base)
-            for base in (MV, RANDOM_MV, UNGUARDED, UNINFLATED, UNHEDGED)
+            for base in (MV, RANDOM_MV, UNGUARDED, UNINFLATED, UNRESTARTED, ALL_PAIRS, UNHEDGED)
         }
         for name, rows in groups.items()
     }

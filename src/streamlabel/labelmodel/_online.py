@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -67,6 +67,27 @@ _COFIRE_SPAN = 0.25
 # of variance 3 gives 4); it keeps a fit on a handful of pairs from explaining everything
 # as intensity.
 _MAX_INFLATION = 50.0
+# A pair of LFs is left out of the moment fit when its co-firing lies this many standard
+# deviations (Poisson, in decayed events) on the side of chance no fit can reach, and, for
+# LFs voting different classes, at least ``_UNEXPLAINED_LIFT`` times chance (below that,
+# a per-event intensity the guard missed explains it as well; see ``_unexplained``).
+_UNEXPLAINED_Z = 3.0
+_UNEXPLAINED_LIFT = 1.5
+
+
+class _MomentProblem(NamedTuple):
+    """The least-squares problem of one moment fit, LFs in canonical order."""
+
+    Ow: _F  # (m k, m k) pair moments times the pair weights
+    w: _F  # (m, m) pair weights (0 on the diagonal and for pairs left out)
+    const: float  # sum_ij w_ij |O_ij|^2: the objective's constant, for fits of different c
+    wf: _F  # (m,) weights of the first moments
+    rates: _F  # (m, v) vote rates
+    pi: _F  # (y,) the class balance the fit assumes
+    mu0: _F  # (m, v, y) the prior table: the ridge's target
+    ridge: float
+    rw: _F  # (y,) per-class scale of the ridge
+    guard: float  # weight of the intensity guard
 
 
 def _softmax(ll: _F) -> _F:
@@ -124,6 +145,10 @@ class OnlineLabelModel(BaseLabelModel):
         At the latest fit: how many times more often pairs of LFs fire together than
         conditional independence given the class allows, as fitted with the moments
         (``E[s^2] / E[s]^2`` of a per-event intensity ``s``); 1 while the guard is off.
+    unexplained_pairs_ : int
+        At the latest fit: pairs of LFs left out of it because their co-firing lies on
+        the side of chance no fit of the model reaches (two classes only; see
+        ``docs/architecture.md``).
 
     Examples
     --------
@@ -218,6 +243,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._scale = 1.0
         self.n_events_ = 0  # undecayed count of events learned (drives the refit schedule)
         self.n_fits_ = 0  # completed moment fits
+        self._last_restart = 0  # ``n_events_`` at the latest fit started from the prior
         self._revision = 0  # every change of the statistics (learn, gold, LFs in or out)
         self._t = 0.0  # decayed number of events
         self._T = np.zeros(0)  # (m,) decayed events each LF was present for
@@ -236,6 +262,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.cofiring_ratio_ = 0.0
         self.intensity_weight_ = 0.0
         self.pair_inflation_ = 1.0
+        self.unexplained_pairs_ = 0
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k
         self._C = np.zeros(k)  # (y,) expected class counts
@@ -549,7 +576,14 @@ class OnlineLabelModel(BaseLabelModel):
         pair moments are modelled as ``c`` times those of conditional independence, ``c``
         (:attr:`pair_inflation_`) fitted in the same sweeps: a per-event intensity ``s``
         (mean 1) multiplies every pair's co-firing by ``E[s^2]``, and a fit without ``c``
-        explains that excess with classes under which every LF fires often.
+        explains that excess with classes under which every LF fires often. Pairs no fit
+        of the model can explain are left out (``_unexplained``). A refit runs twice, from
+        the previous fit and from the prior, and keeps the fit of the lower least-squares
+        objective: a warm start alone stays in the basin of fits made on earlier, fewer
+        events (or before the guard switched on) after the statistics have left it. The
+        restart runs once the events have doubled, or a half-life has passed, since the
+        last one: early refits all restart, and a long stream pays for a second fit on
+        a few refits only.
         """
         self._flush()
         m = len(self.lf_ids_)
@@ -558,77 +592,129 @@ class OnlineLabelModel(BaseLabelModel):
         # The guard reads the moments only, so it is measured before the fit it steers.
         self.cofiring_ratio_ = self._cofiring()
         ratio = (self.cofiring_ratio_ - _COFIRE_FREE) / _COFIRE_SPAN
-        self.intensity_weight_ = guard = float(min(1.0, max(0.0, ratio)))
+        self.intensity_weight_ = float(min(1.0, max(0.0, ratio)))
         if m == 0:
             self._set_fit(np.zeros((0, k, k)))
             return
         cols = np.arange(m)
         pri = self._prior_table(cols)  # (m, v, y): the ridge target, then frozen below
-        mu0 = pri
-        mu = np.where(self._mu > 0, self._mu, mu0)
+        mu = np.where(self._mu > 0, self._mu, pri)
         if iters:
             # Fit in a canonical LF order (sorted ids): the same statistics in another
             # column order then give the same fit to the bit, even where the solve is
             # ill-conditioned (classes no LF has voted yet are interchangeable).
             order = self._canonical_order()
-            vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
-            mu0, mu = mu0[order], mu[order]
-            t = max(self._t, 1e-300)
-            tt = self._TT[np.ix_(order, order)]
-            # Pair weight: the fraction of events both LFs were present for; the pair
-            # moment itself is normalised by that co-presence.
-            w = tt / t
-            np.fill_diagonal(w, 0.0)
-            scale = np.where(tt > 0, w / np.where(tt > 0, tt, 1.0), 0.0)
-            Ow = self._O[np.ix_(vorder, vorder)] * np.repeat(np.repeat(scale, k, axis=0), k, axis=1)
-            T, Fv = self._T[order], self._Fv[order]
-            wf = (T / t)[:, None, None]
-            rates = (Fv / np.maximum(T, 1e-300)[:, None])[:, :, None]
-            pi = self._pi_fit
-            ridge = self.prior_strength
-            # The ridge per class is scaled by (k pi_y)^2 as the class's pair terms are
-            # (``B = mu * pi``): otherwise it outweighs the data of a small class and pins
-            # its ``mu`` to the prior (identical to a plain ridge at a uniform balance).
-            rw = (k * pi) ** 2
-            eye = ridge * np.diag(rw)[None]
-            pp = np.outer(pi, pi)[None]
-            off = ~np.eye(k, dtype=bool)[None]
-            inflation = 1.0
-            for sweep in range(iters):
-                OB, A = self._pair_terms(mu, Ow)
-                if guard > 0.0 and sweep > 0:
-                    # Fitted to the current ``mu`` from the products this sweep needs anyway.
-                    inflation = 1.0 + guard * (self._inflation(mu, OB, A, w) - 1.0)
-                G = (w @ A).reshape(m, k, k)  # sum_{i != j} w_ij B_i^T B_i
-                S = (
-                    OB / inflation
-                    + wf * rates * pi[None, None, :]
-                    + ridge * mu0 * rw[None, None, :]
-                )
-                G = G + wf * pp + eye
-                new = np.linalg.solve(G, S.transpose(0, 2, 1)).transpose(0, 2, 1)
-                new = np.clip(new, _EPS, 1.0)
-                # Symmetry breaking: an LF never votes v more often when the class is not
-                # v than when it is (no LF is modelled as flipped).
-                new = np.where(off, np.minimum(new, np.einsum("jvv->jv", new)[:, :, None]), new)
-                new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
-                step = 0.5 * (new - mu)
-                mu = mu + step
-                # Warm-started refits usually converge in a few sweeps (the canonical
-                # order keeps this test the same for the same statistics).
-                if np.abs(step).max() < 1e-7:
-                    break
-            if guard > 0.0:  # the factor of the final ``mu``, as reported
-                OB, A = self._pair_terms(mu, Ow)
-                inflation = 1.0 + guard * (self._inflation(mu, OB, A, w) - 1.0)
-            mu = mu[np.argsort(order)]
-            self.pair_inflation_ = inflation
+            problem = self._moment_problem(order, pri[order])
+            fits = [self._als(problem, mu[order], iters)]
+            if not (self._mu > 0).any():  # no previous fit: that was the prior
+                self._last_restart = self.n_events_
+            elif self._restart_due():
+                fits.append(self._als(problem, pri[order], iters))
+                self._last_restart = self.n_events_
+            best = min(fits, key=lambda fit: fit[2])  # the warm start wins ties
+            mu = best[0][np.argsort(order)]
+            self.pair_inflation_ = best[1]
         self._set_fit(np.asarray(mu))
         self._freeze_balance()
         self._set_prior(pri)
         self._set_fire(self._firing(np.arange(m)))
         if iters:
             self.n_fits_ += 1
+
+    def _restart_due(self) -> bool:
+        """Whether this refit also starts from the prior (see ``_fit_moments``).
+
+        Yes once the events have doubled or a half-life has passed since the last
+        restart: half the statistics (or more) are new, and their best fit may lie in
+        another basin than the warm start's.
+        """
+        n, last = self.n_events_, self._last_restart
+        return n >= 2 * last or (self.half_life is not None and n - last >= self.half_life)
+
+    def _moment_problem(self, order: NDArray[np.intp], mu0: _F) -> _MomentProblem:
+        """Collect the least-squares problem of the moment fit, LFs in ``order``."""
+        k = self.cardinality
+        vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
+        t = max(self._t, 1e-300)
+        unexplained = self._unexplained(order)
+        self.unexplained_pairs_ = int(unexplained.sum()) // 2
+        tt = np.where(unexplained, 0.0, self._TT[np.ix_(order, order)])
+        # Pair weight: the fraction of events both LFs were present for; the pair moment
+        # itself is normalised by that co-presence.
+        w = tt / t
+        np.fill_diagonal(w, 0.0)
+        inv = np.where(tt > 0, 1.0 / np.where(tt > 0, tt, 1.0), 0.0)
+        np.fill_diagonal(inv, 0.0)
+        Oh = self._O[np.ix_(vorder, vorder)] * np.repeat(np.repeat(inv, k, axis=0), k, axis=1)
+        Ow = Oh * np.repeat(np.repeat(w, k, axis=0), k, axis=1)
+        T, Fv = self._T[order], self._Fv[order]
+        pi = self._pi_fit
+        return _MomentProblem(
+            Ow=Ow,
+            w=w,
+            const=float((Ow * Oh).sum()),
+            wf=T / t,
+            rates=Fv / np.maximum(T, 1e-300)[:, None],
+            pi=pi,
+            mu0=mu0,
+            ridge=self.prior_strength,
+            # The ridge per class is scaled by (k pi_y)^2 as the class's pair terms are
+            # (``B = mu * pi``): otherwise it outweighs the data of a small class and pins
+            # its ``mu`` to the prior (identical to a plain ridge at a uniform balance).
+            rw=(k * pi) ** 2,
+            guard=self.intensity_weight_,
+        )
+
+    def _als(self, prob: _MomentProblem, mu: _F, iters: int) -> tuple[_F, float, float]:
+        """Run the damped ALS from ``mu``; return the fit, its inflation and objective."""
+        m, k = mu.shape[0], self.cardinality
+        pi, ridge, rw, guard = prob.pi, prob.ridge, prob.rw, prob.guard
+        wf = prob.wf[:, None, None]
+        rates = prob.rates[:, :, None]
+        eye = ridge * np.diag(rw)[None]
+        pp = np.outer(pi, pi)[None]
+        off = ~np.eye(k, dtype=bool)[None]
+        inflation = 1.0
+        for sweep in range(iters):
+            OB, A = self._pair_terms(mu, prob.Ow)
+            if guard > 0.0 and sweep > 0:
+                # Fitted to the current ``mu`` from the products this sweep needs anyway.
+                inflation = 1.0 + guard * (self._inflation(mu, OB, A, prob.w) - 1.0)
+            G = (prob.w @ A).reshape(m, k, k)  # sum_{i != j} w_ij B_i^T B_i
+            S = OB / inflation + wf * rates * pi[None, None, :] + ridge * prob.mu0 * rw
+            G = G + wf * pp + eye
+            new = np.linalg.solve(G, S.transpose(0, 2, 1)).transpose(0, 2, 1)
+            new = np.clip(new, _EPS, 1.0)
+            # Symmetry breaking: an LF never votes v more often when the class is not v
+            # than when it is (no LF is modelled as flipped).
+            new = np.where(off, np.minimum(new, np.einsum("jvv->jv", new)[:, :, None]), new)
+            new = new / np.maximum(new.sum(axis=1, keepdims=True) / 0.999, 1.0)
+            step = 0.5 * (new - mu)
+            mu = mu + step
+            # Warm-started refits usually converge in a few sweeps (the canonical order
+            # keeps this test the same for the same statistics).
+            if np.abs(step).max() < 1e-7:
+                break
+        OB, A = self._pair_terms(mu, prob.Ow)
+        if guard > 0.0:  # the factor of the final ``mu``, as reported
+            inflation = 1.0 + guard * (self._inflation(mu, OB, A, prob.w) - 1.0)
+        return mu, inflation, self._objective(prob, mu, OB, A, inflation)
+
+    def _objective(self, prob: _MomentProblem, mu: _F, OB: _F, A: _F, inflation: float) -> float:
+        """Return the least-squares objective the ALS sweeps descend, at ``mu``.
+
+        ``sum_{i != j} w_ij |O_ij / (w_ij c) - mu_i diag(pi) mu_j^T|^2`` plus the first
+        moments' and the ridge's terms, expanded so that it reads the sweep's products
+        (see ``_inflation``) and never forms the (m k, m k) model matrix.
+        """
+        m, k = mu.shape[0], self.cardinality
+        MM = np.einsum("iuy,iuz->iyz", mu, mu).reshape(m, k * k)
+        c = inflation
+        cross, square = float((OB * mu).sum()), float((A * (prob.w @ MM)).sum())
+        pair = prob.const / c**2 - 2.0 * cross / c + square
+        first = float((prob.wf[:, None] * (prob.rates - mu @ prob.pi) ** 2).sum())
+        ridge = prob.ridge * float((((mu - prob.mu0) ** 2) * prob.rw).sum())
+        return pair + first + ridge
 
     def _pair_terms(self, mu: _F, Ow: _F) -> tuple[_F, _F]:
         """``Ow B`` (m, k, k) and ``B_i^T B_i`` (m, k * k), ``B = mu diag(pi)``, of one sweep."""
@@ -723,6 +809,45 @@ class OnlineLabelModel(BaseLabelModel):
         np.fill_diagonal(expected, 0.0)
         # Ten pseudo-pairs that never met: a few early co-firings are no evidence.
         return float(num / (expected.sum() + 10.0 * self._scale))
+
+    def _unexplained(self, order: NDArray[np.intp]) -> NDArray[np.bool_]:
+        """Pairs of LFs whose co-firing no fit of the model explains, (m, m) in ``order``.
+
+        With two classes and no LF modelled as flipped, conditional independence makes
+        two LFs that vote the same class fire together at least as often as chance, and
+        two that vote different classes at most as often (times the guard's inflation).
+        A pair far on the other side (two rules for two kinds of one class that never
+        meet; a word that votes ham but comes mostly in a spam phrase with a spam word)
+        is a dependence the model lacks, and fitting it anyway makes one of the two LFs
+        uninformative, usually the better one. Such pairs are left out of the fit; the
+        LFs keep their other pairs. With more classes a third class can put co-firing on
+        either side of chance, and no pair is left out.
+        """
+        m, k = len(order), self.cardinality
+        out = np.zeros((m, m), dtype=bool)
+        if k != 2 or m < 3 or self._t <= 0:
+            return out
+        pairs = self._O.reshape(m, k, m, k)[order][:, :, order]
+        tt = self._TT[np.ix_(order, order)]
+        rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
+        fire = rates.sum(axis=1)
+        agree = np.einsum("iuju->ij", pairs)
+        disagree = pairs.sum(axis=(1, 3)) - agree
+        e_agree = tt * (rates @ rates.T)
+        chance = tt * np.outer(fire, fire) - e_agree  # disagreeing co-firing by chance
+        # Disagreeing pairs are measured against the stream's own ratio: with a per-event
+        # intensity they all meet more often than chance.
+        e_disagree = max(1.0, self.cofiring_ratio_) * chance
+        s = self._scale  # the moments are in units of ``s`` events
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_agree = (agree - e_agree) / np.sqrt(e_agree * s)
+            z_disagree = (disagree - e_disagree) / np.sqrt(e_disagree * s)
+        out |= (e_agree > 0) & (z_agree < -_UNEXPLAINED_Z)
+        out |= (
+            (chance > 0) & (z_disagree > _UNEXPLAINED_Z) & (disagree > _UNEXPLAINED_LIFT * chance)
+        )
+        np.fill_diagonal(out, False)
+        return out
 
     def _firing(self, cols: NDArray[np.int64]) -> _F:
         """P(LF votes | y) of the prediction tables for the LFs in ``cols``, shape (m, y)."""
@@ -1278,9 +1403,11 @@ class OnlineLabelModel(BaseLabelModel):
             "n_fits": self.n_fits_,
             "revision": self._revision,
             "next_refit": self._next_refit,
+            "last_restart": self._last_restart,
             "cofiring_ratio": self.cofiring_ratio_,
             "intensity_weight": self.intensity_weight_,
             "pair_inflation": self.pair_inflation_,
+            "unexplained_pairs": self.unexplained_pairs_,
         }
 
     def _load_state(self, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -1293,6 +1420,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.n_fits_ = int(header["n_fits"])
         self._revision = int(header["revision"])
         self._next_refit = int(header["next_refit"])
+        self._last_restart = int(header.get("last_restart", 0))
         for key, attr in (
             ("T", "_T"),
             ("Fv", "_Fv"),
@@ -1326,6 +1454,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.cofiring_ratio_ = float(header.get("cofiring_ratio", 0.0))
         self.intensity_weight_ = float(header.get("intensity_weight", 0.0))
         self.pair_inflation_ = float(header.get("pair_inflation", 1.0))
+        self.unexplained_pairs_ = int(header.get("unexplained_pairs", 0))
         fire = arrays.get("fire")
         self._set_fire(self._firing(np.arange(m)) if fire is None else fire)
         if self._fire.shape != (m, k):
