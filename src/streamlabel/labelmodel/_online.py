@@ -89,9 +89,9 @@ _RESTART_GAIN = 0.01
 class _MomentProblem(NamedTuple):
     """The least-squares problem of one moment fit, LFs in canonical order."""
 
-    Ow: _F  # (m k, m k) pair moments times the pair weights
+    Ow: _F  # (m k, m k) pair moments Ohat (normalised by co-presence) times the pair weights
     w: _F  # (m, m) pair weights (0 on the diagonal and for pairs left out)
-    const: float  # sum_ij w_ij |O_ij|^2: the objective's constant, for fits of different c
+    const: float  # sum_ij w_ij |Ohat_ij|^2: the objective's constant, for fits of other c
     wf: _F  # (m,) weights of the first moments
     rates: _F  # (m, v) vote rates
     pi: _F  # (y,) the class balance the fit assumes
@@ -594,8 +594,7 @@ class OnlineLabelModel(BaseLabelModel):
         stays in the basin of fits made on earlier, fewer events (or before the guard
         switched on) after the statistics have left it. The restart runs once the events
         have doubled, or a half-life has passed, since the last one: early refits all
-        restart, and a long stream pays for a second fit on
-        a few refits only.
+        restart, and a long stream pays for a second fit on a few refits only.
         """
         self._flush()
         m = len(self.lf_ids_)
@@ -616,7 +615,9 @@ class OnlineLabelModel(BaseLabelModel):
             # column order then give the same fit to the bit, even where the solve is
             # ill-conditioned (classes no LF has voted yet are interchangeable).
             order = self._canonical_order()
-            problem = self._moment_problem(order, pri[order])
+            unexplained = self._unexplained(order)
+            self.unexplained_pairs_ = int(unexplained.sum()) // 2
+            problem = self._moment_problem(order, pri[order], unexplained)
             best = self._als(problem, mu[order], iters)
             if not (self._mu > 0).any():  # no previous fit: that was the prior
                 self._last_restart = self.n_events_
@@ -644,14 +645,18 @@ class OnlineLabelModel(BaseLabelModel):
         n, last = self.n_events_, self._last_restart
         return n >= 2 * last or (self.half_life is not None and n - last >= self.half_life)
 
-    def _moment_problem(self, order: NDArray[np.intp], mu0: _F) -> _MomentProblem:
-        """Collect the least-squares problem of the moment fit, LFs in ``order``."""
+    def _moment_problem(
+        self, order: NDArray[np.intp], mu0: _F, leave_out: NDArray[np.bool_]
+    ) -> _MomentProblem:
+        """Collect the least-squares problem of the moment fit, LFs in ``order``.
+
+        ``mu0`` is the prior table (the ridge's target), ``leave_out`` the (m, m) pairs the
+        fit ignores, both in ``order``.
+        """
         k = self.cardinality
         vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
         t = max(self._t, 1e-300)
-        unexplained = self._unexplained(order)
-        self.unexplained_pairs_ = int(unexplained.sum()) // 2
-        tt = np.where(unexplained, 0.0, self._TT[np.ix_(order, order)])
+        tt = np.where(leave_out, 0.0, self._TT[np.ix_(order, order)])
         # Pair weight: the fraction of events both LFs were present for; the pair moment
         # itself is normalised by that co-presence.
         w = tt / t
@@ -716,9 +721,10 @@ class OnlineLabelModel(BaseLabelModel):
     def _objective(self, prob: _MomentProblem, mu: _F, OB: _F, A: _F, inflation: float) -> float:
         """Return the least-squares objective the ALS sweeps descend, at ``mu``.
 
-        ``sum_{i != j} w_ij |O_ij / (w_ij c) - mu_i diag(pi) mu_j^T|^2`` plus the first
-        moments' and the ridge's terms, expanded so that it reads the sweep's products
-        (see ``_inflation``) and never forms the (m k, m k) model matrix.
+        ``sum_{i != j} w_ij |Ohat_ij / c - mu_i diag(pi) mu_j^T|^2`` (``Ohat`` the pair
+        moments normalised by co-presence, ``c`` the inflation) plus the first moments' and
+        the ridge's terms, expanded so that it reads the sweep's products (see
+        ``_inflation``) and never forms the (m k, m k) model matrix.
         """
         m, k = mu.shape[0], self.cardinality
         MM = np.einsum("iuy,iuz->iyz", mu, mu).reshape(m, k * k)
