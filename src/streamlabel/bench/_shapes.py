@@ -45,7 +45,7 @@ RANDOM_MV = "majority vote, random ties"
 class _Unguarded(OnlineLabelModel):
     """The model with its intensity guard off: the co-firing is never measured."""
 
-    def _cofiring(self) -> float:
+    def _cofiring(self, counts: Any) -> float:
         return 0.0
 
 
@@ -59,8 +59,9 @@ class _Unrestarted(OnlineLabelModel):
 class _AllPairs(OnlineLabelModel):
     """The model whose moment fit keeps the pairs no fit of it explains."""
 
-    def _unexplained(self, order: NDArray[np.intp]) -> NDArray[np.bool_]:
-        return np.zeros((len(order), len(order)), dtype=bool)
+    def _unexplained(self, counts: Any) -> NDArray[np.bool_]:
+        m = len(counts.tt)
+        return np.zeros((m, m), dtype=bool)
 
 
 def without_unanimity(model: OnlineLabelModel) -> OnlineLabelModel:

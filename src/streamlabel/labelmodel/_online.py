@@ -101,6 +101,20 @@ class _MomentProblem(NamedTuple):
     guard: float  # weight of the intensity guard
 
 
+class _PairCounts(NamedTuple):
+    """The pair moments in canonical LF order, read once per fit.
+
+    The intensity guard, the pair test and the moment fit all read them.
+    """
+
+    votes: _F  # (m k, m k) decayed pair vote counts
+    tt: _F  # (m, m) decayed co-presence
+    agree: _F  # (m, m) co-firings voting the same class
+    disagree: _F  # (m, m) co-firings voting different classes
+    e_agree: _F  # (m, m) the same-class co-firings chance gives (independent LFs)
+    chance: _F  # (m, m) the different-class co-firings chance gives
+
+
 def _softmax(ll: _F) -> _F:
     ll = ll - ll.max(axis=1, keepdims=True)
     p = np.exp(ll)
@@ -600,8 +614,13 @@ class OnlineLabelModel(BaseLabelModel):
         m = len(self.lf_ids_)
         k = self.cardinality
         self._pi_fit = self._fit_balance()
+        # Fit in a canonical LF order (sorted ids): the same statistics in another column
+        # order then give the same fit to the bit, even where the solve is ill-conditioned
+        # (classes no LF has voted yet are interchangeable).
+        order = self._canonical_order()
+        counts = self._pair_counts(order)
         # The guard reads the moments only, so it is measured before the fit it steers.
-        self.cofiring_ratio_ = self._cofiring()
+        self.cofiring_ratio_ = self._cofiring(counts)
         ratio = (self.cofiring_ratio_ - _COFIRE_FREE) / _COFIRE_SPAN
         self.intensity_weight_ = float(min(1.0, max(0.0, ratio)))
         if m == 0:
@@ -611,13 +630,9 @@ class OnlineLabelModel(BaseLabelModel):
         pri = self._prior_table(cols)  # (m, v, y): the ridge target, then frozen below
         mu = np.where(self._mu > 0, self._mu, pri)
         if iters:
-            # Fit in a canonical LF order (sorted ids): the same statistics in another
-            # column order then give the same fit to the bit, even where the solve is
-            # ill-conditioned (classes no LF has voted yet are interchangeable).
-            order = self._canonical_order()
-            unexplained = self._unexplained(order)
+            unexplained = self._unexplained(counts)
             self.unexplained_pairs_ = int(unexplained.sum()) // 2
-            problem = self._moment_problem(order, pri[order], unexplained)
+            problem = self._moment_problem(order, pri[order], counts, unexplained)
             best = self._als(problem, mu[order], iters)
             if not (self._mu > 0).any():  # no previous fit: that was the prior
                 self._last_restart = self.n_events_
@@ -646,24 +661,27 @@ class OnlineLabelModel(BaseLabelModel):
         return n >= 2 * last or (self.half_life is not None and n - last >= self.half_life)
 
     def _moment_problem(
-        self, order: NDArray[np.intp], mu0: _F, leave_out: NDArray[np.bool_]
+        self,
+        order: NDArray[np.intp],
+        mu0: _F,
+        counts: _PairCounts,
+        leave_out: NDArray[np.bool_],
     ) -> _MomentProblem:
         """Collect the least-squares problem of the moment fit, LFs in ``order``.
 
-        ``mu0`` is the prior table (the ridge's target), ``leave_out`` the (m, m) pairs the
-        fit ignores, both in ``order``.
+        ``mu0`` is the prior table (the ridge's target), ``counts`` the pair moments and
+        ``leave_out`` the (m, m) pairs the fit ignores, all in ``order``.
         """
         k = self.cardinality
-        vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
         t = max(self._t, 1e-300)
-        tt = np.where(leave_out, 0.0, self._TT[np.ix_(order, order)])
+        tt = np.where(leave_out, 0.0, counts.tt)
         # Pair weight: the fraction of events both LFs were present for; the pair moment
         # itself is normalised by that co-presence.
         w = tt / t
         np.fill_diagonal(w, 0.0)
         inv = np.where(tt > 0, 1.0 / np.where(tt > 0, tt, 1.0), 0.0)
         np.fill_diagonal(inv, 0.0)
-        Oh = self._O[np.ix_(vorder, vorder)] * np.repeat(np.repeat(inv, k, axis=0), k, axis=1)
+        Oh = counts.votes * np.repeat(np.repeat(inv, k, axis=0), k, axis=1)
         Ow = Oh * np.repeat(np.repeat(w, k, axis=0), k, axis=1)
         T, Fv = self._T[order], self._Fv[order]
         pi = self._pi_fit
@@ -799,7 +817,27 @@ class OnlineLabelModel(BaseLabelModel):
         return np.argsort(np.array(self.lf_ids_, dtype=object), kind="stable")
 
     # ------------------------------------------------------------------ intensity guard
-    def _cofiring(self) -> float:
+    def _pair_counts(self, order: NDArray[np.intp]) -> _PairCounts:
+        """Read the pair moments in ``order``, with what chance gives each pair."""
+        m, k = len(order), self.cardinality
+        vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
+        votes = self._O[np.ix_(vorder, vorder)]
+        pairs = votes.reshape(m, k, m, k)
+        tt = self._TT[np.ix_(order, order)]
+        rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
+        fire = rates.sum(axis=1)
+        agree = np.einsum("iuju->ij", pairs)
+        e_agree = tt * (rates @ rates.T)
+        return _PairCounts(
+            votes=votes,
+            tt=tt,
+            agree=agree,
+            disagree=pairs.sum(axis=(1, 3)) - agree,
+            e_agree=e_agree,
+            chance=tt * np.outer(fire, fire) - e_agree,
+        )
+
+    def _cofiring(self, counts: _PairCounts) -> float:
         """How often LFs that vote different classes fire together, relative to chance.
 
         ``sum P(l_i = u, l_j = v) / sum P(l_i = u) P(l_j = v)`` over pairs of LFs
@@ -812,25 +850,15 @@ class OnlineLabelModel(BaseLabelModel):
         under which every LF fires often then pulls in every event with many votes (it
         took 80% of the posterior mass on a stream where it was 8%).
         """
-        m, k = len(self.lf_ids_), self.cardinality
-        if m < 2 or self._t <= 0:
+        if len(counts.tt) < 2 or self._t <= 0:
             return 0.0
-        order = self._canonical_order()
-        pairs = self._O.reshape(m, k, m, k)[order][:, :, order]
-        tt = self._TT[np.ix_(order, order)]
-        rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, k)
-        within = np.einsum("iuiv->", pairs)  # the same LF's pairs
-        same_class = np.einsum("iuju->", pairs)
-        both = np.einsum("iuiu->", pairs)
-        num = pairs.sum() - within - same_class + both
-        total = rates.sum(axis=1)
-        expected = tt * (np.outer(total, total) - rates @ rates.T)
-        np.fill_diagonal(expected, 0.0)
+        off = ~np.eye(len(counts.tt), dtype=bool)
         # Ten pseudo-pairs that never met: a few early co-firings are no evidence.
-        return float(num / (expected.sum() + 10.0 * self._scale))
+        num = counts.disagree[off].sum()
+        return float(num / (counts.chance[off].sum() + 10.0 * self._scale))
 
-    def _unexplained(self, order: NDArray[np.intp]) -> NDArray[np.bool_]:
-        """Pairs of LFs whose co-firing no fit of the model explains, (m, m) in ``order``.
+    def _unexplained(self, counts: _PairCounts) -> NDArray[np.bool_]:
+        """Pairs of LFs whose co-firing no fit of the model explains, (m, m).
 
         With two classes and no LF modelled as flipped, conditional independence makes
         two LFs that vote the same class fire together at least as often as chance, and
@@ -842,18 +870,12 @@ class OnlineLabelModel(BaseLabelModel):
         LFs keep their other pairs. With more classes a third class can put co-firing on
         either side of chance, and no pair is left out.
         """
-        m, k = len(order), self.cardinality
+        m = len(counts.tt)
         out = np.zeros((m, m), dtype=bool)
-        if k != 2 or m < 3 or self._t <= 0:
+        if self.cardinality != 2 or m < 3 or self._t <= 0:
             return out
-        pairs = self._O.reshape(m, k, m, k)[order][:, :, order]
-        tt = self._TT[np.ix_(order, order)]
-        rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
-        fire = rates.sum(axis=1)
-        agree = np.einsum("iuju->ij", pairs)
-        disagree = pairs.sum(axis=(1, 3)) - agree
-        e_agree = tt * (rates @ rates.T)
-        chance = tt * np.outer(fire, fire) - e_agree  # disagreeing co-firing by chance
+        agree, disagree, chance = counts.agree, counts.disagree, counts.chance
+        e_agree = counts.e_agree
         # Disagreeing pairs are measured against the stream's own ratio: with a per-event
         # intensity they all meet more often than chance.
         e_disagree = max(1.0, self.cofiring_ratio_) * chance
