@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from streamlabel.datasets import make_transactions
+from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.lf import load_lfset, load_lfset_spec
 from streamlabel.stream import (
     INVALID_LFSET,
@@ -341,6 +342,11 @@ def test_settings_of_the_service_from_env() -> None:
     assert StreamSettings.from_env(environ=env).unanimous_weight == 0.0
     with pytest.raises(ValueError, match="unanimous_weight"):
         StreamSettings.from_env(environ={"STREAMLABEL_UNANIMOUS_WEIGHT": "-0.1"})
+    # Every prediction setting a worker hands its models is a worker setting, with the
+    # label model's default.
+    defaults = OnlineLabelModel(2)._settings()
+    for name in OnlineLabelModel.prediction_settings:
+        assert getattr(s, name) == defaults[name], name
 
 
 def test_app_with_the_labeler_runs_a_feedback_agent(

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -190,6 +190,10 @@ class OnlineLabelModel(BaseLabelModel):
     >>> model.predict_proba_one({"lf000@1": 2, "lf001@1": 2, "lf002@1": -1}).argmax()
     np.int64(2)
     """
+
+    #: Settings that change predictions only, never the statistics: a worker gives its own
+    #: to a model it restores or receives merged (see ``Labeler.use_params``).
+    prediction_settings: ClassVar[tuple[str, ...]] = ("prior_weight", "unanimous_weight")
 
     def __init__(
         self,

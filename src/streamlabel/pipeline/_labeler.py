@@ -455,8 +455,9 @@ class Labeler:
         which the merge sums); labels are computed with ``params`` while it knows every LF
         of the current set, else (an LF set newer than the params) with :attr:`model`.
         None goes back to :attr:`model`. Returns whether ``params`` were taken. ``params``
-        predict with this labeler's ``model.prior_weight`` and ``unanimous_weight``
-        (settings of the worker, not of the statistics the merge sums).
+        predict with this labeler's ``model``'s prediction settings
+        (:attr:`OnlineLabelModel.prediction_settings`: the worker's, not the statistics'
+        the merge sums).
 
         Raises
         ------
@@ -469,8 +470,8 @@ class Labeler:
                 f"{self.lfset.cardinality}"
             )
         if params is not None:
-            params.prior_weight = self.model.prior_weight
-            params.unanimous_weight = self.model.unanimous_weight
+            for name in OnlineLabelModel.prediction_settings:
+                setattr(params, name, getattr(self.model, name))
         self.serving = params
         return params is not None
 

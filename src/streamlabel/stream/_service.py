@@ -705,8 +705,8 @@ class LabelerHandler:
             )
         else:
             # Prediction settings, not statistics: a restored model takes the worker's.
-            model.prior_weight = settings.prior_weight
-            model.unanimous_weight = settings.unanimous_weight
+            for name in OnlineLabelModel.prediction_settings:
+                setattr(model, name, getattr(settings, name))
         labeler = Labeler(
             lfset,
             model,
