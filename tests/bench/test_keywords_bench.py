@@ -56,11 +56,15 @@ def test_one_setting_on_the_real_videos(youtube_dir: Path) -> None:
         n: np.mean([f["models"][n]["covered_accuracy"] for f in folds]) for n in (OURS, UNHEDGED)
     }
     assert cov[OURS] > cov[UNHEDGED] + 0.02
-    # The fold chosen on Psy, whose ham word "this" comes mostly in "check this out": fitted
-    # with its pairs with the spam words, it made "out" uninformative (covered 0.728); left
-    # out as unexplained, 0.871 (majority vote 0.869).
-    psy = folds[0]["models"]
-    assert psy[ALL_PAIRS]["covered_accuracy"] < psy[OURS]["covered_accuracy"] - 0.1
+    # The fold chosen on Psy: its ham words are worse than chance on the other videos
+    # ("this" 36% ham, "people" 25%), which alone lifts the co-firing of the two classes'
+    # LFs to chance (1.028), with no intensity; the guard stays off there. A partial guard
+    # (weight 0.11 under the eighth session's ramp) made "out" uninformative (covered 0.728
+    # fitting every pair); now 0.870 either way (majority vote 0.869).
+    psy = folds[0]
+    assert 1.0 < psy["cofiring_ratio"] < 1.03
+    for name in (OURS, ALL_PAIRS):
+        assert psy["models"][name]["covered_accuracy"] >= psy["models"][MV]["covered_accuracy"]
     acc = [f["models"][OURS]["accuracy"] - f["models"][MV]["accuracy"] for f in folds]
     vs = r["summary"][f"{OURS} vs {MV}"]["accuracy"]
     assert vs["mean_points"] == pytest.approx(100 * np.mean(acc))

@@ -67,9 +67,13 @@ _NONE: frozenset[int] = frozenset()
 
 # The intensity guard (see ``_cofiring``): LFs that vote different classes firing together
 # more often than chance (ratio 1) reveal a per-event firing intensity; its weight grows
-# from 0 at a ratio of 1 to full at 1.25.
-_COFIRE_FREE = 1.0
-_COFIRE_SPAN = 0.25
+# from 0 at a ratio of 1.03 to full at 1.13. The margin above 1 is for LFs worse than
+# chance, which co-fire with the other class's LFs without any intensity (keyword LFs
+# chosen on one video, on another: 1.03); past it the guard is soon whole, since a
+# partial one keeps much of the bias it is there to remove (a binary stream at 1.14:
+# 0.80 at weight 0.58, 0.93 at 1, majority vote 0.93).
+_COFIRE_FREE = 1.03
+_COFIRE_SPAN = 0.10
 # Bound of the pair-moment inflation the guarded moment fit may assume (a gamma intensity
 # of variance 3 gives 4); it keeps a fit on a handful of pairs from explaining everything
 # as intensity.
@@ -164,8 +168,8 @@ class OnlineLabelModel(BaseLabelModel):
         At the latest fit: how often LFs voting different classes fire on the same event,
         relative to chance (below 1 when they are independent given the class).
     intensity_weight_ : float
-        Weight of the intensity guard in [0, 1]: 0 up to a co-firing ratio of 1, full
-        from 1.25.
+        Weight of the intensity guard in [0, 1]: 0 up to a co-firing ratio of 1.03, full
+        from 1.13.
     pair_inflation_ : float
         At the latest fit: how many times more often pairs of LFs fire together than
         conditional independence given the class allows, as fitted with the moments
