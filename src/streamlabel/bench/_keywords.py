@@ -23,6 +23,18 @@ pair of LFs, and without the unanimity rule). A comment
 no LF voted on gets the class prior from our models (a required property) and a coin from
 majority vote with random ties, so on the uncovered comments, most of them ham, every
 model but the last puts all in one class. The truth is near 50/50 spam on every fold (0.50-0.52).
+
+Two multiclass tasks on the same comments (``task``), where the class is which video a
+comment was left under (``"video"``, 5 classes) or that and whether it is spam
+(``"video-spam"``, 10 classes): the comments are split at random (``seed``) into five
+parts; in turn keyword LFs are chosen from one part's labels, by the same rule for every
+class, and the label models learn from the other four parts in a random order (the
+files are grouped by video: in file order the stream would be one class after another).
+Real text with more than two classes is what these add: the generators draw the
+multiclass streams of ``bench shapes`` and ``bench regimes``; an artist's name is a
+precise LF, "song" or "love" a vague one shared by several classes, and a spam comment
+is much alike under every video. Snorkel's ``LabelModel`` refuses fewer than 3 LFs; a
+fold where fewer are chosen leaves it out.
 """
 
 from __future__ import annotations
@@ -60,13 +72,18 @@ from streamlabel.datasets._youtube import (
 )
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
-__all__ = ["bench_keywords", "choose_keywords", "comment_words"]
+__all__ = ["TASKS", "bench_keywords", "choose_keywords", "comment_words"]
+
+#: The tasks: the number of classes of each.
+TASKS = {"spam": 2, "video": 5, "video-spam": 10}
 
 #: A word becomes a candidate LF when at least this many comments of the video hold it.
 MIN_SUPPORT = 4
 LINK = "<link>"
 _WORD = re.compile(r"[a-z0-9']+")
 _VIDEOS = (*YOUTUBE_STREAM_VIDEOS, YOUTUBE_TEST_VIDEO)
+
+_Part = tuple[list[frozenset[str]], NDArray[np.int64]]
 
 OURS = "OnlineLabelModel"
 MV = "MajorityVote"
@@ -95,6 +112,7 @@ def choose_keywords(
     lfs_per_class: int,
     precision: float,
     min_support: int = MIN_SUPPORT,
+    cardinality: int = 2,
 ) -> list[tuple[str, int]]:
     """Choose keyword LFs ``(word, class)``, the most frequent first per class.
 
@@ -103,16 +121,16 @@ def choose_keywords(
     >>> docs = [frozenset({"check", "song"})] * 4 + [frozenset({"song"})] * 6
     >>> choose_keywords(docs, np.array([1] * 4 + [0] * 6), 2, 0.6)
     [('song', 0), ('check', 1)]
+    >>> choose_keywords(docs, np.array([2] * 4 + [0] * 6), 2, 0.6, cardinality=3)
+    [('song', 0), ('check', 2)]
     """
     counts: dict[str, list[int]] = {}
     for words, c in zip(comments, y.tolist(), strict=True):
         for w in words:
-            counts.setdefault(w, [0, 0])[c] += 1
+            counts.setdefault(w, [0] * cardinality)[c] += 1
+    cands = sorted((-sum(n), w) for w, n in counts.items() if sum(n) >= min_support)
     chosen: list[tuple[str, int]] = []
-    for c in (0, 1):
-        cands = sorted(
-            ((-(n0 + n1), w) for w, (n0, n1) in counts.items() if n0 + n1 >= min_support),
-        )
+    for c in range(cardinality):
         keep = [w for neg, w in cands if counts[w][c] / -neg >= precision]
         chosen += [(w, c) for w in keep[:lfs_per_class]]
     return chosen
@@ -127,9 +145,7 @@ def _vote_matrix(
     return L
 
 
-def _load(
-    data_dir: str | os.PathLike[str] | None,
-) -> list[tuple[list[frozenset[str]], NDArray[np.int64]]]:
+def _load(data_dir: str | os.PathLike[str] | None) -> list[_Part]:
     folder = youtube_data_dir(data_dir) / "uci_raw"
     videos = []
     for name in _VIDEOS:
@@ -139,12 +155,50 @@ def _load(
     return videos
 
 
+def _folds(videos: list[_Part], task: str, seed: int) -> list[tuple[str, _Part, _Part]]:
+    """Return the folds of ``task``: its name, the part LFs are chosen from, the part scored."""
+    if task == "spam":
+        return [
+            (
+                _VIDEOS[held],
+                videos[held],
+                (
+                    [w for i, (words, _) in enumerate(videos) if i != held for w in words],
+                    np.concatenate([spam for i, (_, spam) in enumerate(videos) if i != held]),
+                ),
+            )
+            for held in range(len(videos))
+        ]
+    comments = [w for words, _ in videos for w in words]
+    y = np.concatenate(
+        [np.full(len(words), i, dtype=np.int64) for i, (words, _) in enumerate(videos)]
+    )
+    if task == "video-spam":
+        y = 2 * y + np.concatenate([spam for _, spam in videos])
+    order = np.random.default_rng(seed).permutation(len(y))
+    parts = np.array_split(order, 5)
+    out = []
+    for f, part in enumerate(parts):
+        rest = np.concatenate([p for i, p in enumerate(parts) if i != f])
+        rest = order[np.isin(order, rest)]  # the stream keeps the random order
+        out.append(
+            (
+                f"part {f + 1} of 5",
+                ([comments[i] for i in part], y[part]),
+                ([comments[i] for i in rest], y[rest]),
+            )
+        )
+    return out
+
+
 def bench_keywords(
     data_dir: str | os.PathLike[str] | None = None,
     lfs_per_class: Sequence[int] = (5, 15, 40, 80),
     precisions: Sequence[float] = (0.6, 0.8, 0.95),
     peers: bool = True,
     chunk_size: int = 256,
+    task: str = "spam",
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Score the label models with keyword LFs on real comments; return a JSON-able report.
 
@@ -159,11 +213,18 @@ def bench_keywords(
         Run Snorkel's ``LabelModel`` beside when installed.
     chunk_size
         Events per ``learn_many`` call.
+    task
+        ``"spam"`` (2 classes, LFs chosen on one video), ``"video"`` (5 classes: which
+        video) or ``"video-spam"`` (10 classes), both on a random fifth of all comments.
+    seed
+        The random split and order of the multiclass tasks.
 
     Raises
     ------
     FileNotFoundError
         When the data folder or a UCI file is absent (the message names it).
+    ValueError
+        For an unknown ``task``.
 
     Examples
     --------
@@ -173,95 +234,141 @@ def bench_keywords(
     >>> r is None or (len(r["settings"][0]["folds"]), r["summary"]["folds"]) == (5, 5)
     True
     """
-    videos = _load(data_dir)
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}; got {task!r}")
+    k = TASKS[task]
+    folds_of = _folds(_load(data_dir), task, seed)
     snorkel = _snorkel_fit_predict() if peers else None
     settings: list[dict[str, Any]] = []
     for n_per, prec in itertools.product(lfs_per_class, precisions):
         folds: list[dict[str, Any]] = []
-        for held in range(len(videos)):
-            lfs = choose_keywords(*videos[held], n_per, prec)
+        for name, chosen_from, (comments, y) in folds_of:
+            lfs = choose_keywords(*chosen_from, n_per, prec, cardinality=k)
             ids = [f"kw_{w}_{c}@1" for w, c in lfs]
-            rest = [v for i, v in enumerate(videos) if i != held]
-            comments = [w for words, _ in rest for w in words]
-            y = np.concatenate([labels for _, labels in rest])
             L = _vote_matrix(comments, lfs)
             covered: NDArray[np.bool_] = np.asarray((L >= 0).any(axis=1))
             fold: dict[str, Any] = {
-                "chosen_on": _VIDEOS[held],
+                "chosen_on": name,
                 "n_lfs": len(lfs),
                 "n_events": len(y),
-                "spam_share": float(y.mean()),
+                "class_shares": (np.bincount(y, minlength=k) / len(y)).tolist(),
                 "coverage": float(covered.mean()),
                 "votes_per_event": float((L >= 0).sum(axis=1).mean()),
                 "models": {},
             }
-            ours = OnlineLabelModel(2)
+            ours = OnlineLabelModel(k)
             models: tuple[tuple[str, Any], ...] = (
                 (OURS, ours),
-                (UNGUARDED, _Unguarded(2)),
-                (UNINFLATED, _Uninflated(2)),
-                (UNRESTARTED, _Unrestarted(2)),
-                (ALL_PAIRS, _AllPairs(2)),
-                (MV, MajorityVote(2)),
+                (UNGUARDED, _Unguarded(k)),
+                (UNINFLATED, _Uninflated(k)),
+                (UNRESTARTED, _Unrestarted(k)),
+                (ALL_PAIRS, _AllPairs(k)),
+                (MV, MajorityVote(k)),
             )
-            for name, model in models:
+            for model_name, model in models:
                 t0 = time.perf_counter()
                 for start in range(0, len(L), chunk_size):
                     model.learn_many(L[start : start + chunk_size], ids)
                 secs = time.perf_counter() - t0
                 pred = model.predict_many(L, ids)
-                fold["models"][name] = _fold_scores(pred, y, covered, secs)
+                fold["models"][model_name] = _fold_scores(pred, y, covered, secs, k)
             pred = without_unanimity(ours).predict_many(L, ids)
             fold["models"][UNHEDGED] = _fold_scores(
-                pred, y, covered, fold["models"][OURS]["learn_seconds"]
+                pred, y, covered, fold["models"][OURS]["learn_seconds"], k
             )
-            pred = snorkel_random_tie_break(vote_counts(L, 2))
-            fold["models"][RANDOM_MV] = _fold_scores(pred, y, covered, None)
-            if snorkel is not None:
-                pred, secs = snorkel(L, L, 2)
-                fold["models"][SNORKEL] = _fold_scores(pred, y, covered, secs)
+            pred = snorkel_random_tie_break(vote_counts(L, k))
+            fold["models"][RANDOM_MV] = _fold_scores(pred, y, covered, None, k)
+            if snorkel is not None and len(lfs) >= 3:  # it refuses fewer
+                pred, secs = snorkel(L, L, k)
+                fold["models"][SNORKEL] = _fold_scores(pred, y, covered, secs, k)
             fold["class_balance"] = ours.class_balance_.tolist()
             fold["cofiring_ratio"] = ours.cofiring_ratio_
             folds.append(fold)
-        names = list(folds[0]["models"])
         settings.append(
             {
                 "lfs_per_class": n_per,
                 "precision": prec,
                 "models": {
                     name: {
-                        metric: float(np.mean([f["models"][name][metric] for f in folds]))
+                        metric: _mean(
+                            [f["models"][name][metric] for f in _scored(folds, name, metric)]
+                        )
                         for metric in ("accuracy", "macro_f1", "covered_accuracy")
                     }
-                    for name in names
+                    for name in _model_names(folds)
                 },
                 "folds": folds,
             }
         )
     return {
         "bench": "keywords",
+        "task": task,
+        "cardinality": k,
+        "seed": seed if task != "spam" else None,
         "settings": settings,
         "summary": _summary([f for s in settings for f in s["folds"]]),
     }
 
 
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
 def _fold_scores(
-    pred: NDArray[np.int64], y: NDArray[np.int64], covered: NDArray[np.bool_], secs: float | None
+    pred: NDArray[np.int64],
+    y: NDArray[np.int64],
+    covered: NDArray[np.bool_],
+    secs: float | None,
+    k: int,
 ) -> dict[str, Any]:
     return {
-        **_scores(pred, y, 2),
-        "covered_accuracy": float((pred == y)[covered].mean()),
+        **_scores(pred, y, k),
+        # No comment covered (no LF chosen): nothing to score there.
+        "covered_accuracy": float((pred == y)[covered].mean()) if covered.any() else None,
         "learn_seconds": secs,
     }
 
 
+def _model_names(folds: list[dict[str, Any]]) -> list[str]:
+    """Every model some fold scored, in the order first met (Snorkel skips some folds)."""
+    return list(dict.fromkeys(name for f in folds for name in f["models"]))
+
+
+def _scored(folds: list[dict[str, Any]], name: str, metric: str) -> list[dict[str, Any]]:
+    """Return the folds where ``name`` (and majority vote) has a ``metric``."""
+    return [
+        f
+        for f in folds
+        if name in f["models"]
+        and f["models"][name][metric] is not None
+        and f["models"][MV][metric] is not None
+    ]
+
+
 def _summary(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each model minus majority vote over the folds (those it was scored on).
+
+    Examples
+    --------
+    >>> a = {"MajorityVote": {"accuracy": 0.5, "covered_accuracy": None},
+    ...      "A": {"accuracy": 0.6, "covered_accuracy": None}}
+    >>> b = {"MajorityVote": {"accuracy": 0.5, "covered_accuracy": 0.6}}
+    >>> s = _summary([{"models": a}, {"models": b}])
+    >>> s["folds"], round(s["A vs MajorityVote"]["accuracy"]["mean_points"], 6)
+    (2, 10.0)
+    >>> s["A vs MajorityVote"]["covered_accuracy"]["folds"]
+    0
+    """
     out: dict[str, Any] = {"folds": len(folds)}
-    for name in folds[0]["models"]:
+    for name in _model_names(folds):
         if name == MV:
             continue
         out[f"{name} vs {MV}"] = {
-            metric: gap_points(folds, name, MV, metric)
+            metric: {
+                **(gap_points(rows, name, MV, metric) if rows else {}),
+                "folds": len(rows),
+            }
             for metric in ("accuracy", "covered_accuracy")
+            for rows in [_scored(folds, name, metric)]
         }
     return out

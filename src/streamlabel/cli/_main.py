@@ -150,6 +150,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder holding uci_raw/; default: the shared data folder's youtube/ "
         "(../shared/data beside the repo, or STREAMLABEL_SHARED_DATA)",
     )
+    kw.add_argument(
+        "--task",
+        choices=["spam", "video", "video-spam"],
+        default="spam",
+        help="spam (2 classes, LFs chosen on one video), video (5 classes: which video) or "
+        "video-spam (10 classes), LFs chosen on a random fifth of all comments; default: spam",
+    )
+    kw.add_argument(
+        "--seed",
+        type=_nonnegative_int,
+        default=0,
+        help="the random split and order of the multiclass tasks; default: 0",
+    )
     kw.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
     kw.add_argument("--json", action="store_true", help="print one JSON document")
     kw.set_defaults(handler=_run_keywords, render=_render_keywords)
@@ -505,7 +518,8 @@ def _render_shapes(result: Mapping[str, Any]) -> str:
 def _run_keywords(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._keywords import bench_keywords
 
-    return bench_keywords(args.data, peers=args.peers)  # no data folder: exit 2
+    # No data folder: exit 2.
+    return bench_keywords(args.data, peers=args.peers, task=args.task, seed=args.seed)
 
 
 def _render_keywords(result: Mapping[str, Any]) -> str:
@@ -526,7 +540,7 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
     minus MajorityVote over 5 folds: accuracy | on covered comments (mean / worst / below)
     A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1
     """
-    names = list(result["settings"][0]["models"])
+    names = list(dict.fromkeys(n for s in result["settings"] for n in s["models"]))
     widths = [max(len(n), 13) for n in names]
     head = [f"{'LFs/class':<9}", f"{'precision':<9}"] + [
         f"{n:<{w}}" for n, w in zip(names, widths, strict=True)
@@ -534,7 +548,7 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
     lines = ["accuracy (on covered comments)", "  ".join(head).rstrip()]
     for s in result["settings"]:
         cells = [
-            f"{s['models'][n]['accuracy']:.3f} ({s['models'][n]['covered_accuracy']:.3f})"
+            f"{_num(s['models'], n, 'accuracy')} ({_num(s['models'], n, 'covered_accuracy')})"
             for n in names
         ]
         row = [f"{s['lfs_per_class']:<9}", f"{s['precision']:<9.2f}"] + [
@@ -552,10 +566,27 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
             continue
         cells = [
             f"{r['mean_points']:+.2f} / {r['worst_points']:+.2f} / {r['below_by_0.1_points']}"
+            if "mean_points" in r
+            else "-"
             for r in (rows["accuracy"], rows["covered_accuracy"])
         ]
-        lines.append(f"{key.removesuffix(' vs MajorityVote')}: {cells[0]} | {cells[1]}")
+        # A peer that ran on fewer folds (Snorkel refuses fewer than 3 LFs) says on how many.
+        n = rows["accuracy"].get("folds", summary["folds"])
+        fewer = f" (on {n} folds)" if n != summary["folds"] else ""
+        lines.append(f"{key.removesuffix(' vs MajorityVote')}{fewer}: {cells[0]} | {cells[1]}")
     return "\n".join(lines)
+
+
+def _num(models: Mapping[str, Any], name: str, metric: str) -> str:
+    """Format a setting's mean ``metric`` of ``name`` (3 digits; "-" where never scored).
+
+    Examples
+    --------
+    >>> _num({"A": {"accuracy": 0.5}}, "A", "accuracy"), _num({}, "A", "accuracy")
+    ('0.500', '-')
+    """
+    value = models.get(name, {}).get(metric)
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _run_drift(args: argparse.Namespace) -> dict[str, Any]:
