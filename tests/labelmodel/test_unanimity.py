@@ -1,5 +1,5 @@
 """The unanimity rule: the label model weighs LFs that disagree but never overrules votes
-that all agree (``unanimous_weight``)."""
+that all agree (``unanimous_weight``), and leans on a clear majority by its lead."""
 
 from __future__ import annotations
 
@@ -20,9 +20,14 @@ def learned(weight: float) -> tuple[OnlineLabelModel, np.ndarray, list[str]]:
     return model, s.L, s.lf_ids
 
 
+def tallies(L: np.ndarray, k: int = 2) -> np.ndarray:
+    """Votes per class of each row, shape (n, k)."""
+    return np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1)
+
+
 def named_classes(L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose votes all name one class, and that class."""
-    counts = np.stack([(L == c).sum(axis=1) for c in range(2)], axis=1)
+    counts = tallies(L)
     return (counts > 0).sum(axis=1) == 1, counts.argmax(axis=1)
 
 
@@ -38,9 +43,42 @@ def test_agreeing_votes_are_mixed_in_and_never_overruled() -> None:
     assert (P.argmax(axis=1) == c)[unanimous].all()
     expected = 0.5 * Q + 0.5 * np.eye(2)[c]
     np.testing.assert_allclose(P[unanimous], expected[unanimous], rtol=0, atol=1e-12)
-    # Rows with conflicting votes, and rows without votes, are the model's alone.
-    np.testing.assert_array_equal(P[~unanimous], Q[~unanimous])
+    # Rows where one class leads without unanimity get u times its lead's share of the
+    # votes (two against one: a sixth); ties, and rows without votes, are the model's alone.
+    counts = tallies(L)
+    lead = np.abs(counts[:, 0] - counts[:, 1])
+    split = ~unanimous & (lead > 0)
+    assert split.sum() > 20
+    w = 0.5 * lead / np.maximum(counts.sum(axis=1), 1)
+    mixed = (1 - w)[:, None] * Q + w[:, None] * np.eye(2)[c]
+    np.testing.assert_allclose(P[split], mixed[split], rtol=0, atol=1e-12)
+    tie = lead == 0
+    assert (tie & (counts.sum(axis=1) > 0)).any()
+    np.testing.assert_array_equal(P[tie], Q[tie])
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
+
+
+def test_a_majority_is_mixed_in_by_its_lead() -> None:
+    # Three classes; votes 2-1 for class 0 are mixed with e_0 at u/3, votes 3-1-1 at 2u/5
+    # (the lead over the next class, 2, of 5 votes), a 2-2 tie not at all; a lone vote at u.
+    # predict_proba_one agrees with the batch form on each.
+    model = OnlineLabelModel(3)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 3000)
+    L = np.where(rng.random((3000, 6)) < 0.7, y[:, None], rng.integers(0, 3, (3000, 6)))
+    L = np.where(rng.random((3000, 6)) < 0.5, L, -1)
+    ids = [f"lf{j}@1" for j in range(6)]
+    model.learn_many(L, ids)
+    alone = OnlineLabelModel(3, unanimous_weight=0.0)
+    alone.learn_many(L, ids)
+    rows = np.array(
+        [[0, 0, 1, -1, -1, -1], [0, 0, 0, 1, 2, -1], [0, 0, 1, 1, -1, -1], [2, -1, -1, -1, -1, -1]]
+    )
+    P, Q = model.predict_proba_many(rows, ids), alone.predict_proba_many(rows, ids)
+    for i, (w, c) in enumerate([(0.5 / 3, 0), (0.5 * 2 / 5, 0), (0.0, 0), (0.5, 2)]):
+        np.testing.assert_allclose(P[i], (1 - w) * Q[i] + w * np.eye(3)[c], rtol=0, atol=1e-12)
+        one = model.predict_proba_one(dict(zip(ids, rows[i].tolist(), strict=True)))
+        np.testing.assert_allclose(one, P[i], rtol=0, atol=1e-12)
 
 
 def test_one_event_matches_the_batch_form_and_the_setting_is_checked(tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ Where every LF that voted agrees on one class, the prediction is mixed with that
 ties, but never overrules votes that all agree. The abstain-free form drops the evidence
 of the LFs that stayed silent, which on such an event points to the voted class, while the
 class balance still pulls away from it; on real keyword LFs, where the estimated balance is
-off, that pull overruled lone correct votes (see ``docs/architecture.md``).
+off, that pull overruled lone correct votes (see ``docs/architecture.md``). A clear
+majority gets the same mix in proportion to its lead (a third of it for two votes against
+one): the model overrules it only when confident.
 
 The moment fit is not convex, and a warm start alone stays in the basin of fits made on
 fewer events: refits also restart from the prior once the events have doubled (or a
@@ -159,8 +161,10 @@ class OnlineLabelModel(BaseLabelModel):
         On an event whose votes (of LFs the model knows) all name one class c, the
         posterior is ``(1 - u) p + u e_c``: the model's ``p`` mixed with that verdict. From
         0.5 up, c is always the predicted class (majority vote's answer there) and the
-        confidence in it at least ``u``; 0 is the model alone. A prediction setting: the
-        statistics, learning and ``merge`` do not depend on it.
+        confidence in it at least ``u``; 0 is the model alone. Where c leads without
+        unanimity, the weight is ``u`` times its lead over the next class as a share of
+        the votes (``u / 3`` for two votes against one; none on a tie). A prediction
+        setting: the statistics, learning and ``merge`` do not depend on it.
 
     Attributes
     ----------
@@ -1239,7 +1243,8 @@ class OnlineLabelModel(BaseLabelModel):
 
         Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`. LFs the
         model has not seen yet count as abstaining. A row whose votes all name one class
-        is mixed with that verdict (``unanimous_weight``).
+        is mixed with that verdict (``unanimous_weight``), one where a class leads by its
+        lead's share of the votes.
         """
         self._ensure_state()
         self._flush()
@@ -1264,15 +1269,23 @@ class OnlineLabelModel(BaseLabelModel):
         return self._defer_unanimous(_softmax(ll), r, sub[r, c])
 
     def _defer_unanimous(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
-        """Mix each row of ``P`` whose votes ``v`` (in rows ``r``) all agree with that class."""
+        """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
+
+        By ``u`` times the lead of that class over the next, as a share of the row's
+        votes: ``u`` where they all agree, ``u / 3`` for two votes against one, nothing
+        on a tie.
+        """
         u = self.unanimous_weight
         if u <= 0.0 or len(r) == 0:
             return P
         n, k = P.shape
-        named = np.bincount(r * k + v, minlength=n * k).reshape(n, k) > 0
-        rows = np.flatnonzero(named.sum(axis=1) == 1)
-        P[rows] *= 1.0 - u
-        P[rows, named[rows].argmax(axis=1)] += u
+        tally = np.bincount(r * k + v, minlength=n * k).reshape(n, k)
+        two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
+        lead = two[:, 1] - two[:, 0]
+        rows = np.flatnonzero(lead > 0)
+        w = u * lead[rows] / tally[rows].sum(axis=1)
+        P[rows] *= (1.0 - w)[:, None]
+        P[rows, tally[rows].argmax(axis=1)] += w
         return P
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
@@ -1296,7 +1309,7 @@ class OnlineLabelModel(BaseLabelModel):
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
         since = 0
         fired = 0
-        named = -1  # the class every vote so far named; -2 once two differ
+        tally = [0] * k  # votes per class, for the unanimity rule
         for i, v in votes.items():
             if v == -1:
                 continue
@@ -1316,7 +1329,7 @@ class OnlineLabelModel(BaseLabelModel):
                 p = [q * (a + s * b) / (d + s) for q, a, b, d in zip(p, num, pri, den, strict=True)]
             since += 1
             fired += 1
-            named = v if named in (-1, v) else -2
+            tally[v] += 1
             if since == 8:  # a factor is > 1e-30 even for rare votes of long-lived LFs
                 z = sum(p)
                 p = [q / z for q in p]
@@ -1331,10 +1344,13 @@ class OnlineLabelModel(BaseLabelModel):
             p = [math.exp(x - top) for x in lp]
         z = sum(p)
         u = self.unanimous_weight
-        if named >= 0 and u > 0.0:
-            out = [(1.0 - u) * q / z for q in p]
-            out[named] += u
-            return np.array(out)
+        if fired and u > 0.0:
+            second, top = sorted(tally)[-2:]
+            if top > second:
+                w = u * (top - second) / fired
+                out = [(1.0 - w) * q / z for q in p]
+                out[tally.index(top)] += w
+                return np.array(out)
         return np.array([q / z for q in p])
 
     def _norm_of(self, votes: Mapping[str, int]) -> list[float]:
