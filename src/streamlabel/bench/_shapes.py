@@ -12,7 +12,7 @@ run: the model without its intensity guard, with the guard but without the momen
 pair inflation, without the moment fit's restarts from the prior, fitting every pair of
 LFs (none left out as unexplained), and without the unanimity rule
 (``unanimous_weight=0``: the same learned state, predicting with the model alone where
-all votes agree).
+all votes agree or one class leads).
 """
 
 from __future__ import annotations

@@ -76,7 +76,8 @@ class StreamSettings(BaseModel):
     unanimous_weight : float, default=0.5
         How much of the verdict of votes that all agree is mixed into the label model's
         posterior (0 to 1; see ``OnlineLabelModel``): from 0.5 up such votes are never
-        overruled (majority vote's answer there); 0 lets the model overrule them (the
+        overruled (majority vote's answer there); a class that leads without unanimity is
+        mixed in by its lead's share of the votes; 0 lets the model overrule them all (the
         fraud loop's setting in ``bench drift``). Applied like ``prior_weight``.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
