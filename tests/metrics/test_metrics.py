@@ -5,7 +5,7 @@ from __future__ import annotations
 import prometheus_client
 from prometheus_client.parser import text_string_to_metric_families
 
-from streamlabel.datasets import fraud_lfsets, make_fraud_stream
+from streamlabel.datasets import chat_lfsets, fraud_lfsets, make_chat_stream, make_fraud_stream
 from streamlabel.labelmodel import OnlineLabelModel
 from streamlabel.metrics import Metrics
 from streamlabel.pipeline import Labeler
@@ -27,6 +27,19 @@ def test_names_follow_prometheus_conventions() -> None:
             assert all(s.name.endswith(("_total", "_created")) for s in fam.samples)
         if "seconds" in fam.name and not fam.name.endswith("_created"):
             assert fam.type == "histogram"
+
+
+def test_the_pairs_left_out_of_the_fit_are_exposed() -> None:
+    # The chat stream's routine_ops and small_talk never vote on the same message: the
+    # label model leaves that pair out of its moment fit, and the gauge says so.
+    stream = make_chat_stream(6000, seed=1)
+    labeler = Labeler(chat_lfsets()[0], OnlineLabelModel(2), clock=lambda: 0.0)
+    for lo in range(0, 6000, 1000):
+        labeler.process_many([(e, None) for e in stream.events[lo : lo + 1000]])
+    m = Metrics()
+    m.sync_labeler(labeler)
+    pairs = m.registry.get_sample_value("streamlabel_labelmodel_unexplained_pairs")
+    assert pairs == labeler.model.unexplained_pairs_ >= 1
 
 
 def test_sync_from_a_labeler_counts_exactly_once() -> None:
@@ -67,6 +80,7 @@ def test_sync_from_a_labeler_counts_exactly_once() -> None:
     assert get("streamlabel_labelmodel_cofiring_ratio") == labeler.model.cofiring_ratio_ > 0
     assert get("streamlabel_labelmodel_intensity_weight") == 0.0  # the fraud LFs: no intensity
     assert get("streamlabel_labelmodel_pair_inflation") == 1.0
+    assert get("streamlabel_labelmodel_unexplained_pairs") == labeler.model.unexplained_pairs_
 
 
 def test_relearned_lfs_are_counted_per_lf_once() -> None:

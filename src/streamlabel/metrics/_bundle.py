@@ -166,6 +166,12 @@ class Metrics:
             "label model's guarded moment fit models it (1 while the guard is off).",
             registry=r,
         )
+        self.unexplained_pairs = Gauge(
+            "streamlabel_labelmodel_unexplained_pairs",
+            "Pairs of LFs the label model's moment fit leaves out because their co-firing "
+            "lies on the side of chance no fit of the model reaches (two classes only).",
+            registry=r,
+        )
         self.mean_confidence = Gauge(
             "streamlabel_labelmodel_mean_confidence",
             "Mean top posterior of the labels of the last batch.",
@@ -459,6 +465,7 @@ class Metrics:
                 self.cofiring_ratio.set(model.cofiring_ratio_)
                 self.intensity_weight.set(model.intensity_weight_)
                 self.pair_inflation.set(model.pair_inflation_)
+                self.unexplained_pairs.set(model.unexplained_pairs_)
         quality = getattr(labeler, "quality", None)
         if quality is not None:
             self.set_label_quality(quality.estimate())
