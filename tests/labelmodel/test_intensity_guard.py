@@ -20,8 +20,8 @@ from streamlabel.labelmodel import MajorityVote, OnlineLabelModel, load_model, s
 N_LEARN = 5000
 
 
-def bursty(seed: int = 5) -> VoteStream:
-    """4 skewed classes, 40 keyword LFs, one firing intensity per event (variance 1).
+def bursty(seed: int = 5, intensity: float = 1.0) -> VoteStream:
+    """4 skewed classes, 40 keyword LFs, one firing intensity per event (variance ``intensity``).
 
     Seed 5 is the seed (of 0-7) where the model without the guard collapses; on the
     others it loses 0.2-28 points to the guarded model (seed 2, where it collapsed too,
@@ -29,7 +29,7 @@ def bursty(seed: int = 5) -> VoteStream:
     """
     balance = [0.5, 0.3, 0.15, 0.05]
     return make_unipolar_stream(
-        8000, 4, 40, class_balance=balance, recall=(0.1, 0.5), intensity=1.0, seed=seed
+        8000, 4, 40, class_balance=balance, recall=(0.1, 0.5), intensity=intensity, seed=seed
     )
 
 
@@ -141,10 +141,8 @@ def test_guard_stays_off_where_lfs_are_independent_given_the_class(seed: int) ->
 
 
 def test_learn_one_and_predict_one_match_the_batch_forms_with_the_guard_on() -> None:
-    # A milder intensity than ``bursty``'s, so the guard is on with a partial weight.
-    s = make_unipolar_stream(
-        8000, 4, 40, class_balance=[0.5, 0.3, 0.15, 0.05], recall=(0.1, 0.5), intensity=0.6, seed=2
-    )
+    # A milder intensity than ``bursty``'s default, so the guard is on with a partial weight.
+    s = bursty(seed=2, intensity=0.6)
     n = 1500
     batch = learned(s, n)
     loop = OnlineLabelModel(s.cardinality)

@@ -1280,8 +1280,11 @@ class OnlineLabelModel(BaseLabelModel):
             return P
         n, k = P.shape
         tally = np.bincount(r * k + v, minlength=n * k).reshape(n, k)
-        two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
-        lead = two[:, 1] - two[:, 0]
+        if k == 2:  # most streams: a difference, not a partition (a tenth of a prediction)
+            lead = np.abs(tally[:, 0] - tally[:, 1])
+        else:
+            two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
+            lead = two[:, 1] - two[:, 0]
         rows = np.flatnonzero(lead > 0)
         w = u * lead[rows] / tally[rows].sum(axis=1)
         P[rows] *= (1.0 - w)[:, None]
