@@ -74,8 +74,11 @@ def test_both_on_a_real_keyword_fold(youtube_dir: Path) -> None:
     # 15 keyword LFs per class at precision 0.6 chosen on KatyPerry, learned on the other
     # four videos. Measured on covered comments: majority vote 0.849, the eighth session's
     # fit 0.714 (a warm start from before the guard turned on, at event 1,024, kept a fit
-    # where "check", "out", "on" fire on ham as often as on spam), with restarts only 0.865,
-    # with the unexplained pairs left out only 0.865, with both 0.865.
+    # where "check", "out", "on" fire on ham as often as on spam); now with both mechanisms
+    # 0.874, restarts only 0.868, the unexplained pairs left out only 0.872, neither 0.847.
+    # The majority rule hides most of a bad fit, so the fits are compared without it too
+    # (unanimous_weight 0, the same learned state): both 0.857, each alone 0.856-0.857,
+    # neither 0.697.
     videos = _load(youtube_dir)
     lfs = choose_keywords(*videos[1], 15, 0.6)
     ids = [f"kw_{w}_{c}@1" for w, c in lfs]
@@ -88,12 +91,17 @@ def test_both_on_a_real_keyword_fold(youtube_dir: Path) -> None:
         "restarts": _AllPairs(2),
         "pairs": _Unrestarted(2),
         "neither": _Neither(2),
-        "mv": MajorityVote(2),
     }
-    acc = {}
+    mv = MajorityVote(2)
+    learned(mv, L, ids, 256)
+    acc_mv = float((mv.predict_many(L, ids) == y)[covered].mean())
+    acc, alone = {}, {}
     for name, model in models.items():
         learned(model, L, ids, 256)
         acc[name] = float((model.predict_many(L, ids) == y)[covered].mean())
-    assert acc["neither"] < acc["mv"] - 0.1
+        model.unanimous_weight = 0.0
+        alone[name] = float((model.predict_many(L, ids) == y)[covered].mean())
+    assert alone["neither"] < acc_mv - 0.1
     for name in ("both", "restarts", "pairs"):
-        assert acc[name] > acc["mv"], name
+        assert alone[name] > alone["neither"] + 0.1, name
+        assert acc[name] > acc_mv, name
