@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamlabel.datasets import make_unipolar_stream
-from streamlabel.labelmodel import OnlineLabelModel, load_model, save_model
+import streamlabel.labelmodel._online as online
+from streamlabel.datasets import make_random_stream, make_unipolar_stream
+from streamlabel.labelmodel import MajorityVote, OnlineLabelModel, load_model, save_model
 
 
 def learned(weight: float) -> tuple[OnlineLabelModel, np.ndarray, list[str]]:
@@ -95,3 +96,29 @@ def test_one_event_matches_the_batch_form_and_the_setting_is_checked(tmp_path: P
     for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="unanimous_weight must lie in"):
             OnlineLabelModel(2, unanimous_weight=bad).learn_many([[0]], ["a@1"])
+
+
+@pytest.mark.parametrize("seed", [252, 255])
+def test_the_floor_keeps_clear_majorities_on_dense_weak_one_class_lfs(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``bench shapes`` streams without an intensity whose one-class LFs are 30-75% (252: 9
+    # classes, 36 LFs) and 50-75% (255: binary, 28 LFs) precise and fire on up to half the
+    # events. Measured on the held-out events: with the floor 0.627 and 0.821, majority vote
+    # 0.722 and 0.908 (still below it: the silences the model ignores carry the evidence
+    # here, docs "Known limits"), with the lead's share alone 0.411 and 0.710.
+    r = make_random_stream(seed)
+    s, n = r.stream, r.n_learn
+    model, mv = OnlineLabelModel(s.cardinality), MajorityVote(s.cardinality)
+    for start in range(0, n, 500):
+        for m in (model, mv):
+            m.learn_many(s.L[start : min(n, start + 500)], s.lf_ids)
+
+    def acc(m: OnlineLabelModel | MajorityVote) -> float:
+        return float((m.predict_many(s.L[n:], s.lf_ids) == s.y[n:]).mean())
+
+    floor, majority = acc(model), acc(mv)
+    monkeypatch.setattr(online, "_MAJORITY_SHARE", 0.0)
+    lead_share = acc(model)
+    assert floor > lead_share + 0.1
+    assert floor > majority - 0.1

@@ -1252,8 +1252,8 @@ class OnlineLabelModel(BaseLabelModel):
 
         Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`. LFs the
         model has not seen yet count as abstaining. A row whose votes all name one class
-        is mixed with that verdict (``unanimous_weight``), one where a class leads by its
-        lead's share of the votes.
+        is mixed with that verdict (``unanimous_weight``), one where a class leads with at
+        least 0.8 of that weight.
         """
         self._ensure_state()
         self._flush()

@@ -77,7 +77,8 @@ class StreamSettings(BaseModel):
         How much of the verdict of votes that all agree is mixed into the label model's
         posterior (0 to 1; see ``OnlineLabelModel``): from 0.5 up such votes are never
         overruled (majority vote's answer there); a class that leads without unanimity is
-        mixed in by its lead's share of the votes; 0 lets the model overrule them all (the
+        mixed in at 0.8 of the weight or more (its lead's share of the votes, where that is
+        larger); 0 lets the model overrule them all (the
         fraud loop's setting in ``bench drift``). Applied like ``prior_weight``.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
