@@ -43,7 +43,7 @@ import itertools
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -176,11 +176,11 @@ def _folds(videos: list[_Part], task: str, seed: int) -> list[tuple[str, _Part, 
     if task == "video-spam":
         y = 2 * y + np.concatenate([spam for _, spam in videos])
     order = np.random.default_rng(seed).permutation(len(y))
-    parts = np.array_split(order, 5)
+    parts = np.array_split(order, 5)  # consecutive runs of ``order``
     out = []
     for f, part in enumerate(parts):
+        # The other parts in turn: the stream keeps the random order.
         rest = np.concatenate([p for i, p in enumerate(parts) if i != f])
-        rest = order[np.isin(order, rest)]  # the stream keeps the random order
         out.append(
             (
                 f"part {f + 1} of 5",
@@ -329,8 +329,11 @@ def _fold_scores(
     }
 
 
-def _model_names(folds: list[dict[str, Any]]) -> list[str]:
-    """Every model some fold scored, in the order first met (Snorkel skips some folds)."""
+def _model_names(folds: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every model some fold (or setting) scored, in the order first met.
+
+    Snorkel skips the folds with fewer than 3 LFs.
+    """
     return list(dict.fromkeys(name for f in folds for name in f["models"]))
 
 

@@ -540,7 +540,9 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
     minus MajorityVote over 5 folds: accuracy | on covered comments (mean / worst / below)
     A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1
     """
-    names = list(dict.fromkeys(n for s in result["settings"] for n in s["models"]))
+    from streamlabel.bench._keywords import _model_names
+
+    names = _model_names(result["settings"])  # settings carry "models" as folds do
     widths = [max(len(n), 13) for n in names]
     head = [f"{'LFs/class':<9}", f"{'precision':<9}"] + [
         f"{n:<{w}}" for n, w in zip(names, widths, strict=True)
