@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streamlabel.bench._labelmodel import bench_labelmodel, snorkel_random_tie_break, vote_counts
+from streamlabel.bench._labelmodel import (
+    bench_labelmodel,
+    rows_by_votes,
+    snorkel_random_tie_break,
+    vote_counts,
+)
 from streamlabel.datasets import load_wrench
 
 METRICS = ("accuracy", "macro_f1", "coverage")
@@ -83,6 +88,42 @@ def test_tie_break_matches_snorkel_probs_to_preds() -> None:
     assert snorkel_random_tie_break(vote_counts(L, 3)).tolist() == expected.tolist()
 
 
+# -- rows by what their votes decide --------------------------------------------------------
+
+
+def test_rows_by_votes_partitions_multiclass_rows() -> None:
+    L = np.array(
+        [
+            [2, 2, 0, -1],  # 2 leads
+            [0, 1, 2, -1],  # three-way tie
+            [1, 1, 2, 2],  # tie between 1 and 2 (0 has none)
+            [-1, -1, -1, -1],  # silent
+            [-1, 1, -1, -1],  # a lone vote is a strict majority
+            [0, 0, 1, 2],  # 0 leads a split field
+        ]
+    )
+    kinds = rows_by_votes(L, 3)
+    assert list(kinds) == ["majority", "tie", "no_votes"]
+    got = {kind: np.flatnonzero(mask).tolist() for kind, mask in kinds.items()}
+    assert got == {"majority": [0, 4, 5], "tie": [1, 2], "no_votes": [3]}
+    assert (sum(m.astype(int) for m in kinds.values()) == 1).all()  # a partition
+
+
+def _check_by_votes(result: dict[str, Any]) -> None:
+    """Each model's split accuracy recombines to its accuracy; MV rows agree on majorities."""
+    counts = result["rows_by_votes"]
+    assert sum(counts.values()) == result["n_test"]
+    for name, row in result["models"].items():
+        by = row["accuracy_by_votes"]
+        assert list(by) == list(counts), name
+        assert all((by[kind] is None) == (n == 0) for kind, n in counts.items()), name
+        total = sum(by[kind] * n for kind, n in counts.items() if n)
+        assert total / result["n_test"] == pytest.approx(row["accuracy"], abs=1e-5), name
+    # Both majority votes name the leading class wherever one leads.
+    ours, ref = (result["models"][m]["accuracy_by_votes"] for m in ("MajorityVote", WRENCH_MV))
+    assert ours["majority"] == ref["majority"]
+
+
 # -- real YouTube data ---------------------------------------------------------------------
 
 
@@ -97,6 +138,12 @@ def test_wrench_tie_break_reproduces_84_on_youtube(youtube_wrench_dir: Path) -> 
     assert (result["n_lfs"], result["cardinality"]) == (10, 2)
     assert result["models"]["OnlineLabelModel"]["coverage"] == 0.928
     _check_rows(result, 2)
+    # 18 silent rows (1 - 0.928 of 250) and 26 ties: where majority vote falls back on its
+    # prior, and where our model gains its lead over our MajorityVote (77.6).
+    assert result["rows_by_votes"] == {"majority": 206, "tie": 26, "no_votes": 18}
+    _check_by_votes(result)
+    by = {name: row["accuracy_by_votes"] for name, row in result["models"].items()}
+    assert by["OnlineLabelModel"]["tie"] > by["MajorityVote"]["tie"] + 0.3
 
 
 # -- synthetic folders ---------------------------------------------------------------------
@@ -113,6 +160,7 @@ def test_bench_on_synthetic_folder(tmp_path: Path, k: int) -> None:
     assert result["peers"] == {"skipped": "disabled (peers=False)"}
     assert "ratio" not in result
     _check_rows(result, k)
+    _check_by_votes(result)
     online = result["models"]["OnlineLabelModel"]
     assert online["learn_seconds"] > 0 and online["learn_rows_per_s"] > 0
     assert result["models"][WRENCH_MV]["learn_seconds"] is None
@@ -137,6 +185,9 @@ def test_peers_run_with_snorkel(tmp_path: Path) -> None:
     assert {"snorkel LabelModel", "snorkel MajorityLabelVoter"} <= set(result["models"])
     assert result["peers"]["tie_break_policy"] == "random"
     _check_rows(result, 3)
+    _check_by_votes(result)
+    voter = result["models"]["snorkel MajorityLabelVoter"]["accuracy_by_votes"]
+    assert voter == result["models"][WRENCH_MV]["accuracy_by_votes"]
     ratio = result["ratio"]
     online, ref = result["models"]["OnlineLabelModel"], result["models"]["snorkel LabelModel"]
     assert ratio["accuracy_minus_snorkel_labelmodel"] == pytest.approx(

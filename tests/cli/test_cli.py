@@ -109,6 +109,7 @@ def test_bench_labelmodel_multiclass_table(
     out = capsys.readouterr().out
     assert "OnlineLabelModel" in out and "WRENCH tie-break" in out and "macro-F1" in out
     assert "3 classes" in out and "peers: skipped" in out
+    assert "strict majority (" in out and "no votes (" in out
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
 

@@ -14,7 +14,10 @@ Two kinds of reference rows sit beside them:
   its spam tutorial) and ``MajorityLabelVoter``, both predicting with the same tie-break.
 
 Accuracy is over all test rows with gold, as in WRENCH (a row nobody votes on still gets a
-prediction).
+prediction). Each model's accuracy is also split by what the test row's votes say
+(:func:`rows_by_votes`): a strict majority, a tie between the leading classes, or no vote.
+Majority vote answers the last two from its prior alone, so that split shows where a model
+gains or loses against it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from numpy.typing import NDArray
 
 from streamlabel.datasets import load_wrench
 
-__all__ = ["bench_labelmodel", "snorkel_random_tie_break", "vote_counts"]
+__all__ = ["bench_labelmodel", "rows_by_votes", "snorkel_random_tie_break", "vote_counts"]
 
 from streamlabel._constants import ABSTAIN as _ABSTAIN
 
@@ -73,6 +76,37 @@ def vote_counts(L: NDArray[np.integer[Any]], cardinality: int) -> _F64:
     for c in range(cardinality):
         counts[:, c] = (votes == c).sum(axis=1)
     return counts
+
+
+def rows_by_votes(L: NDArray[np.integer[Any]], cardinality: int) -> dict[str, NDArray[np.bool_]]:
+    """Split rows by what their votes decide: a strict majority, a tie, or no vote.
+
+    Parameters
+    ----------
+    L : ndarray of shape (n, m)
+        Weak labels, ``-1`` = abstain.
+    cardinality : int
+        Number of classes k.
+
+    Returns
+    -------
+    dict
+        Boolean masks of shape (n,), one per kind, that partition the rows:
+        ``"majority"`` (one class has more votes than any other), ``"tie"`` (two or more
+        classes share the most votes) and ``"no_votes"`` (every LF abstains).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> kinds = rows_by_votes(np.array([[0, 0, 1], [0, 1, -1], [-1, -1, -1]]), 2)
+    >>> {kind: np.flatnonzero(mask).tolist() for kind, mask in kinds.items()}
+    {'majority': [0], 'tie': [1], 'no_votes': [2]}
+    """
+    counts = vote_counts(L, cardinality)
+    top = np.sort(counts, axis=1)[:, -2:]
+    none = top[:, 1] == 0
+    tie = ~none & (top[:, 0] == top[:, 1])
+    return {"majority": ~none & ~tie, "tie": tie, "no_votes": none}
 
 
 def _row_hash(i: int) -> int:
@@ -163,12 +197,18 @@ def _row(
     learn_seconds: float | None,
     n_train: int,
     predict_rows_per_s: float | None,
+    kinds: dict[str, NDArray[np.bool_]],
     **extra: Any,
 ) -> dict[str, Any]:
     learn_rps = None if learn_seconds is None else _rate(n_train, learn_seconds)
+    # Over the rows of each kind that have gold; None where there are none.
+    by_votes = {
+        kind: _scores(y[mask], pred[mask], cardinality)["accuracy"] for kind, mask in kinds.items()
+    }
     return {
         **extra,
         **{k: _round(v, 6) for k, v in _scores(y, pred, cardinality).items()},
+        "accuracy_by_votes": {kind: _round(v, 6) for kind, v in by_votes.items()},
         "coverage": _round(coverage, 6),
         "learn_seconds": _round(learn_seconds, 6),
         # None for models with no learning step, rather than a meaningless infinity.
@@ -187,6 +227,7 @@ def _snorkel_rows(
     y_test: _I64,
     cardinality: int,
     coverage: float,
+    kinds: dict[str, NDArray[np.bool_]],
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Fit and score Snorkel's peers, or say why they were skipped."""
     try:
@@ -217,7 +258,16 @@ def _snorkel_rows(
         len(L_test),
     )
     rows["snorkel LabelModel"] = _row(
-        y_test, pred, cardinality, coverage, learn, n_train, rps, library="snorkel", mode="batch"
+        y_test,
+        pred,
+        cardinality,
+        coverage,
+        learn,
+        n_train,
+        rps,
+        kinds,
+        library="snorkel",
+        mode="batch",
     )
 
     mv = MajorityLabelVoter(cardinality=cardinality)
@@ -226,7 +276,16 @@ def _snorkel_rows(
         len(L_test),
     )
     rows["snorkel MajorityLabelVoter"] = _row(
-        y_test, pred, cardinality, coverage, None, n_train, rps, library="snorkel", mode="none"
+        y_test,
+        pred,
+        cardinality,
+        coverage,
+        None,
+        n_train,
+        rps,
+        kinds,
+        library="snorkel",
+        mode="none",
     )
     info = {
         "snorkel_version": str(getattr(snorkel, "__version__", "unknown")),
@@ -264,8 +323,10 @@ def bench_labelmodel(
     -------
     dict
         JSON-able: dataset facts (``dataset``, ``n_train``, ``n_test``, ``n_lfs``,
-        ``cardinality``), ``models`` (per model name: ``accuracy``, ``f1_class1`` (None
-        unless binary), ``macro_f1``, ``coverage``, ``learn_seconds``, ``learn_rows_per_s``,
+        ``cardinality``, ``rows_by_votes``: test rows with gold per kind of
+        :func:`rows_by_votes`), ``models`` (per model name: ``accuracy``, ``f1_class1``
+        (None unless binary), ``macro_f1``, ``accuracy_by_votes`` (per kind; None where a
+        kind has no row), ``coverage``, ``learn_seconds``, ``learn_rows_per_s``,
         ``predict_rows_per_s``; learning figures are None for models that do not learn),
         ``peers`` (Snorkel details, or ``{"skipped": reason}``) and, when Snorkel ran,
         ``ratio`` (OnlineLabelModel accuracy minus Snorkel LabelModel accuracy, and their
@@ -304,6 +365,7 @@ def bench_labelmodel(
 
     lf_ids = [f"lf{j}@1" for j in range(m)]  # WRENCH files carry no LF names
     coverage = float(np.mean((test.L != _ABSTAIN).any(axis=1))) if n_test else 0.0
+    kinds = rows_by_votes(test.L, k)
 
     models: dict[str, dict[str, Any]] = {}
     for name, model in (
@@ -323,12 +385,21 @@ def bench_labelmodel(
 
         pred, rps = _timed_predict(predict, n_test)
         models[name] = _row(
-            test.y, pred, k, coverage, learn, n_train, rps, library="streamlabel", mode="stream"
+            test.y,
+            pred,
+            k,
+            coverage,
+            learn,
+            n_train,
+            rps,
+            kinds,
+            library="streamlabel",
+            mode="stream",
         )
 
     pred, rps = _timed_predict(lambda: snorkel_random_tie_break(vote_counts(test.L, k)), n_test)
     models[_WRENCH_MV] = _row(
-        test.y, pred, k, coverage, None, n_train, rps, library="reference", mode="none"
+        test.y, pred, k, coverage, None, n_train, rps, kinds, library="reference", mode="none"
     )
 
     result: dict[str, Any] = {
@@ -339,6 +410,10 @@ def bench_labelmodel(
         "n_test": n_test,
         "n_lfs": m,
         "cardinality": k,
+        # Test rows with gold of each kind (see ``rows_by_votes``).
+        "rows_by_votes": {
+            kind: int((mask & (test.y != _ABSTAIN)).sum()) for kind, mask in kinds.items()
+        },
         "seed": seed,
         "chunk_size": chunk_size,
         "models": models,
@@ -347,7 +422,7 @@ def bench_labelmodel(
         result["peers"] = {"skipped": "disabled (peers=False)"}
         return result
 
-    peer_rows, info = _snorkel_rows(train.L, test.L, test.y, k, coverage)
+    peer_rows, info = _snorkel_rows(train.L, test.L, test.y, k, coverage, kinds)
     models.update(peer_rows)
     result["peers"] = info
     if peer_rows:

@@ -1188,6 +1188,9 @@ _LM_COLUMNS = (
 )
 
 
+_VOTE_KINDS = {"majority": "strict majority", "tie": "tie", "no_votes": "no votes"}
+
+
 def _render_labelmodel(result: Mapping[str, Any]) -> str:
     """Readable report of ``bench labelmodel``."""
     lines = [
@@ -1203,6 +1206,17 @@ def _render_labelmodel(result: Mapping[str, Any]) -> str:
     ]
     lines.append(_table(["model", *(title for _, title, _ in _LM_COLUMNS)], rows))
     lines.append("")
+    # Where a model departs from majority vote: ties and silent rows get its prior.
+    kinds = result.get("rows_by_votes")
+    if kinds:
+        lines.append("accuracy by the test row's votes (rows):")
+        heads = [f"{_VOTE_KINDS.get(kind, kind)} ({n:,})" for kind, n in kinds.items()]
+        rows = [
+            [name] + [_fmt(m.get("accuracy_by_votes", {}).get(kind), 4) for kind in kinds]
+            for name, m in result["models"].items()
+        ]
+        lines.append(_table(["model", *heads], rows))
+        lines.append("")
     peers = result.get("peers", {})
     if "skipped" in peers:
         lines.append(f"peers: skipped: {peers['skipped']}")
