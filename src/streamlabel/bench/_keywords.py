@@ -35,6 +35,18 @@ multiclass streams of ``bench shapes`` and ``bench regimes``; an artist's name i
 precise LF, "song" or "love" a vague one shared by several classes, and a spam comment
 is much alike under every video. Snorkel's ``LabelModel`` refuses fewer than 3 LFs; a
 fold where fewer are chosen leaves it out.
+
+A third kind of LF on the spam folds (``"spam-thresholds"``, twelfth session, after every
+choice of the model): thresholds on what a comment looks like rather than on its words
+(:data:`FEATURES`: its length in characters and words, its share of capitals, digits,
+exclamation and question marks, other punctuation, non-ASCII characters, a link, the
+author name's length and whether it holds a digit, the mean word length, the hour it was
+posted), as an analyst with a labelled sample would write "a long comment is spam". A
+threshold LF votes its class on one side of a decile of the feature on the chosen video,
+where that class's share reaches ``precision`` and it fires on at least 5% of the
+comments (:func:`choose_thresholds`). These are weak, dense and dependent LFs: characters
+and words measure nearly the same thing, and two thresholds on one side of a feature
+nest; census-style stump LFs are like them.
 """
 
 from __future__ import annotations
@@ -72,10 +84,40 @@ from streamlabel.datasets._youtube import (
 )
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
-__all__ = ["TASKS", "bench_keywords", "choose_keywords", "comment_words"]
+__all__ = [
+    "FEATURES",
+    "TASKS",
+    "bench_keywords",
+    "choose_keywords",
+    "choose_thresholds",
+    "comment_features",
+    "comment_words",
+]
 
 #: The tasks: the number of classes of each.
-TASKS = {"spam": 2, "video": 5, "video-spam": 10}
+TASKS = {"spam": 2, "video": 5, "video-spam": 10, "spam-thresholds": 2}
+
+#: The features of a comment that threshold LFs test (:func:`comment_features`).
+FEATURES = (
+    "chars",
+    "words",
+    "capitals",
+    "digits",
+    "exclamations",
+    "questions",
+    "punctuation",
+    "non_ascii",
+    "link",
+    "author_chars",
+    "author_digit",
+    "word_length",
+    "hour",
+)
+#: A threshold LF must fire on at least this share of the comments it is chosen from.
+MIN_COVERAGE = 0.05
+#: At most this many thresholds per feature and side (the widest first): they nest.
+THRESHOLDS_PER_SIDE = 2
+_HOUR = re.compile(r"T(\d\d)")
 
 #: A word becomes a candidate LF when at least this many comments of the video hold it.
 MIN_SUPPORT = 4
@@ -83,7 +125,7 @@ LINK = "<link>"
 _WORD = re.compile(r"[a-z0-9']+")
 _VIDEOS = (*YOUTUBE_STREAM_VIDEOS, YOUTUBE_TEST_VIDEO)
 
-_Part = tuple[list[frozenset[str]], NDArray[np.int64]]
+_Part = tuple[list[Any], NDArray[np.int64]]  # per comment: its words or its features
 
 OURS = "OnlineLabelModel"
 MV = "MajorityVote"
@@ -104,6 +146,98 @@ def comment_words(text: str) -> frozenset[str]:
     if "http" in low or "www" in low or ".com" in low:
         words.add(LINK)
     return frozenset(words)
+
+
+def comment_features(row: Mapping[str, str]) -> tuple[float, ...]:
+    """Return the :data:`FEATURES` of a UCI comment row (``CONTENT``, ``AUTHOR``, ``DATE``).
+
+    Shares are of the comment's characters; ``hour`` is -1 for an undated comment.
+
+    Examples
+    --------
+    >>> row = {"CONTENT": "Check MY channel!! www.x.com", "AUTHOR": "bob99",
+    ...        "DATE": "2014-07-22T15:27:50"}
+    >>> dict(zip(FEATURES, comment_features(row)))  # doctest: +NORMALIZE_WHITESPACE
+    {'chars': 28.0, 'words': 4.0, 'capitals': 0.107..., 'digits': 0.0,
+     'exclamations': 2.0, 'questions': 0.0, 'punctuation': 4.0, 'non_ascii': 0.0,
+     'link': 1.0, 'author_chars': 5.0, 'author_digit': 1.0, 'word_length': 6.25,
+     'hour': 15.0}
+    """
+    text, author = row["CONTENT"], row["AUTHOR"]
+    n = max(1, len(text))
+    words = text.split()
+    hour = _HOUR.search(row.get("DATE") or "")
+    low = text.lower()
+    return (
+        float(len(text)),
+        float(len(words)),
+        sum(ch.isupper() for ch in text) / n,
+        sum(ch.isdigit() for ch in text) / n,
+        float(text.count("!")),
+        float(text.count("?")),
+        float(sum(not ch.isalnum() and not ch.isspace() for ch in text)),
+        float(sum(ord(ch) > 127 for ch in text)),
+        float("http" in low or "www" in low or ".com" in low),
+        float(len(author)),
+        float(any(ch.isdigit() for ch in author)),
+        float(np.mean([len(w) for w in words])) if words else 0.0,
+        float(hour.group(1)) if hour else -1.0,
+    )
+
+
+def choose_thresholds(
+    X: NDArray[np.float64],
+    y: NDArray[np.int64],
+    lfs_per_class: int,
+    precision: float,
+    cardinality: int = 2,
+) -> list[tuple[int, str, float, int]]:
+    """Choose threshold LFs ``(feature, side, threshold, class)``, the widest first per class.
+
+    A candidate votes ``class`` where ``X[:, feature]`` is above (``">"``) or at most
+    (``"<="``) a decile of that feature, fires on at least :data:`MIN_COVERAGE` of the
+    rows, and ``class`` has at least ``precision`` of the rows it fires on; at most
+    :data:`THRESHOLDS_PER_SIDE` per feature and side.
+
+    Examples
+    --------
+    >>> X = np.array([[float(v)] for v in range(10)])
+    >>> y = np.array([0] * 5 + [1] * 5)
+    >>> choose_thresholds(X, y, 1, 0.9)
+    [(0, '<=', 4.5, 0), (0, '>', 4.5, 1)]
+    """
+    cands: list[tuple[float, int, str, float, int]] = []
+    for f in range(X.shape[1]):
+        for t in np.unique(np.quantile(X[:, f], np.linspace(0.1, 0.9, 9))):
+            for side, fire in ((">", X[:, f] > t), ("<=", X[:, f] <= t)):
+                if fire.mean() < MIN_COVERAGE:
+                    continue
+                shares = np.bincount(y[fire], minlength=cardinality) / fire.sum()
+                cands += [
+                    (-float(fire.mean()), f, side, float(t), int(c))
+                    for c in np.flatnonzero(shares >= precision)
+                ]
+    chosen: list[tuple[int, str, float, int]] = []
+    for c in range(cardinality):
+        per_side: dict[tuple[int, str], int] = {}
+        for _, f, side, t, cc in sorted(cands):
+            if cc != c or per_side.get((f, side), 0) >= THRESHOLDS_PER_SIDE:
+                continue
+            per_side[(f, side)] = per_side.get((f, side), 0) + 1
+            chosen.append((f, side, round(t, 6), c))
+            if len(chosen) == sum(1 for lf in chosen if lf[3] < c) + lfs_per_class:
+                break
+    return chosen
+
+
+def _threshold_votes(
+    rows: Sequence[tuple[float, ...]], lfs: Sequence[tuple[int, str, float, int]]
+) -> NDArray[np.int64]:
+    X = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(FEATURES))
+    L = np.full((len(rows), len(lfs)), -1, dtype=np.int64)
+    for j, (f, side, t, c) in enumerate(lfs):
+        L[X[:, f] > t if side == ">" else X[:, f] <= t, j] = c
+    return L
 
 
 def choose_keywords(
@@ -145,19 +279,22 @@ def _vote_matrix(
     return L
 
 
-def _load(data_dir: str | os.PathLike[str] | None) -> list[_Part]:
+def _load(data_dir: str | os.PathLike[str] | None, features: bool = False) -> list[_Part]:
+    """Each video's comments, as word sets (or :func:`comment_features`), and spam labels."""
     folder = youtube_data_dir(data_dir) / "uci_raw"
-    videos = []
+    videos: list[_Part] = []
     for name in _VIDEOS:
         rows = _read_csv(folder / f"{name}.csv")
-        words = [comment_words(r["CONTENT"]) for r in rows]
-        videos.append((words, np.array([int(r["CLASS"]) for r in rows], dtype=np.int64)))
+        items: list[Any] = [
+            comment_features(r) if features else comment_words(r["CONTENT"]) for r in rows
+        ]
+        videos.append((items, np.array([int(r["CLASS"]) for r in rows], dtype=np.int64)))
     return videos
 
 
 def _folds(videos: list[_Part], task: str, seed: int) -> list[tuple[str, _Part, _Part]]:
     """Return the folds of ``task``: its name, the part LFs are chosen from, the part scored."""
-    if task == "spam":
+    if task in ("spam", "spam-thresholds"):
         return [
             (
                 _VIDEOS[held],
@@ -193,8 +330,8 @@ def _folds(videos: list[_Part], task: str, seed: int) -> list[tuple[str, _Part, 
 
 def bench_keywords(
     data_dir: str | os.PathLike[str] | None = None,
-    lfs_per_class: Sequence[int] = (5, 15, 40, 80),
-    precisions: Sequence[float] = (0.6, 0.8, 0.95),
+    lfs_per_class: Sequence[int] | None = None,
+    precisions: Sequence[float] | None = None,
     peers: bool = True,
     chunk_size: int = 256,
     task: str = "spam",
@@ -207,15 +344,19 @@ def bench_keywords(
     data_dir
         Folder holding ``uci_raw/``; default the shared data folder's ``youtube/``.
     lfs_per_class, precisions
-        The settings: LFs chosen per class, and the least share of its class a word must
-        have in the video it is chosen from.
+        The settings: LFs chosen per class, and the least share of its class a word (or a
+        threshold's side) must have in the part it is chosen from. Default: (5, 15, 40, 80)
+        and (0.6, 0.8, 0.95) for keywords, (2, 4, 8, 16) and (0.6, 0.7, 0.8) for
+        thresholds (13 features: fewer, weaker candidates).
     peers
         Run Snorkel's ``LabelModel`` beside when installed.
     chunk_size
         Events per ``learn_many`` call.
     task
         ``"spam"`` (2 classes, LFs chosen on one video), ``"video"`` (5 classes: which
-        video) or ``"video-spam"`` (10 classes), both on a random fifth of all comments.
+        video) or ``"video-spam"`` (10 classes), both on a random fifth of all comments,
+        or ``"spam-thresholds"`` (the spam folds with threshold LFs on
+        :data:`FEATURES`).
     seed
         The random split and order of the multiclass tasks.
 
@@ -237,19 +378,22 @@ def bench_keywords(
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}; got {task!r}")
     k = TASKS[task]
-    folds_of = _folds(_load(data_dir), task, seed)
+    thresholds = task == "spam-thresholds"
+    if lfs_per_class is None:
+        lfs_per_class = (2, 4, 8, 16) if thresholds else (5, 15, 40, 80)
+    if precisions is None:
+        precisions = (0.6, 0.7, 0.8) if thresholds else (0.6, 0.8, 0.95)
+    folds_of = _folds(_load(data_dir, features=thresholds), task, seed)
     snorkel = _snorkel_fit_predict() if peers else None
     settings: list[dict[str, Any]] = []
     for n_per, prec in itertools.product(lfs_per_class, precisions):
         folds: list[dict[str, Any]] = []
         for name, chosen_from, (comments, y) in folds_of:
-            lfs = choose_keywords(*chosen_from, n_per, prec, cardinality=k)
-            ids = [f"kw_{w}_{c}@1" for w, c in lfs]
-            L = _vote_matrix(comments, lfs)
+            ids, L = _lfs_and_votes(chosen_from, comments, n_per, prec, k, thresholds)
             covered: NDArray[np.bool_] = np.asarray((L >= 0).any(axis=1))
             fold: dict[str, Any] = {
                 "chosen_on": name,
-                "n_lfs": len(lfs),
+                "n_lfs": len(ids),
                 "n_events": len(y),
                 "class_shares": (np.bincount(y, minlength=k) / len(y)).tolist(),
                 "coverage": float(covered.mean()),
@@ -278,7 +422,7 @@ def bench_keywords(
             )
             pred = snorkel_random_tie_break(vote_counts(L, k))
             fold["models"][RANDOM_MV] = _fold_scores(pred, y, covered, None, k)
-            if snorkel is not None and len(lfs) >= 3:  # it refuses fewer
+            if snorkel is not None and len(ids) >= 3:  # it refuses fewer
                 pred, secs = snorkel(L, L, k)
                 fold["models"][SNORKEL] = _fold_scores(pred, y, covered, secs, k)
             fold["class_balance"] = ours.class_balance_.tolist()
@@ -308,6 +452,27 @@ def bench_keywords(
         "settings": settings,
         "summary": _summary([f for s in settings for f in s["folds"]]),
     }
+
+
+def _lfs_and_votes(
+    chosen_from: _Part,
+    comments: list[Any],
+    n_per: int,
+    precision: float,
+    k: int,
+    thresholds: bool,
+) -> tuple[list[str], NDArray[np.int64]]:
+    """Choose a fold's LFs on ``chosen_from`` and apply them to ``comments``: ids and L."""
+    items, y = chosen_from
+    if thresholds:
+        X = np.asarray(items, dtype=np.float64).reshape(len(items), len(FEATURES))
+        th = choose_thresholds(X, y, n_per, precision, cardinality=k)
+        ids = [
+            f"th_{FEATURES[f]}_{'gt' if side == '>' else 'le'}{t:g}_{c}@1" for f, side, t, c in th
+        ]
+        return ids, _threshold_votes(comments, th)
+    kw = choose_keywords(items, y, n_per, precision, cardinality=k)
+    return [f"kw_{w}_{c}@1" for w, c in kw], _vote_matrix(comments, kw)
 
 
 def _mean(values: list[float]) -> float | None:

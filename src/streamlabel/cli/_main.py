@@ -152,10 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kw.add_argument(
         "--task",
-        choices=["spam", "video", "video-spam"],
+        choices=["spam", "video", "video-spam", "spam-thresholds"],
         default="spam",
         help="spam (2 classes, LFs chosen on one video), video (5 classes: which video) or "
-        "video-spam (10 classes), LFs chosen on a random fifth of all comments; default: spam",
+        "video-spam (10 classes), LFs chosen on a random fifth of all comments; "
+        "spam-thresholds: the spam folds with threshold LFs on a comment's length, "
+        "capitals, punctuation, author and hour instead of keywords; default: spam",
     )
     kw.add_argument(
         "--seed",

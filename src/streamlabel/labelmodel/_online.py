@@ -34,9 +34,11 @@ Where every LF that voted agrees on one class, the prediction is mixed with that
 ties, but never overrules votes that all agree. The abstain-free form drops the evidence
 of the LFs that stayed silent, which on such an event points to the voted class, while the
 class balance still pulls away from it; on real keyword LFs, where the estimated balance is
-off, that pull overruled lone correct votes (see ``docs/architecture.md``). A clear
-majority gets most of the same mix (0.8 of it, more as its lead grows): the model
-overrules it only when confident.
+off, that pull overruled lone correct votes (see ``docs/architecture.md``). A strict
+majority gets the same mix: the model never overrules a class that has more votes than
+any other, and decides where the votes do not (ties, events no LF voted on), besides
+giving every event its probabilities; on real LFs its overrules of majorities lost
+more than they won.
 
 The moment fit is not convex, and a warm start alone stays in the basin of fits made on
 fewer events: refits also restart from the prior once the events have doubled (or a
@@ -90,13 +92,6 @@ _UNEXPLAINED_LIFT = 1.5
 # a near-tie keeps the basin the expected counts were gathered under (switching between
 # near-equal fits cost one 10-class generated stream 9 points).
 _RESTART_GAIN = 0.01
-# A class that leads without unanimity is mixed in with at least this share of the
-# unanimous weight (0.4 at the default 0.5), more where its lead's share of the votes is
-# larger. At the lead's share alone (a sixth for two votes against one) the model still
-# overruled clear majorities on weak posteriors: on generated streams of dense one-class
-# LFs of low precision, 31 and 20 points below majority vote, 9.5 and 8.6 at this share;
-# 0.7 to 0.9 read alike.
-_MAJORITY_SHARE = 0.8
 
 
 class _MomentProblem(NamedTuple):
@@ -165,14 +160,11 @@ class OnlineLabelModel(BaseLabelModel):
         (every class alike); 0.5 halves the log prior odds, which keeps a skewed
         stream's rare class (see ``docs/architecture.md``).
     unanimous_weight
-        On an event whose votes (of LFs the model knows) all name one class c, the
-        posterior is ``(1 - u) p + u e_c``: the model's ``p`` mixed with that verdict. From
-        0.5 up, c is always the predicted class (majority vote's answer there) and the
-        confidence in it at least ``u``; 0 is the model alone. Where c leads without
-        unanimity, the weight is ``u`` times its lead over the next class as a share of
-        the votes, but at least ``0.8 u`` (two votes against one: ``0.8 u``; none on a
-        tie), so that at 0.5 the model overrules a majority of two classes only at a
-        posterior above 5/6 for the other class. A prediction
+        On an event where one class c has more votes (of LFs the model knows) than any
+        other, unanimous or not, the posterior is ``(1 - u) p + u e_c``: the model's ``p``
+        mixed with majority vote's verdict. From 0.5 up, c is always the predicted class
+        (majority vote's answer there) and the confidence in it at least ``u``; 0 is the
+        model alone. Ties and events without votes are the model's. A prediction
         setting: the statistics, learning and ``merge`` do not depend on it.
 
     Attributes
@@ -1251,9 +1243,8 @@ class OnlineLabelModel(BaseLabelModel):
         """Posterior P(y | votes) per row; never changes the model.
 
         Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`. LFs the
-        model has not seen yet count as abstaining. A row whose votes all name one class
-        is mixed with that verdict (``unanimous_weight``), one where a class leads with at
-        least 0.8 of that weight.
+        model has not seen yet count as abstaining. A row where one class has more votes
+        than any other is mixed with that verdict (``unanimous_weight``).
         """
         self._ensure_state()
         self._flush()
@@ -1280,9 +1271,8 @@ class OnlineLabelModel(BaseLabelModel):
     def _defer_unanimous(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
         """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
 
-        By ``u`` times the lead of that class over the next as a share of the row's
-        votes, at least ``_MAJORITY_SHARE`` of ``u``: ``u`` where they all agree,
-        ``0.8 u`` for two votes against one, nothing on a tie.
+        By ``u`` wherever one class has more votes than any other (unanimous or not);
+        a tie is left to the model.
         """
         u = self.unanimous_weight
         if u <= 0.0 or len(r) == 0:
@@ -1295,9 +1285,8 @@ class OnlineLabelModel(BaseLabelModel):
             two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
             lead = two[:, 1] - two[:, 0]
         rows = np.flatnonzero(lead > 0)
-        w = u * np.maximum(lead[rows] / tally[rows].sum(axis=1), _MAJORITY_SHARE)
-        P[rows] *= (1.0 - w)[:, None]
-        P[rows, tally[rows].argmax(axis=1)] += w
+        P[rows] *= 1.0 - u
+        P[rows, tally[rows].argmax(axis=1)] += u
         return P
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
@@ -1359,9 +1348,8 @@ class OnlineLabelModel(BaseLabelModel):
         if fired and u > 0.0:
             second, top = sorted(tally)[-2:]
             if top > second:
-                w = u * max((top - second) / fired, _MAJORITY_SHARE)
-                out = [(1.0 - w) * q / z for q in p]
-                out[tally.index(top)] += w
+                out = [(1.0 - u) * q / z for q in p]
+                out[tally.index(top)] += u
                 return np.array(out)
         return np.array([q / z for q in p])
 

@@ -74,12 +74,12 @@ class StreamSettings(BaseModel):
         (the fraud loop's setting in ``bench drift``), 0.5 keeps more of a skewed
         stream's rare class. Applied to a restored snapshot and to merged parameters too.
     unanimous_weight : float, default=0.5
-        How much of the verdict of votes that all agree is mixed into the label model's
-        posterior (0 to 1; see ``OnlineLabelModel``): from 0.5 up such votes are never
-        overruled (majority vote's answer there); a class that leads without unanimity is
-        mixed in at 0.8 of the weight or more (its lead's share of the votes, where that is
-        larger); 0 lets the model overrule them all (the
-        fraud loop's setting in ``bench drift``). Applied like ``prior_weight``.
+        How much of majority vote's verdict is mixed into the label model's posterior
+        where one class has more votes than any other (0 to 1; see
+        ``OnlineLabelModel``): from 0.5 up such a majority is never overruled (majority
+        vote's answer there), and the model decides ties and events without votes; 0
+        lets the model overrule them all (the fraud loop's setting in ``bench drift``).
+        Applied like ``prior_weight``.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
