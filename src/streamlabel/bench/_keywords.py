@@ -220,13 +220,13 @@ def choose_thresholds(
     chosen: list[tuple[int, str, float, int]] = []
     for c in range(cardinality):
         per_side: dict[tuple[int, str], int] = {}
-        for _, f, side, t, cc in sorted(cands):
-            if cc != c or per_side.get((f, side), 0) >= THRESHOLDS_PER_SIDE:
-                continue
-            per_side[(f, side)] = per_side.get((f, side), 0) + 1
-            chosen.append((f, side, round(t, 6), c))
-            if len(chosen) == sum(1 for lf in chosen if lf[3] < c) + lfs_per_class:
-                break
+        mine = [(f, side, t) for _, f, side, t, cc in sorted(cands) if cc == c]
+        for f, side, t in mine:
+            if per_side.get((f, side), 0) < THRESHOLDS_PER_SIDE:
+                per_side[(f, side)] = per_side.get((f, side), 0) + 1
+                chosen.append((f, side, t, c))
+                if sum(per_side.values()) == lfs_per_class:
+                    break
     return chosen
 
 
