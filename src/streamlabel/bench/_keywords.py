@@ -133,6 +133,11 @@ RANDOM_MV = "majority vote, random ties"
 SNORKEL = "snorkel LabelModel"
 
 
+def _has_link(low: str) -> bool:
+    """Whether a lower-cased comment holds a link (the keyword LFs' ``LINK`` marker too)."""
+    return "http" in low or "www" in low or ".com" in low
+
+
 def comment_words(text: str) -> frozenset[str]:
     """Return the lower-case words of a comment, plus :data:`LINK` when it holds a link.
 
@@ -143,7 +148,7 @@ def comment_words(text: str) -> frozenset[str]:
     """
     low = text.lower()
     words = set(_WORD.findall(low))
-    if "http" in low or "www" in low or ".com" in low:
+    if _has_link(low):
         words.add(LINK)
     return frozenset(words)
 
@@ -177,7 +182,7 @@ def comment_features(row: Mapping[str, str]) -> tuple[float, ...]:
         float(text.count("?")),
         float(sum(not ch.isalnum() and not ch.isspace() for ch in text)),
         float(sum(ord(ch) > 127 for ch in text)),
-        float("http" in low or "www" in low or ".com" in low),
+        float(_has_link(low)),
         float(len(author)),
         float(any(ch.isdigit() for ch in author)),
         float(np.mean([len(w) for w in words])) if words else 0.0,

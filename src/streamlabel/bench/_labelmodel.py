@@ -201,9 +201,11 @@ def _row(
     **extra: Any,
 ) -> dict[str, Any]:
     learn_rps = None if learn_seconds is None else _rate(n_train, learn_seconds)
-    # Over the rows of each kind that have gold; None where there are none.
+    # Accuracy over the rows of each kind that have gold; None where there are none.
+    gold = y != _ABSTAIN
     by_votes = {
-        kind: _scores(y[mask], pred[mask], cardinality)["accuracy"] for kind, mask in kinds.items()
+        kind: float(np.mean(pred[m] == y[m])) if (m := mask & gold).any() else None
+        for kind, mask in kinds.items()
     }
     return {
         **extra,
