@@ -16,7 +16,9 @@ from streamlabel.bench._keywords import (
     MV,
     OURS,
     RANDOM_MV,
+    RARE_SHARE,
     THRESHOLDS_PER_SIDE,
+    _folds,
     _load,
     choose_keywords,
     choose_thresholds,
@@ -83,6 +85,35 @@ def test_threshold_lfs_on_the_real_videos(youtube_dir: Path) -> None:
     vs = r["summary"][f"{OURS} vs {MV}"]["accuracy"]
     acc = [f["models"][OURS]["accuracy"] - f["models"][MV]["accuracy"] for f in folds]
     assert vs["mean_points"] == pytest.approx(100 * np.mean(acc))
+
+
+def test_a_rare_class_on_the_real_videos(youtube_dir: Path) -> None:
+    rare = bench_keywords(
+        youtube_dir, lfs_per_class=[15], precisions=[0.95], peers=False, task="spam-rare"
+    )
+    spam = bench_keywords(youtube_dir, lfs_per_class=[15], precisions=[0.95], peers=False)
+    assert (rare["task"], rare["cardinality"], rare["seed"]) == ("spam-rare", 2, 0)
+    videos = _load(youtube_dir)
+    hams = [sum(int((y == 0).sum()) for j, (_, y) in enumerate(videos) if j != i) for i in range(5)]
+    for f, g, ham in zip(
+        rare["settings"][0]["folds"], spam["settings"][0]["folds"], hams, strict=True
+    ):
+        # Every ham comment stays, spam is thinned to a tenth; the LFs are the spam task's.
+        assert f["chosen_on"] == g["chosen_on"] and f["n_lfs"] == g["n_lfs"]
+        assert f["n_events"] * f["class_shares"][0] == pytest.approx(ham)
+        assert abs(f["class_shares"][1] - RARE_SHARE) < 1 / f["n_events"]
+        # What makes the task: most comments draw no vote (0.12-0.29), and the spam LFs
+        # cover spam far better than the ham LFs cover ham, so thinning the spam takes
+        # the coverage down by more than a third (from 0.45-0.59).
+        assert f["coverage"] < 0.3 and f["coverage"] < g["coverage"] / 1.5
+    summary = rare["summary"][f"{OURS} vs {MV}"]
+    assert set(summary) == {"accuracy", "covered_accuracy", "macro_f1"}
+    folds = rare["settings"][0]["folds"]
+    f1 = [f["models"][OURS]["macro_f1"] - f["models"][MV]["macro_f1"] for f in folds]
+    assert summary["macro_f1"]["mean_points"] == pytest.approx(100 * np.mean(f1))
+    # Another seed keeps other spam comments, as many.
+    (_, _, (a, ya)), (_, _, (b, yb)) = (_folds(videos, "spam-rare", seed)[0] for seed in (0, 1))
+    assert list(ya) != list(yb) and (ya.sum(), len(a)) == (yb.sum(), len(b))
 
 
 def test_one_setting_on_the_real_videos(youtube_dir: Path) -> None:
@@ -181,5 +212,7 @@ def test_cli_json_and_a_clear_error_without_data(
     assert (args.task, args.seed) == ("video-spam", 3)
     args = build_parser().parse_args(["bench", "keywords", "--task", "spam-thresholds"])
     assert args.task == "spam-thresholds"
+    args = build_parser().parse_args(["bench", "keywords", "--task", "spam-rare"])
+    assert args.task == "spam-rare"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "keywords", "--task", "artist"])

@@ -152,18 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kw.add_argument(
         "--task",
-        choices=["spam", "video", "video-spam", "spam-thresholds"],
+        choices=["spam", "video", "video-spam", "spam-thresholds", "spam-rare"],
         default="spam",
         help="spam (2 classes, LFs chosen on one video), video (5 classes: which video) or "
         "video-spam (10 classes), LFs chosen on a random fifth of all comments; "
         "spam-thresholds: the spam folds with threshold LFs on a comment's length, "
-        "capitals, punctuation, author and hour instead of keywords; default: spam",
+        "capitals, punctuation, author and hour instead of keywords; spam-rare: the spam "
+        "folds with the scored spam thinned to a tenth; default: spam",
     )
     kw.add_argument(
         "--seed",
         type=_nonnegative_int,
         default=0,
-        help="the random split and order of the multiclass tasks; default: 0",
+        help="the random split and order of the multiclass tasks, and the spam spam-rare "
+        "keeps; default: 0",
     )
     kw.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
     kw.add_argument("--json", action="store_true", help="print one JSON document")
@@ -534,13 +536,13 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
     >>> print(_render_keywords({"settings": [{"lfs_per_class": 5, "precision": 0.8,
     ...     "models": {"A": acc, "MajorityVote": acc}}],
     ...     "summary": {"folds": 5, "A vs MajorityVote": {
-    ...         "accuracy": vs, "covered_accuracy": vs}}}))
+    ...         "accuracy": vs, "covered_accuracy": vs, "macro_f1": vs}}}))
     accuracy (on covered comments)
     LFs/class  precision  A              MajorityVote
     5          0.80       0.610 (0.750)  0.610 (0.750)
     <BLANKLINE>
-    minus MajorityVote over 5 folds: accuracy | on covered comments (mean / worst / below)
-    A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1
+    minus MajorityVote over 5 folds: accuracy | covered comments | macro-F1 (mean / worst / below)
+    A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1
     """
     from streamlabel.bench._keywords import _model_names
 
@@ -562,8 +564,8 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
     summary = result["summary"]
     lines += [
         "",
-        f"minus MajorityVote over {summary['folds']} folds: accuracy | on covered comments "
-        "(mean / worst / below)",
+        f"minus MajorityVote over {summary['folds']} folds: accuracy | covered comments "
+        "| macro-F1 (mean / worst / below)",
     ]
     for key, rows in summary.items():
         if key == "folds":
@@ -572,12 +574,13 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
             f"{r['mean_points']:+.2f} / {r['worst_points']:+.2f} / {r['below_by_0.1_points']}"
             if "mean_points" in r
             else "-"
-            for r in (rows["accuracy"], rows["covered_accuracy"])
+            # A report written before macro-F1 was summarised has none.
+            for r in (rows["accuracy"], rows["covered_accuracy"], rows.get("macro_f1", {}))
         ]
         # A peer that ran on fewer folds (Snorkel refuses fewer than 3 LFs) says on how many.
         n = rows["accuracy"].get("folds", summary["folds"])
         fewer = f" (on {n} folds)" if n != summary["folds"] else ""
-        lines.append(f"{key.removesuffix(' vs MajorityVote')}{fewer}: {cells[0]} | {cells[1]}")
+        lines.append(f"{key.removesuffix(' vs MajorityVote')}{fewer}: " + " | ".join(cells))
     return "\n".join(lines)
 
 
