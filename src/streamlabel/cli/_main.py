@@ -543,6 +543,13 @@ def _render_keywords(result: Mapping[str, Any]) -> str:
     <BLANKLINE>
     minus MajorityVote over 5 folds: accuracy | covered comments | macro-F1 (mean / worst / below)
     A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1
+
+    A report saved before macro-F1 was summarised shows a dash there:
+
+    >>> old = {"settings": [], "summary": {"folds": 5, "A vs MajorityVote": {
+    ...     "accuracy": vs, "covered_accuracy": vs}}}
+    >>> print(_render_keywords(old).splitlines()[-1])
+    A: +1.50 / -2.00 / 1 | +1.50 / -2.00 / 1 | -
     """
     from streamlabel.bench._keywords import _model_names
 
