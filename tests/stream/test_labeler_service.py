@@ -342,6 +342,11 @@ def test_settings_of_the_service_from_env() -> None:
     assert StreamSettings.from_env(environ=env).unanimous_weight == 0.0
     with pytest.raises(ValueError, match="unanimous_weight"):
         StreamSettings.from_env(environ={"STREAMLABEL_UNANIMOUS_WEIGHT": "-0.1"})
+    assert s.balance == OnlineLabelModel(2).balance == "majority"
+    env = {"STREAMLABEL_BALANCE": "cofiring"}
+    assert StreamSettings.from_env(environ=env).balance == "cofiring"
+    with pytest.raises(ValueError, match="balance"):
+        StreamSettings.from_env(environ={"STREAMLABEL_BALANCE": "lift"})
     # Every prediction setting a worker hands its models is a worker setting, with the
     # label model's default.
     defaults = OnlineLabelModel(2)._settings()

@@ -201,6 +201,12 @@ def test_a_restored_model_takes_the_workers_prior_weight() -> None:
     assert (restored.prior_weight, restored.unanimous_weight) == (1.0, 0.0)
     assert handler(prior_weight=0.8).labeler.model.prior_weight == 0.8
     assert handler(unanimous_weight=0.2).labeler.model.unanimous_weight == 0.2
+    # The balance is a learning setting: a fresh model takes the worker's, a restored
+    # one keeps its own (its statistics were gathered under it).
+    assert handler(balance="cofiring").labeler.model.balance == "cofiring"
+    settings = StreamSettings(balance="cofiring")
+    h = LabelerHandler.from_settings(settings, load_lfset(spec()), restored)
+    assert h.labeler.model.balance == "majority"
 
 
 @pytest.mark.parametrize("why", ["garbage", "other set", "half_life", "cardinality"])

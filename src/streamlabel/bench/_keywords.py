@@ -19,7 +19,8 @@ than 0.1 point below). Snorkel's ``LabelModel`` (500 epochs, on the same rows) r
 when installed; majority vote with random ties (Snorkel's tie-break, as WRENCH publishes
 it) too, and the ablations of ``bench shapes`` (the model without its intensity guard,
 with it but without the pair inflation, without the moment fit's restarts, fitting every
-pair of LFs, and without the unanimity rule). A comment
+pair of LFs, and without the unanimity rule), and the model with ``balance="cofiring"``
+(the setting for rule LFs that fire on their own class and a rare class). A comment
 no LF voted on gets the class prior from our models (a required property) and a coin from
 majority vote with random ties, so on the uncovered comments, most of them ham, every
 model but the last puts all in one class. The truth is near 50/50 spam on every fold (0.50-0.52).
@@ -75,6 +76,7 @@ from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores, _snorkel_fit_predict
 from streamlabel.bench._shapes import (
     ALL_PAIRS,
+    COFIRING,
     UNGUARDED,
     UNHEDGED,
     UNINFLATED,
@@ -439,13 +441,14 @@ def bench_keywords(
                 "votes_per_event": float((L >= 0).sum(axis=1).mean()),
                 "models": {},
             }
-            ours = OnlineLabelModel(k)
+            ours, cofiring = OnlineLabelModel(k), OnlineLabelModel(k, balance="cofiring")
             models: tuple[tuple[str, Any], ...] = (
                 (OURS, ours),
                 (UNGUARDED, _Unguarded(k)),
                 (UNINFLATED, _Uninflated(k)),
                 (UNRESTARTED, _Unrestarted(k)),
                 (ALL_PAIRS, _AllPairs(k)),
+                (COFIRING, cofiring),
                 (MV, MajorityVote(k)),
             )
             for model_name, model in models:
@@ -465,6 +468,7 @@ def bench_keywords(
                 pred, secs = snorkel(L, L, k)
                 fold["models"][SNORKEL] = _fold_scores(pred, y, covered, secs, k)
             fold["class_balance"] = ours.class_balance_.tolist()
+            fold["class_balance_cofiring"] = cofiring.class_balance_.tolist()
             fold["cofiring_ratio"] = ours.cofiring_ratio_
             folds.append(fold)
         settings.append(

@@ -12,7 +12,9 @@ run: the model without its intensity guard, with the guard but without the momen
 pair inflation, without the moment fit's restarts from the prior, fitting every pair of
 LFs (none left out as unexplained), and without the unanimity rule
 (``unanimous_weight=0``: the same learned state, predicting with the model alone where
-all votes agree or one class leads).
+all votes agree or one class leads); and the model with ``balance="cofiring"`` (thirteenth
+session), the setting for rule LFs that fire on their own class, which these streams often
+do not have.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from streamlabel.bench._regimes import _scores
 from streamlabel.datasets import make_random_stream
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
-__all__ = ["bench_shapes"]
+__all__ = ["COFIRING", "bench_shapes"]
 
 GUARDED = "OnlineLabelModel"
 UNGUARDED = "OnlineLabelModel without intensity guard"
@@ -38,6 +40,7 @@ UNINFLATED = "OnlineLabelModel without pair inflation"
 UNHEDGED = "OnlineLabelModel without the unanimity rule"
 UNRESTARTED = "OnlineLabelModel without restarts"
 ALL_PAIRS = "OnlineLabelModel fitting every pair"
+COFIRING = "OnlineLabelModel, co-firing balance"
 MV = "MajorityVote"
 RANDOM_MV = "majority vote, random ties"
 
@@ -139,7 +142,8 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
     Examples
     --------
     >>> r = bench_shapes(seeds=[3])
-    >>> names = [GUARDED, UNGUARDED, UNINFLATED, UNRESTARTED, ALL_PAIRS, UNHEDGED, MV, RANDOM_MV]
+    >>> names = [GUARDED, UNGUARDED, UNINFLATED, UNRESTARTED, ALL_PAIRS, COFIRING, UNHEDGED, MV,
+    ...          RANDOM_MV]
     >>> sorted(r["streams"][0]["models"]) == sorted(names)
     True
     >>> r["summary"]["all"]["vs " + MV]["accuracy"]["below_by_0.1_points"] in (0, 1)
@@ -157,6 +161,7 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
             UNINFLATED: _Uninflated(k),
             UNRESTARTED: _Unrestarted(k),
             ALL_PAIRS: _AllPairs(k),
+            COFIRING: OnlineLabelModel(k, balance="cofiring"),
             MV: MajorityVote(k),
         }
         for name, model in models.items():
@@ -186,7 +191,16 @@ def bench_shapes(seeds: Sequence[int] = range(150), chunk_size: int = 500) -> di
     summary = {
         name: {
             f"vs {base}": _summary(rows, base)
-            for base in (MV, RANDOM_MV, UNGUARDED, UNINFLATED, UNRESTARTED, ALL_PAIRS, UNHEDGED)
+            for base in (
+                MV,
+                RANDOM_MV,
+                UNGUARDED,
+                UNINFLATED,
+                UNRESTARTED,
+                ALL_PAIRS,
+                COFIRING,
+                UNHEDGED,
+            )
         }
         for name, rows in groups.items()
     }

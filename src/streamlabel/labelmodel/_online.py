@@ -92,6 +92,10 @@ _UNEXPLAINED_LIFT = 1.5
 # a near-tie keeps the basin the expected counts were gathered under (switching between
 # near-equal fits cost one 10-class generated stream 9 points).
 _RESTART_GAIN = 0.01
+# The balances the moment fit can assume (``balance``); with "cofiring", pseudo-events of
+# chance co-firing per class keep a class whose LFs seldom meet near a lift of 1.
+_BALANCES = ("majority", "cofiring")
+_COFIRING_PSEUDO = 10.0
 
 
 class _MomentProblem(NamedTuple):
@@ -166,6 +170,17 @@ class OnlineLabelModel(BaseLabelModel):
         (majority vote's answer there) and the confidence in it at least ``u``; 0 is the
         model alone. Ties and events without votes are the model's. A prediction
         setting: the statistics, learning and ``merge`` do not depend on it.
+    balance
+        The class balance the moment fit assumes. ``"majority"`` (default): majority
+        vote's, the share of each class among the events with a strict majority.
+        ``"cofiring"``: at each refit the fit also runs at the balance that same-class
+        co-firing implies (``P(l_i = c, l_j = c) / (P(l_i = c) P(l_j = c))`` is ``1 /
+        pi_c`` for LFs that vote c only on class c) and keeps whichever fit explains the
+        moments better. For LF sets whose LFs fire on their own class (rules, keywords)
+        and a rare class most events draw no vote for: there majority vote's balance
+        counts mostly the rare class, and every event without votes gets it. Wrong where
+        LFs fire regardless of the class (see ``docs/architecture.md``). Costs a second
+        fit at every refit.
 
     Attributes
     ----------
@@ -183,6 +198,8 @@ class OnlineLabelModel(BaseLabelModel):
         At the latest fit: pairs of LFs left out of it because their co-firing lies on
         the side of chance no fit of the model reaches (two classes only; see
         ``docs/architecture.md``).
+    balance_source_ : str
+        The balance the latest fit kept: ``"majority"`` or ``"cofiring"``.
 
     Examples
     --------
@@ -216,6 +233,7 @@ class OnlineLabelModel(BaseLabelModel):
         gold_weight: float = 1.0,
         prior_weight: float = 0.5,
         unanimous_weight: float = 0.5,
+        balance: str = "majority",
     ) -> None:
         self.cardinality = cardinality
         self.half_life = half_life
@@ -226,6 +244,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.gold_weight = gold_weight
         self.prior_weight = prior_weight
         self.unanimous_weight = unanimous_weight
+        self.balance = balance
 
     # ------------------------------------------------------------------ settings / state
     def _settings(self) -> dict[str, Any]:
@@ -239,6 +258,7 @@ class OnlineLabelModel(BaseLabelModel):
             "gold_weight": self.gold_weight,
             "prior_weight": self.prior_weight,
             "unanimous_weight": self.unanimous_weight,
+            "balance": self.balance,
         }
 
     def _check_settings(self) -> None:
@@ -267,6 +287,8 @@ class OnlineLabelModel(BaseLabelModel):
             raise ValueError(f"unanimous_weight must lie in [0, 1]; got {self.unanimous_weight!r}")
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
+        if self.balance not in _BALANCES:
+            raise ValueError(f"balance must be one of {_BALANCES}; got {self.balance!r}")
 
     def _init_state(self) -> None:
         self._check_settings()
@@ -301,6 +323,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.intensity_weight_ = 0.0
         self.pair_inflation_ = 1.0
         self.unexplained_pairs_ = 0
+        self.balance_source_ = "majority"
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k
         self._C = np.zeros(k)  # (y,) expected class counts
@@ -621,7 +644,10 @@ class OnlineLabelModel(BaseLabelModel):
         stays in the basin of fits made on earlier, fewer events (or before the guard
         switched on) after the statistics have left it. The restart runs once the events
         have doubled, or a half-life has passed, since the last one: early refits all
-        restart, and a long stream pays for a second fit on a few refits only.
+        restart, and a long stream pays for a second fit on a few refits only. With
+        ``balance="cofiring"`` the fit (and its restart) runs again at the balance of
+        ``_cofiring_balance`` and the one with the lower objective is kept, its balance
+        with it.
         """
         self._flush()
         m = len(self.lf_ids_)
@@ -645,14 +671,21 @@ class OnlineLabelModel(BaseLabelModel):
         if iters:
             unexplained = self._unexplained(counts)
             self.unexplained_pairs_ = int(unexplained.sum()) // 2
-            problem = self._moment_problem(order, pri[order], counts, unexplained)
-            best = self._als(problem, mu[order], iters)
-            if not (self._mu > 0).any():  # no previous fit: that was the prior
-                self._last_restart = self.n_events_
-            elif self._restart_due():
-                cold = self._als(problem, pri[order], iters)
-                if cold[2] < (1.0 - _RESTART_GAIN) * best[2]:
-                    best = cold
+            fresh = not (self._mu > 0).any()  # no previous fit: the warm start is the prior
+            restart = not fresh and self._restart_due()
+            best = self._fit_at(order, counts, unexplained, pri, mu, restart, iters)
+            self.balance_source_ = "majority"
+            if self.balance == "cofiring":
+                pi_mv = self._pi_fit
+                self._pi_fit = self._cofiring_balance(order, counts)
+                alt_pri = self._prior_table(cols)
+                alt_mu = np.where(self._mu > 0, self._mu, alt_pri)
+                alt = self._fit_at(order, counts, unexplained, alt_pri, alt_mu, restart, iters)
+                if alt[2] < best[2]:
+                    best, pri, self.balance_source_ = alt, alt_pri, "cofiring"
+                else:
+                    self._pi_fit = pi_mv
+            if fresh or restart:
                 self._last_restart = self.n_events_
             mu = best[0][np.argsort(order)]
             self.pair_inflation_ = best[1]
@@ -662,6 +695,50 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_fire(self._firing(np.arange(m)))
         if iters:
             self.n_fits_ += 1
+
+    def _fit_at(
+        self,
+        order: NDArray[np.intp],
+        counts: _PairCounts,
+        unexplained: NDArray[np.bool_],
+        pri: _F,
+        mu: _F,
+        restart: bool,
+        iters: int,
+    ) -> tuple[_F, float, float]:
+        """Fit at the balance ``_pi_fit``; return the fit in ``order``, inflation, objective.
+
+        From the warm start ``mu``, and on a restart from the prior ``pri`` too (kept when
+        its objective is lower by ``_RESTART_GAIN``).
+        """
+        problem = self._moment_problem(order, pri[order], counts, unexplained)
+        best = self._als(problem, mu[order], iters)
+        if restart:
+            cold = self._als(problem, pri[order], iters)
+            if cold[2] < (1.0 - _RESTART_GAIN) * best[2]:
+                best = cold
+        return best
+
+    def _cofiring_balance(self, order: NDArray[np.intp], counts: _PairCounts) -> _F:
+        """Return the class balance same-class co-firing implies, shape (k,).
+
+        For LFs that vote c only on events of class c, ``P(l_i = c, l_j = c) = pi_c
+        mu_i mu_j`` and ``P(l_i = c) = pi_c mu_i``, so the pair's lift over chance is
+        ``1 / pi_c``. Summed over the pairs of LFs in ``order`` (each over the events
+        both were present for), plus ``_COFIRING_PSEUDO`` pseudo-events of chance
+        co-firing; the inverse lifts, normalised (``balance="cofiring"``). An LF that also
+        fires on other classes lowers its class's lift, so the estimate leans toward the
+        classes with vaguer LFs.
+        """
+        m, k = len(counts.tt), self.cardinality
+        pairs = counts.votes.reshape(m, k, m, k)
+        same = np.einsum("icjc->cij", pairs)  # (k, m, m)
+        rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
+        chance = counts.tt[None, :, :] * np.einsum("ic,jc->cij", rates, rates)
+        off = ~np.eye(m, dtype=bool)[None]
+        a = _COFIRING_PSEUDO * self._scale
+        inv = ((chance * off).sum(axis=(1, 2)) + a) / ((same * off).sum(axis=(1, 2)) + a)
+        return np.asarray(inv / inv.sum())
 
     def _restart_due(self) -> bool:
         """Whether this refit also starts from the prior (see ``_fit_moments``).
@@ -1473,6 +1550,7 @@ class OnlineLabelModel(BaseLabelModel):
             "intensity_weight": self.intensity_weight_,
             "pair_inflation": self.pair_inflation_,
             "unexplained_pairs": self.unexplained_pairs_,
+            "balance_source": self.balance_source_,
         }
 
     def _load_state(self, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -1520,6 +1598,8 @@ class OnlineLabelModel(BaseLabelModel):
         self.intensity_weight_ = float(header.get("intensity_weight", 0.0))
         self.pair_inflation_ = float(header.get("pair_inflation", 1.0))
         self.unexplained_pairs_ = int(header.get("unexplained_pairs", 0))
+        # "balance_source" joined the header later: an older file's fit was majority vote's.
+        self.balance_source_ = str(header.get("balance_source", "majority"))
         fire = arrays.get("fire")
         self._set_fire(self._firing(np.arange(m)) if fire is None else fire)
         if self._fire.shape != (m, k):

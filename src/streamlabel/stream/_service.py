@@ -702,6 +702,7 @@ class LabelerHandler:
                 half_life=settings.half_life,
                 prior_weight=settings.prior_weight,
                 unanimous_weight=settings.unanimous_weight,
+                balance=settings.balance,
             )
         else:
             # Prediction settings, not statistics: a restored model takes the worker's.

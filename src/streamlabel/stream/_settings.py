@@ -80,6 +80,12 @@ class StreamSettings(BaseModel):
         vote's answer there), and the model decides ties and events without votes; 0
         lets the model overrule them all (the fraud loop's setting in ``bench drift``).
         Applied like ``prior_weight``.
+    balance : {"majority", "cofiring"}, default="majority"
+        The class balance the label model's moment fit assumes (see ``OnlineLabelModel``):
+        majority vote's, or, for rule LFs that fire on their own class and a rare class
+        most events draw no vote for (fraud), also the balance same-class co-firing
+        implies, whichever explains the moments better. A learning setting: a restored
+        snapshot keeps its own.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
@@ -226,6 +232,7 @@ class StreamSettings(BaseModel):
     half_life: float = Field(default=50_000.0, ge=1, allow_inf_nan=False)
     prior_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     unanimous_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
+    balance: Literal["majority", "cofiring"] = "majority"
     feedback_cache: int = Field(default=100_000, ge=0)
     max_event_bytes: int = Field(default=64_000, ge=1)
     lf_quarantine_threshold: float = Field(default=0.5, ge=0, le=1)
