@@ -201,15 +201,15 @@ def test_a_restored_model_takes_the_workers_prior_weight() -> None:
     assert (restored.prior_weight, restored.unanimous_weight) == (1.0, 0.0)
     assert handler(prior_weight=0.8).labeler.model.prior_weight == 0.8
     assert handler(unanimous_weight=0.2).labeler.model.unanimous_weight == 0.2
-    # The balance is a learning setting: a fresh model takes the worker's, a restored
-    # one keeps its own (its statistics were gathered under it).
+    # The balance is a learning setting: a fresh model takes the worker's; a model handed
+    # in keeps its own (start-up restores only a snapshot of the worker's balance).
     assert handler(balance="cofiring").labeler.model.balance == "cofiring"
     settings = StreamSettings(balance="cofiring")
     h = LabelerHandler.from_settings(settings, load_lfset(spec()), restored)
     assert h.labeler.model.balance == "majority"
 
 
-@pytest.mark.parametrize("why", ["garbage", "other set", "half_life", "cardinality"])
+@pytest.mark.parametrize("why", ["garbage", "other set", "half_life", "balance", "cardinality"])
 def test_startup_starts_fresh_from_an_unusable_snapshot(
     monkeypatch: pytest.MonkeyPatch, why: str
 ) -> None:
@@ -229,6 +229,9 @@ def test_startup_starts_fresh_from_an_unusable_snapshot(
         value["lfset"] = "fraud"
     elif why == "half_life":
         other = OnlineLabelModel(cardinality=2, half_life=10.0)
+        value["model"] = base64.b64encode(dumps_model(other)).decode()
+    elif why == "balance":  # the worker runs the default, "majority"
+        other = OnlineLabelModel(cardinality=2, balance="cofiring")
         value["model"] = base64.b64encode(dumps_model(other)).decode()
     else:
         other = OnlineLabelModel(cardinality=3)

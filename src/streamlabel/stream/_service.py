@@ -1290,8 +1290,8 @@ def prepare_labeler(settings: StreamSettings, timeout: float = 30.0) -> LabelerS
     :func:`read_lfsets`) wins; without one, ``settings.lfset_file``; without that, the
     labeler refuses to start. The label model is the group's latest snapshot
     (:func:`read_snapshot`) when there is one that fits the set (same set name and
-    cardinality, same ``half_life``), else a fresh one; an unreadable or incompatible
-    snapshot is logged, never fatal.
+    cardinality, same ``half_life`` and ``balance``), else a fresh one; an unreadable or
+    incompatible snapshot is logged, never fatal.
 
     Raises
     ------
@@ -1409,6 +1409,8 @@ def _restorable(
         why = f"cardinality {model.cardinality}, the LF set's is {lfset.cardinality}"
     elif model.half_life != settings.half_life:
         why = f"half_life {model.half_life}, the settings' is {settings.half_life}"
+    elif model.balance != settings.balance:
+        why = f"balance {model.balance!r}, the settings' is {settings.balance!r}"
     if why is not None:
         logger.warning("label-model snapshot %s not restored: %s; starting fresh", snap.source, why)
         return None, None
