@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -233,7 +233,7 @@ class OnlineLabelModel(BaseLabelModel):
         gold_weight: float = 1.0,
         prior_weight: float = 0.5,
         unanimous_weight: float = 0.5,
-        balance: str = "majority",
+        balance: Literal["majority", "cofiring"] = "majority",
     ) -> None:
         self.cardinality = cardinality
         self.half_life = half_life
