@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from streamlabel.bench._labelmodel import (
+    COFIRING,
     bench_labelmodel,
     rows_by_votes,
     snorkel_random_tie_break,
@@ -144,6 +145,10 @@ def test_wrench_tie_break_reproduces_84_on_youtube(youtube_wrench_dir: Path) -> 
     _check_by_votes(result)
     by = {name: row["accuracy_by_votes"] for name, row in result["models"].items()}
     assert by["OnlineLabelModel"]["tie"] > by["MajorityVote"]["tie"] + 0.3
+    # With balance="cofiring" the fit keeps the co-firing balance here (0.54 ham, the
+    # default's 0.50) and scores every kind of test row alike: 0.840 too.
+    by_row = {name: row["accuracy_by_votes"] for name, row in result["models"].items()}
+    assert by_row[COFIRING] == by_row["OnlineLabelModel"]
 
 
 # -- synthetic folders ---------------------------------------------------------------------
@@ -156,7 +161,7 @@ def test_bench_on_synthetic_folder(tmp_path: Path, k: int) -> None:
     assert result["cardinality"] == k and result["n_lfs"] == 6
     assert (result["n_train"], result["n_test"]) == (300, 120)
     assert result["dataset"] == "syn" and result["seed"] == 7
-    assert list(result["models"]) == ["OnlineLabelModel", "MajorityVote", WRENCH_MV]
+    assert list(result["models"]) == ["OnlineLabelModel", COFIRING, "MajorityVote", WRENCH_MV]
     assert result["peers"] == {"skipped": "disabled (peers=False)"}
     assert "ratio" not in result
     _check_rows(result, k)

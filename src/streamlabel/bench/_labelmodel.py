@@ -45,6 +45,8 @@ _MIN_PREDICT_SECONDS = 0.05
 _MAX_PREDICT_REPEATS = 50
 
 _WRENCH_MV = "MajorityVote (WRENCH tie-break)"
+#: The model with ``balance="cofiring"``, run beside the default by the label-model benches.
+COFIRING = "OnlineLabelModel, co-firing balance"
 
 _I64 = NDArray[np.int64]
 _F64 = NDArray[np.float64]
@@ -372,6 +374,8 @@ def bench_labelmodel(
     models: dict[str, dict[str, Any]] = {}
     for name, model in (
         ("OnlineLabelModel", OnlineLabelModel(cardinality=k)),
+        # The setting for rule LFs and a rare class (see ``OnlineLabelModel``), beside.
+        (COFIRING, OnlineLabelModel(cardinality=k, balance="cofiring")),
         ("MajorityVote", MajorityVote(cardinality=k)),
     ):
         # Stream once, in file order, without gold: the timed region is learning only.

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
+from streamlabel.bench._labelmodel import COFIRING, snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores
 from streamlabel.datasets import make_random_stream
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
@@ -40,7 +40,6 @@ UNINFLATED = "OnlineLabelModel without pair inflation"
 UNHEDGED = "OnlineLabelModel without the unanimity rule"
 UNRESTARTED = "OnlineLabelModel without restarts"
 ALL_PAIRS = "OnlineLabelModel fitting every pair"
-COFIRING = "OnlineLabelModel, co-firing balance"
 MV = "MajorityVote"
 RANDOM_MV = "majority vote, random ties"
 
