@@ -25,14 +25,8 @@ from streamlabel.bench._keywords import (
     comment_features,
     comment_words,
 )
-from streamlabel.bench._shapes import (
-    ALL_PAIRS,
-    COFIRING,
-    UNGUARDED,
-    UNHEDGED,
-    UNINFLATED,
-    UNRESTARTED,
-)
+from streamlabel.bench._labelmodel import COFIRING
+from streamlabel.bench._shapes import ALL_PAIRS, UNGUARDED, UNHEDGED, UNINFLATED, UNRESTARTED
 from streamlabel.cli import main
 from streamlabel.cli._main import build_parser
 

@@ -72,11 +72,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from streamlabel.bench._labelmodel import snorkel_random_tie_break, vote_counts
+from streamlabel.bench._labelmodel import COFIRING, snorkel_random_tie_break, vote_counts
 from streamlabel.bench._regimes import _scores, _snorkel_fit_predict
 from streamlabel.bench._shapes import (
     ALL_PAIRS,
-    COFIRING,
     UNGUARDED,
     UNHEDGED,
     UNINFLATED,

@@ -32,7 +32,7 @@ from streamlabel.bench._regimes import _scores
 from streamlabel.datasets import make_random_stream
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
-__all__ = ["COFIRING", "bench_shapes"]
+__all__ = ["bench_shapes"]
 
 GUARDED = "OnlineLabelModel"
 UNGUARDED = "OnlineLabelModel without intensity guard"

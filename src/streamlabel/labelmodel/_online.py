@@ -732,12 +732,13 @@ class OnlineLabelModel(BaseLabelModel):
         """
         m, k = len(counts.tt), self.cardinality
         pairs = counts.votes.reshape(m, k, m, k)
-        same = np.einsum("icjc->cij", pairs)  # (k, m, m)
         rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
-        chance = counts.tt[None, :, :] * np.einsum("ic,jc->cij", rates, rates)
-        off = ~np.eye(m, dtype=bool)[None]
+        # Sums over the pairs i != j: all pairs minus the diagonal, per class.
+        same = np.einsum("icjc->c", pairs) - np.einsum("icic->c", pairs)
+        tt = counts.tt
+        chance = np.einsum("ij,ic,jc->c", tt, rates, rates) - np.diag(tt) @ (rates * rates)
         a = _COFIRING_PSEUDO * self._scale
-        inv = ((chance * off).sum(axis=(1, 2)) + a) / ((same * off).sum(axis=(1, 2)) + a)
+        inv = (chance + a) / (same + a)
         return np.asarray(inv / inv.sum())
 
     def _restart_due(self) -> bool:

@@ -84,8 +84,8 @@ class StreamSettings(BaseModel):
         The class balance the label model's moment fit assumes (see ``OnlineLabelModel``):
         majority vote's, or, for rule LFs that fire on their own class and a rare class
         most events draw no vote for (fraud), also the balance same-class co-firing
-        implies, whichever explains the moments better. A learning setting: a restored
-        snapshot keeps its own.
+        implies, whichever explains the moments better. A learning setting: start-up
+        restores only a snapshot learned under the same balance, else starts fresh.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
