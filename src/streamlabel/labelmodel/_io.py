@@ -124,7 +124,9 @@ def _read(source: Any, where: str) -> OnlineLabelModel:
     if header.get("class") != OnlineLabelModel.__name__:
         raise IncompatibleModelError(f"{where}: unknown label-model class {header.get('class')!r}")
     try:
-        model = OnlineLabelModel(**header["settings"])
+        # "balance" joined the settings when "majority" was the default: a file without
+        # it was learned under that balance, whatever the default is now.
+        model = OnlineLabelModel(**{"balance": "majority", **header["settings"]})
         model._load_state(header["state"], arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise IncompatibleModelError(f"{where}: inconsistent label-model state ({exc})") from exc
