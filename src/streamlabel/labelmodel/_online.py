@@ -179,8 +179,10 @@ class OnlineLabelModel(BaseLabelModel):
         moments better. For LF sets whose LFs fire on their own class (rules, keywords)
         and a rare class most events draw no vote for: there majority vote's balance
         counts mostly the rare class, and every event without votes gets it. Wrong where
-        LFs fire regardless of the class (see ``docs/architecture.md``). Costs a second
-        fit at every refit.
+        LFs fire regardless of the class, and where they also fire on a few percent of
+        the common class (amount or velocity thresholds: 0.23-0.41 fraud for 0.06 on
+        ``make_fraud_stream``), though the fit then explains the moments better still
+        (see ``docs/architecture.md``). Costs a second fit at every refit.
 
     Attributes
     ----------
