@@ -55,14 +55,15 @@ def test_guard_stops_a_class_from_swallowing_bursty_events(
     assert guarded.intensity_weight_ == 1.0
     assert held_out_accuracy(guarded, s) > 0.8
     assert np.abs(guarded.class_balance_ - truth).max() < 0.1
-    # The same stream without the guard: one class takes the mass (measured 0.274, 0.449;
+    # The same stream without the guard: one class takes the mass (measured 0.310, 0.449;
     # the model's own posterior: the majority rule, which keeps majority vote's class on
-    # every event with a strict majority, lifts it to 0.687 and is off for this reading).
+    # every event with a strict majority, lifts it to 0.687 and is off for this reading;
+    # 0.274 before events without votes got majority vote's prior).
     monkeypatch.setattr(online, "_COFIRE_FREE", np.inf)
     bare = learned(s)
     assert bare.intensity_weight_ == 0.0
     bare.unanimous_weight = 0.0
-    assert held_out_accuracy(bare, s) < 0.3
+    assert held_out_accuracy(bare, s) < held_out_accuracy(guarded, s) - 0.45
     assert np.abs(bare.class_balance_ - truth).max() > 0.3
 
 

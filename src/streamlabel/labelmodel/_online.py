@@ -10,14 +10,18 @@ Two sets of decayed, additive sufficient statistics are kept per LF (keyed by LF
    they cannot collapse and ``learn_many`` equals a ``learn_one`` loop exactly.
 2. **Expected counts** (one EM step from the moment fit): each event's posterior under
    ``mu`` is added to ``n[j, y, v]`` (LF j voted v while the class was y) and ``N[j, y]``.
-   Prediction uses ``theta = (n + prior) / (N + s)`` and the class balance from the same
-   counts, raised to ``prior_weight``. Late gold labels enter these counts as one-hot
-   posteriors.
+   Prediction uses ``theta = (n + prior) / (N + s)`` and majority vote's class balance
+   (the one the fit and the E-step assume, as learned up to now), raised to
+   ``prior_weight``. Late gold labels enter these counts as one-hot posteriors.
 
 ``theta`` models the firing *and* the vote per class, so unipolar LFs carry their
 evidence through class-dependent firing; abstains carry none at prediction, so an
-all-abstain event gets the class balance (as in Snorkel) and the abstain pattern of many
-sparse LFs cannot pull every event into one class. Everything decays with a half-life in
+all-abstain event gets the prior (as in Snorkel), which is majority vote's answer for it,
+and the abstain pattern of many sparse LFs cannot pull every event into one class. The
+expected counts' own balance (:attr:`class_balance_`) swings further on the events that
+decide it: where most events draw no vote, it put them in the wrong class on whole
+streams that majority vote's balance, from the same votes, got right (see
+``docs/architecture.md``). Everything decays with a half-life in
 events, so estimates follow drifting LFs.
 
 An intensity guard covers the one failure of conditional independence this cannot absorb:
@@ -36,8 +40,8 @@ of the LFs that stayed silent, which on such an event points to the voted class,
 class balance still pulls away from it; on real keyword LFs, where the estimated balance is
 off, that pull overruled lone correct votes (see ``docs/architecture.md``). A strict
 majority gets the same mix: the model never overrules a class that has more votes than
-any other, and decides where the votes do not (ties, events no LF voted on), besides
-giving every event its probabilities; on real LFs its overrules of majorities lost
+any other, and decides where the votes do not (ties), besides giving every event its
+probabilities; on real LFs its overrules of majorities lost
 more than they won.
 
 The moment fit is not convex, and a warm start alone stays in the basin of fits made on
@@ -160,9 +164,10 @@ class OnlineLabelModel(BaseLabelModel):
         Weight of one late gold label relative to one unlabeled event.
     prior_weight
         Exponent of the class balance in the posterior (see :attr:`prior_`): 1 weighs the
-        estimated balance in full (fewest errors when the model is right), 0 not at all
-        (every class alike); 0.5 halves the log prior odds, which keeps a skewed
-        stream's rare class (see ``docs/architecture.md``).
+        balance in full (fewest errors when the model is right), 0 not at all (every
+        class alike); 0.5 halves the log prior odds, which keeps a skewed stream's rare
+        class (see ``docs/architecture.md``). An event without votes gets the balance's
+        most likely class at any weight above 0.
     unanimous_weight
         On an event where one class c has more votes (of LFs the model knows) than any
         other, unanimous or not, the posterior is ``(1 - u) p + u e_c``: the model's ``p``
@@ -406,7 +411,6 @@ class OnlineLabelModel(BaseLabelModel):
     def _sync(self) -> None:
         """Rebuild the list mirrors the per-event paths read, from the arrays."""
         k = self.cardinality
-        self._C_list = self._C.tolist()
         self._N_list = self._N.tolist()
         self._n_list = self._n.reshape(-1, k).tolist()
         self._mirror_dirty = False
@@ -1281,12 +1285,24 @@ class OnlineLabelModel(BaseLabelModel):
 
     @property
     def prior_(self) -> _F:
-        """The prior of a prediction, shape (k,): ``class_balance_ ** prior_weight``, normalised.
+        """The prior of a prediction, shape (k,): ``pi ** prior_weight``, normalised.
 
-        An event without votes (from LFs the model knows) gets exactly this.
+        ``pi`` is the balance the moment fit and the E-step assume: majority vote's, the
+        decayed share of each class among the events whose votes have a strict majority,
+        plus one pseudo-event per class (as :class:`MajorityVote` learns its prior), read
+        as of now; or, where the latest fit kept the co-firing balance
+        (``balance="cofiring"``), that one. An event without votes (from LFs the model
+        knows) gets exactly this, so by default its class is majority vote's.
         """
-        p = self.class_balance_**self.prior_weight
+        self._ensure_state()
+        p = self._prior_balance() ** self.prior_weight
         return np.asarray(p / p.sum())
+
+    def _prior_balance(self) -> _F:
+        """Return the balance of :attr:`prior_`, before ``prior_weight``, shape (k,)."""
+        if self.balance_source_ == "cofiring":
+            return self._pi_fit
+        return self._fit_balance()
 
     def _theta_all(self) -> _F:
         m, k = len(self.lf_ids_), self.cardinality
@@ -1381,7 +1397,11 @@ class OnlineLabelModel(BaseLabelModel):
         pend_w = self._pend_w
         pend_pw = self._pend_pw
         pending = self._pend_set if pend_w else _NONE
-        c = [a + b + s2 for a, b in zip(self._C_list, pend_pw, strict=True)]
+        if self.balance_source_ == "cofiring":  # as in ``prior_``
+            c = self._pi_fit.tolist()
+        else:
+            sc = self._scale
+            c = [x / sc + 1.0 for x in self._V.tolist()]
         total = sum(c)
         # Multiply the few factors on plain floats (numpy's per-call overhead exceeds the
         # arithmetic here); renormalise now and then instead of taking logs.
