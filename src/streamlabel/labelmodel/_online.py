@@ -1277,7 +1277,11 @@ class OnlineLabelModel(BaseLabelModel):
 
     @property
     def class_balance_(self) -> _F:
-        """Estimated class balance P(y), shape (k,)."""
+        """Estimated class balance P(y), shape (k,): the expected counts'.
+
+        It weighs :meth:`lf_accuracies` and :meth:`lf_precisions`; a prediction's prior
+        is majority vote's balance instead (:attr:`prior_`).
+        """
         self._ensure_state()
         self._flush()
         c = self._C / self._scale**2 + 1.0
