@@ -90,7 +90,13 @@ def test_cofiring_learn_many_equals_learn_one_loop() -> None:
     a, b = batch.sufficient_statistics(), loop.sufficient_statistics()
     for key in a:
         np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12, err_msg=key)
-    np.testing.assert_allclose(batch.predict_proba_many(L, ids), loop.predict_proba_many(L, ids))
+    P = batch.predict_proba_many(L, ids)
+    np.testing.assert_allclose(P, loop.predict_proba_many(L, ids))
+    # The prior is the co-firing balance the fit kept, in both prediction paths.
+    np.testing.assert_allclose(P[(L < 0).all(axis=1)][0], batch.prior_, rtol=0, atol=1e-12)
+    for row in (0, 1, 2, int(np.flatnonzero((L >= 0).any(axis=1))[0])):
+        one = batch.predict_proba_one(dict(zip(ids, L[row].tolist(), strict=True)))
+        np.testing.assert_allclose(one, P[row], rtol=0, atol=1e-12)
 
 
 def test_cofiring_round_trips_and_merges(tmp_path: Path) -> None:

@@ -21,8 +21,8 @@ and the abstain pattern of many sparse LFs cannot pull every event into one clas
 expected counts' own balance (:attr:`class_balance_`) swings further on the events that
 decide it: where most events draw no vote, it put them in the wrong class on whole
 streams that majority vote's balance, from the same votes, got right (see
-``docs/architecture.md``). Everything decays with a half-life in
-events, so estimates follow drifting LFs.
+``docs/architecture.md``). Everything decays with a half-life in events, so estimates
+follow drifting LFs.
 
 An intensity guard covers the one failure of conditional independence this cannot absorb:
 when LFs that vote different classes fire together more often than chance (a per-event
@@ -41,8 +41,7 @@ class balance still pulls away from it; on real keyword LFs, where the estimated
 off, that pull overruled lone correct votes (see ``docs/architecture.md``). A strict
 majority gets the same mix: the model never overrules a class that has more votes than
 any other, and decides where the votes do not (ties), besides giving every event its
-probabilities; on real LFs its overrules of majorities lost
-more than they won.
+probabilities; on real LFs its overrules of majorities lost more than they won.
 
 The moment fit is not convex, and a warm start alone stays in the basin of fits made on
 fewer events: refits also restart from the prior once the events have doubled (or a
