@@ -172,7 +172,8 @@ class OnlineLabelModel(BaseLabelModel):
         other, unanimous or not, the posterior is ``(1 - u) p + u e_c``: the model's ``p``
         mixed with majority vote's verdict. From 0.5 up, c is always the predicted class
         (majority vote's answer there) and the confidence in it at least ``u``; 0 is the
-        model alone. Ties and events without votes are the model's. A prediction
+        model alone. Ties are the model's; an event without votes gets :attr:`prior_`,
+        majority vote's class by default. A prediction
         setting: the statistics, learning and ``merge`` do not depend on it.
     balance
         The class balance the moment fit assumes. ``"majority"`` (default): majority

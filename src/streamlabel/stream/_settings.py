@@ -77,14 +77,16 @@ class StreamSettings(BaseModel):
         How much of majority vote's verdict is mixed into the label model's posterior
         where one class has more votes than any other (0 to 1; see
         ``OnlineLabelModel``): from 0.5 up such a majority is never overruled (majority
-        vote's answer there), and the model decides ties and events without votes; 0
+        vote's answer there), and the model decides ties (an event without votes gets
+        majority vote's class from the prior at any weight); 0
         lets the model overrule them all (the fraud loop's setting in ``bench drift``).
         Applied like ``prior_weight``.
     balance : {"majority", "cofiring"}, default="majority"
         The class balance the label model's moment fit assumes (see ``OnlineLabelModel``):
-        majority vote's, or, for rule LFs that fire on their own class and a rare class
-        most events draw no vote for (fraud), also the balance same-class co-firing
-        implies, whichever explains the moments better. A learning setting: start-up
+        majority vote's, or, for rule LFs that fire on their own class only and a rare
+        class most events draw no vote for, also the balance same-class co-firing
+        implies, whichever explains the moments better (wrong for rules that also fire
+        on a few percent of the common class, as amount thresholds do). A learning setting: start-up
         restores only a snapshot learned under the same balance, else starts fresh.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
