@@ -74,6 +74,32 @@ def test_learn_one_pair_moment_diagonal_matches_learn_many() -> None:
     np.testing.assert_allclose(normalised_state(batch)["O"], normalised_state(loop)["O"], rtol=1e-9)
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 40])
+def test_pair_moments_in_row_groups_equal_one_group(
+    chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dense LF sets add their pair moments in groups of rows of at most _PAIR_CHUNK pairs
+    # (memory), on both paths; a group of one row larger than the cap (chunk 1, 7) too.
+    from streamlabel.labelmodel import _online
+
+    s = make_bipolar_stream(600, 3, 8, seed=5)
+    whole = OnlineLabelModel(3, half_life=200.0)
+    whole.learn_many(s.L, s.lf_ids)
+    monkeypatch.setattr(_online, "_PAIR_CHUNK", chunk)
+    grouped = OnlineLabelModel(3, half_life=200.0)
+    grouped.learn_many(s.L, s.lf_ids)
+    loop = OnlineLabelModel(3, half_life=200.0)  # learn_one defers its pairs to a flush
+    for row in s.L.tolist():
+        loop.learn_one(dict(zip(s.lf_ids, row, strict=True)))
+    assert (s.L >= 0).sum(axis=1).max() ** 2 > 7  # rows beyond the smaller caps
+    a = normalised_state(whole)
+    for other in (grouped, loop):
+        b = normalised_state(other)
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=1e-9, atol=1e-12, err_msg=key)
+    assert a["O"].sum() > 0
+
+
 @pytest.mark.parametrize("clone", ["deepcopy", "pickle"])
 def test_copied_model_learns_like_the_original(clone: str) -> None:
     s = make_bipolar_stream(300, 2, 4, seed=0)

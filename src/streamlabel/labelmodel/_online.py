@@ -98,6 +98,11 @@ _RESTART_GAIN = 0.01
 # The balances the moment fit can assume (``balance``); with "cofiring", pseudo-events of
 # chance co-firing per class keep a class whose LFs seldom meet near a lift of 1.
 _BALANCES = ("majority", "cofiring")
+#: Pairs of co-cast votes indexed at once when adding the pair moments: a dense LF set
+#: (300 LFs each voting on half the events) casts ~22,000 pairs per event, and the index
+#: arrays of one refit interval of such events took 4.4 GB; groups of rows up to this many
+#: pairs keep it near 200 MB and cost nothing on sparse sets (one group).
+_PAIR_CHUNK = 1 << 22
 _COFIRING_PSEUDO = 10.0
 
 
@@ -388,14 +393,7 @@ class OnlineLabelModel(BaseLabelModel):
             for y in range(k):
                 n_flat[:, y] += np.bincount(codes, weights=pw[ev, y], minlength=dim)
             self._Fv.reshape(-1)[:] += np.bincount(codes, weights=w[ev], minlength=dim)
-            # All pairs of codes within each event (diagonal included).
-            reps = lens[ev]
-            a = np.repeat(np.arange(len(codes)), reps)
-            starts = np.cumsum(lens) - lens
-            first = np.repeat(starts[ev], reps)
-            b = first + np.arange(len(a)) - np.repeat(np.cumsum(reps) - reps, reps)
-            pairs = codes[a] * dim + codes[b]
-            self._O += np.bincount(pairs, weights=w[ev[a]], minlength=dim * dim).reshape(dim, dim)
+            self._add_pairs(ev, codes, w, dim)  # all pairs within each event, diagonal included
         if self._pend_w:
             cols = self._pend_cols
             pw_sum = np.array(self._pend_pw)
@@ -1083,18 +1081,38 @@ class OnlineLabelModel(BaseLabelModel):
         self._T[cols] += wsum
         self._TT[np.ix_(cols, cols)] += wsum
         self._Fv.reshape(-1)[:] += np.bincount(code, weights=w[r], minlength=dim)
-        # Pairs of votes cast on the same row (the entries of a row are contiguous).
-        per_row = np.bincount(r, minlength=len(w))
-        reps = per_row[r]
-        a = np.repeat(np.arange(len(r)), reps)
-        first = np.repeat(np.cumsum(per_row)[r] - per_row[r], reps)
-        b = first + np.arange(len(a)) - np.repeat(np.cumsum(reps) - reps, reps)
-        pairs = code[a] * dim + code[b]
-        if len(pairs) * 8 < dim * dim:
-            np.add.at(self._O.reshape(-1), pairs, w[r[a]])
-        else:
-            self._O += np.bincount(pairs, weights=w[r[a]], minlength=dim * dim).reshape(dim, dim)
+        self._add_pairs(r, code, w, dim)
         self._sync()
+
+    def _add_pairs(self, r: NDArray[np.int64], code: NDArray[np.int64], w: _F, dim: int) -> None:
+        """Add each pair of votes cast on the same row to the pair moments ``_O``.
+
+        The entries of a row are contiguous in ``r`` / ``code``; rows are taken in groups
+        of at most ``_PAIR_CHUNK`` pairs (a single row may exceed it) so the index arrays
+        stay small however many LFs vote per event.
+        """
+        n = len(w)
+        per_row = np.bincount(r, minlength=n)
+        starts = np.cumsum(per_row) - per_row
+        upto = np.cumsum(per_row * per_row)  # pairs of the rows up to and including each
+        flat = self._O.reshape(-1)
+        lo = 0
+        while lo < n:
+            before = int(upto[lo - 1]) if lo else 0
+            hi = max(lo + 1, int(np.searchsorted(upto, before + _PAIR_CHUNK, side="right")))
+            e0 = int(starts[lo])
+            e1 = int(starts[hi]) if hi < n else len(r)
+            rg, cg = r[e0:e1], code[e0:e1]
+            reps = per_row[rg]
+            a = np.repeat(np.arange(len(rg)), reps)
+            first = np.repeat(starts[rg] - e0, reps)
+            b = first + np.arange(len(a)) - np.repeat(np.cumsum(reps) - reps, reps)
+            pairs = cg[a] * dim + cg[b]
+            if len(pairs) * 8 < dim * dim:
+                np.add.at(flat, pairs, w[rg[a]])
+            else:
+                flat += np.bincount(pairs, weights=w[rg[a]], minlength=dim * dim)
+            lo = hi
 
     def _following_refit(self, at: int) -> int:
         """Return the event count of the refit after the one at ``at``.
