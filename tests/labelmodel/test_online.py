@@ -100,6 +100,38 @@ def test_pair_moments_in_row_groups_equal_one_group(
     assert a["O"].sum() > 0
 
 
+def test_pair_counts_read_only_cast_codes_and_match_the_full_moments() -> None:
+    # The fit reads the pair moments of the (LF, vote) codes ever cast only; on a mix of
+    # unipolar and bipolar LFs the per-pair sums must equal those of the full matrix.
+    uni, bi = make_unipolar_stream(800, 3, 6, seed=2), make_bipolar_stream(800, 3, 4, seed=3)
+    L = np.hstack([uni.L, bi.L])
+    ids = [f"u{i}" for i in uni.lf_ids] + [f"b{i}" for i in bi.lf_ids]
+    model = OnlineLabelModel(3, half_life=300.0)
+    model.learn_many(L, ids)
+    order = model._canonical_order()
+    counts = model._pair_counts(order)
+    m, k = len(ids), 3
+    vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
+    full = model._O[np.ix_(vorder, vorder)].reshape(m, k, m, k)
+    assert 0 < len(counts.act) < m * k  # unipolar LFs leave codes never cast
+    agree = np.einsum("iuju->ij", full)
+    np.testing.assert_allclose(counts.agree, agree, rtol=1e-12)
+    np.testing.assert_allclose(counts.disagree, full.sum(axis=(1, 3)) - agree, rtol=1e-12)
+    dense = full.reshape(m * k, m * k)
+    np.testing.assert_array_equal(dense[np.ix_(counts.act, counts.act)], counts.votes)
+    rest = np.setdiff1d(np.arange(m * k), counts.act)
+    assert not dense[rest].any() and not dense[:, rest].any()
+    # The co-firing balance's same-class sums over pairs of different LFs, from the full
+    # matrix: all pairs minus each LF with itself.
+    same = np.einsum("icjc->c", full) - np.einsum("icic->c", full)
+    rates = (model._Fv / model._T[:, None])[order]
+    tt = counts.tt
+    chance = np.einsum("ij,ic,jc->c", tt, rates, rates) - np.diag(tt) @ (rates * rates)
+    a = 10.0 * model._scale
+    inv = (chance + a) / (same + a)
+    np.testing.assert_allclose(model._cofiring_balance(order, counts), inv / inv.sum())
+
+
 @pytest.mark.parametrize("clone", ["deepcopy", "pickle"])
 def test_copied_model_learns_like_the_original(clone: str) -> None:
     s = make_bipolar_stream(300, 2, 4, seed=0)

@@ -1,6 +1,7 @@
 """``streamlabel bench lmspeed``: label-model throughput, beside majority vote and Snorkel.
 
-Measures, on one seeded synthetic stream (bipolar LFs, ``cardinality`` classes):
+Measures, on one seeded synthetic stream (``cardinality`` classes; LFs that vote any class,
+or with ``unipolar`` keyword-style LFs that each vote one):
 
 - ``learn_many`` and ``predict_proba_many`` rows per second (best of ``repeats``);
 - ``learn_one`` + ``predict_proba_one`` microseconds per event (a serving loop);
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from streamlabel.datasets import make_bipolar_stream
+from streamlabel.datasets import make_bipolar_stream, make_unipolar_stream
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
 __all__ = ["bench_lmspeed"]
@@ -35,12 +36,30 @@ def bench_lmspeed(
     n_lfs: int = 10,
     cardinality: int = 2,
     *,
+    unipolar: bool = False,
     n_one: int = 20_000,
     repeats: int = 3,
     peers: bool = True,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Time the label-model verbs; return a JSON-able report.
+
+    Parameters
+    ----------
+    n_events, n_lfs, cardinality
+        The stream's size, LFs and classes.
+    unipolar
+        Keyword-style LFs that each vote one class (``make_unipolar_stream``) instead of
+        LFs that vote any class (``make_bipolar_stream``): the moment fit then reads one
+        code per LF, not ``cardinality``.
+    n_one
+        Events of the ``learn_one`` + ``predict_proba_one`` loop.
+    repeats
+        Each figure is the best of this many runs.
+    peers
+        Time Snorkel's ``LabelModel`` beside when it is installed.
+    seed
+        The stream's seed.
 
     Examples
     --------
@@ -50,7 +69,8 @@ def bench_lmspeed(
     >>> r["models"]["OnlineLabelModel"]["learn_many_rows_per_s"] > 0
     True
     """
-    stream = make_bipolar_stream(n_events, cardinality, n_lfs, seed=seed)
+    make_stream = make_unipolar_stream if unipolar else make_bipolar_stream
+    stream = make_stream(n_events, cardinality, n_lfs, seed=seed)
     L, ids = stream.L, stream.lf_ids
     events = [dict(zip(ids, row, strict=True)) for row in L[:n_one].tolist()]
     report: dict[str, Any] = {
@@ -58,6 +78,7 @@ def bench_lmspeed(
         "n_events": n_events,
         "n_lfs": n_lfs,
         "cardinality": cardinality,
+        "lfs": "unipolar" if unipolar else "bipolar",
         "n_one": len(events),
         "repeats": repeats,
         "models": {},

@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lfs", type=_positive_int, default=10, metavar="M", help="default: 10")
     sp.add_argument("--classes", type=_positive_int, default=2, metavar="K", help="default: 2")
     sp.add_argument(
+        "--unipolar",
+        action="store_true",
+        help="keyword-style LFs that each vote one class (default: LFs that vote any class)",
+    )
+    sp.add_argument(
         "--repeats", type=_positive_int, default=3, metavar="R", help="best of R; default: 3"
     )
     sp.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
@@ -476,7 +481,12 @@ def _run_lmspeed(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._speed import bench_lmspeed
 
     return bench_lmspeed(
-        args.events, args.lfs, args.classes, repeats=args.repeats, peers=args.peers
+        args.events,
+        args.lfs,
+        args.classes,
+        unipolar=args.unipolar,
+        repeats=args.repeats,
+        peers=args.peers,
     )
 
 

@@ -109,7 +109,9 @@ _COFIRING_PSEUDO = 10.0
 class _MomentProblem(NamedTuple):
     """The least-squares problem of one moment fit, LFs in canonical order."""
 
-    Ow: _F  # (m k, m k) pair moments Ohat (normalised by co-presence) times the pair weights
+    Ow: _F  # (a, a) pair moments Ohat (normalised by co-presence) times the pair weights,
+    # on the ``a`` (LF, vote) codes ever cast (the rows and columns of the others are zero)
+    act: NDArray[np.intp]  # (a,) those codes, ``j * k + v``
     w: _F  # (m, m) pair weights (0 on the diagonal and for pairs left out)
     const: float  # sum_ij w_ij |Ohat_ij|^2: the objective's constant, for fits of other c
     wf: _F  # (m,) weights of the first moments
@@ -127,7 +129,8 @@ class _PairCounts(NamedTuple):
     The intensity guard, the pair test and the moment fit all read them.
     """
 
-    votes: _F  # (m k, m k) decayed pair vote counts
+    votes: _F  # (a, a) decayed pair vote counts of the codes ever cast (others are zero)
+    act: NDArray[np.intp]  # (a,) those codes, ``j * k + v`` (j the LF's place in the order)
     tt: _F  # (m, m) decayed co-presence
     agree: _F  # (m, m) co-firings voting the same class
     disagree: _F  # (m, m) co-firings voting different classes
@@ -734,11 +737,16 @@ class OnlineLabelModel(BaseLabelModel):
         fires on other classes lowers its class's lift, so the estimate leans toward the
         classes with vaguer LFs.
         """
-        m, k = len(counts.tt), self.cardinality
-        pairs = counts.votes.reshape(m, k, m, k)
+        k = self.cardinality
         rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
-        # Sums over the pairs i != j: all pairs minus the diagonal, per class.
-        same = np.einsum("icjc->c", pairs) - np.einsum("icic->c", pairs)
+        # Per class c, the co-cast votes for c of two different LFs i != j.
+        lf, vote = counts.act // k, counts.act % k
+        both = (vote[:, None] == vote[None, :]) & (lf[:, None] != lf[None, :])
+        same = np.bincount(
+            np.broadcast_to(vote[:, None], both.shape).ravel(),
+            weights=(counts.votes * both).ravel(),
+            minlength=k,
+        )
         tt = counts.tt
         chance = np.einsum("ij,ic,jc->c", tt, rates, rates) - np.diag(tt) @ (rates * rates)
         a = _COFIRING_PSEUDO * self._scale
@@ -776,12 +784,17 @@ class OnlineLabelModel(BaseLabelModel):
         np.fill_diagonal(w, 0.0)
         inv = np.where(tt > 0, 1.0 / np.where(tt > 0, tt, 1.0), 0.0)
         np.fill_diagonal(inv, 0.0)
-        Oh = counts.votes * np.repeat(np.repeat(inv, k, axis=0), k, axis=1)
-        Ow = Oh * np.repeat(np.repeat(w, k, axis=0), k, axis=1)
+        # Only the codes ever cast have pair terms (``_pair_counts``): with many unipolar
+        # LFs the (m k)^2 product of each sweep shrinks about k^2-fold.
+        act = counts.act
+        lf = act // k
+        Oh = counts.votes * inv[np.ix_(lf, lf)]
+        Ow = Oh * w[np.ix_(lf, lf)]
         T, Fv = self._T[order], self._Fv[order]
         pi = self._pi_fit
         return _MomentProblem(
             Ow=Ow,
+            act=act,
             w=w,
             const=float((Ow * Oh).sum()),
             wf=T / t,
@@ -807,7 +820,7 @@ class OnlineLabelModel(BaseLabelModel):
         off = ~np.eye(k, dtype=bool)[None]
         inflation = 1.0
         for sweep in range(iters):
-            OB, A = self._pair_terms(mu, prob.Ow)
+            OB, A = self._pair_terms(mu, prob)
             if guard > 0.0 and sweep > 0:
                 # Fitted to the current ``mu`` from the products this sweep needs anyway.
                 inflation = 1.0 + guard * (self._inflation(mu, OB, A, prob.w) - 1.0)
@@ -826,7 +839,7 @@ class OnlineLabelModel(BaseLabelModel):
             # keeps this test the same for the same statistics).
             if np.abs(step).max() < 1e-7:
                 break
-        OB, A = self._pair_terms(mu, prob.Ow)
+        OB, A = self._pair_terms(mu, prob)
         if guard > 0.0:  # the factor of the final ``mu``, as reported
             inflation = 1.0 + guard * (self._inflation(mu, OB, A, prob.w) - 1.0)
         return mu, inflation, self._objective(prob, mu, OB, A, inflation)
@@ -848,12 +861,13 @@ class OnlineLabelModel(BaseLabelModel):
         ridge = prob.ridge * float((((mu - prob.mu0) ** 2) * prob.rw).sum())
         return pair + first + ridge
 
-    def _pair_terms(self, mu: _F, Ow: _F) -> tuple[_F, _F]:
+    def _pair_terms(self, mu: _F, prob: _MomentProblem) -> tuple[_F, _F]:
         """``Ow B`` (m, k, k) and ``B_i^T B_i`` (m, k * k), ``B = mu diag(pi)``, of one sweep."""
         m, k = mu.shape[0], self.cardinality
         B = mu * self._pi_fit[None, None, :]  # (m, u, y)
-        OB = (Ow @ B.reshape(m * k, k)).reshape(m, k, k)
-        return OB, np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
+        OB = np.zeros((m * k, k))
+        OB[prob.act] = prob.Ow @ B.reshape(m * k, k)[prob.act]
+        return OB.reshape(m, k, k), np.einsum("iuy,iuz->iyz", B, B).reshape(m, k * k)
 
     def _inflation(self, mu: _F, OB: _F, A: _F, w: _F) -> float:
         """Least-squares factor between the pair moments and those ``mu`` predicts.
@@ -913,21 +927,35 @@ class OnlineLabelModel(BaseLabelModel):
 
     # ------------------------------------------------------------------ intensity guard
     def _pair_counts(self, order: NDArray[np.intp]) -> _PairCounts:
-        """Read the pair moments in ``order``, with what chance gives each pair."""
+        """Read the pair moments in ``order``, with what chance gives each pair.
+
+        Only the (LF, vote) codes ever cast (a nonzero diagonal) are read: a unipolar LF
+        casts one of its k codes, so with many LFs and classes this is about a k^2-th of
+        the (m k)^2 moments.
+        """
         m, k = len(order), self.cardinality
         vorder = (order[:, None] * k + np.arange(k)[None, :]).ravel()
-        votes = self._O[np.ix_(vorder, vorder)]
-        pairs = votes.reshape(m, k, m, k)
+        act = np.flatnonzero(np.diagonal(self._O)[vorder] != 0)
+        votes = self._O[np.ix_(vorder[act], vorder[act])]
+        lf, vote = act // k, act % k
+        cell = (lf[:, None] * m + lf[None, :]).ravel()  # the (i, j) of each pair of codes
+        same = vote[:, None] == vote[None, :]
+        agree = np.bincount(cell, weights=(votes * same).ravel(), minlength=m * m).astype(
+            np.float64, copy=False
+        )
+        total = np.bincount(cell, weights=votes.ravel(), minlength=m * m).astype(
+            np.float64, copy=False
+        )
         tt = self._TT[np.ix_(order, order)]
         rates = (self._Fv / np.maximum(self._T, 1e-300)[:, None])[order]  # (m, v)
         fire = rates.sum(axis=1)
-        agree = np.einsum("iuju->ij", pairs)
         e_agree = tt * (rates @ rates.T)
         return _PairCounts(
             votes=votes,
+            act=act,
             tt=tt,
-            agree=agree,
-            disagree=pairs.sum(axis=(1, 3)) - agree,
+            agree=agree.reshape(m, m),
+            disagree=(total - agree).reshape(m, m),
             e_agree=e_agree,
             chance=tt * np.outer(fire, fire) - e_agree,
         )
