@@ -1123,6 +1123,8 @@ class OnlineLabelModel(BaseLabelModel):
         per_row = np.bincount(r, minlength=n)
         starts = np.cumsum(per_row) - per_row
         upto = np.cumsum(per_row * per_row)  # pairs of the rows up to and including each
+        if not self._O.flags.c_contiguous:  # ``flat`` must be a view, never a copy
+            self._O = np.ascontiguousarray(self._O)
         flat = self._O.reshape(-1)
         lo = 0
         while lo < n:
