@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streamlabel.datasets import WrenchSplit, load_wrench, shared_data_dir
+from streamlabel.datasets import (
+    WrenchSplit,
+    load_wrench,
+    make_unipolar_stream,
+    save_wrench,
+    shared_data_dir,
+)
 
 
 def _write(folder: Path, name: str, obj: Any) -> None:
@@ -134,3 +140,36 @@ def test_empty_split(tmp_path: Path) -> None:
     _write(tmp_path, "label.json", {"0": "a", "1": "b"})
     ds = load_wrench(tmp_path, "test")
     assert ds.L.shape == (0, 0) and ds.y.shape == (0,) and len(ds) == 0
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def test_save_wrench_round_trips_a_generated_stream(tmp_path: Path) -> None:
+    s = make_unipolar_stream(130, 4, 7, seed=3)
+    folder = save_wrench(tmp_path / "gen", s.L, s.y, 4, n_train=100, n_valid=10)
+    splits = {sp: load_wrench(folder, sp) for sp in ("train", "valid", "test")}
+    assert [len(d) for d in splits.values()] == [100, 10, 20]
+    np.testing.assert_array_equal(np.vstack([d.L for d in splits.values()]), s.L)
+    np.testing.assert_array_equal(np.concatenate([d.y for d in splits.values()]), s.y)
+    assert {d.cardinality for d in splits.values()} == {4}
+    assert splits["test"].ids == [str(i) for i in range(20)]
+    assert splits["train"].name == "gen"
+
+
+@pytest.mark.parametrize(
+    ("L", "y", "k", "n_train", "match"),
+    [
+        ([[0, 1]], [0, 1], 2, 1, "L must be"),
+        ([[0, 2]], [0], 2, 1, "weak labels must lie in -1..1"),
+        ([[0, -1]], [3], 2, 1, "labels must lie in 0..1"),
+        ([[0, -1]], [0], 1, 1, "cardinality"),
+        ([[0, -1]], [0], 2, 2, "must fit in the 1 rows"),
+    ],
+)
+def test_save_wrench_refuses_bad_input_and_writes_nothing(
+    tmp_path: Path, L: list[list[int]], y: list[int], k: int, n_train: int, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        save_wrench(tmp_path / "bad", np.array(L), np.array(y), k, n_train=n_train)
+    assert not (tmp_path / "bad").exists()

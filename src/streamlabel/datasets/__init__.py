@@ -1,4 +1,4 @@
-"""Datasets: the WRENCH benchmark loader, seeded synthetic streams and drifting event streams.
+"""Datasets: WRENCH folders (load and write), seeded synthetic streams, drifting event streams.
 
 The loaders read data in place (the shared data folder sits beside the repository) and never
 copy it into the package; :func:`load_youtube_stream` turns the raw UCI YouTube Spam
@@ -30,7 +30,7 @@ from streamlabel.datasets._synthetic import (
     synthetic_regimes,
 )
 from streamlabel.datasets._transactions import make_transactions
-from streamlabel.datasets._wrench import WrenchSplit, load_wrench, shared_data_dir
+from streamlabel.datasets._wrench import WrenchSplit, load_wrench, save_wrench, shared_data_dir
 from streamlabel.datasets._youtube import (
     YoutubeLeakage,
     check_youtube_leakage,
@@ -64,6 +64,7 @@ __all__ = [
     "make_random_stream",
     "make_transactions",
     "make_unipolar_stream",
+    "save_wrench",
     "shared_data_dir",
     "synthetic_regimes",
     "youtube_data_dir",

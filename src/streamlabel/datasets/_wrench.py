@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from streamlabel._constants import ABSTAIN as _ABSTAIN
 
-__all__ = ["WrenchSplit", "load_wrench", "shared_data_dir"]
+__all__ = ["WrenchSplit", "load_wrench", "save_wrench", "shared_data_dir"]
 
 #: Environment variable that points at the shared data folder (the one holding ``youtube/``).
 SHARED_DATA_ENV = "STREAMLABEL_SHARED_DATA"
@@ -246,3 +246,84 @@ def load_wrench(
         cardinality=cardinality,
         label_names=label_names,
     )
+
+
+def save_wrench(
+    dir: str | os.PathLike[str],
+    L: NDArray[np.integer[Any]],
+    y: NDArray[np.integer[Any]],
+    cardinality: int,
+    *,
+    n_train: int,
+    n_valid: int = 0,
+) -> Path:
+    """Write votes and labels as a WRENCH-format folder that :func:`load_wrench` reads.
+
+    The first ``n_train`` rows become ``train.json``, the next ``n_valid`` ``valid.json``
+    and the rest ``test.json`` (ids ``"0"``, ``"1"``, ... per split, rows in order, empty
+    ``data``), with a ``label.json`` naming classes ``C0``..``C{k-1}``: a generated stream
+    run through ``streamlabel bench labelmodel --wrench`` as a benchmark folder.
+
+    Parameters
+    ----------
+    dir : str or path-like
+        Folder to write (created if absent; existing split files are replaced).
+    L : ndarray of shape (n, m)
+        Weak labels, ``-1`` = abstain.
+    y : ndarray of shape (n,)
+        True labels.
+    cardinality : int
+        Number of classes k; every vote and label must lie in ``-1..k-1`` / ``0..k-1``.
+    n_train, n_valid : int
+        Rows of the train and valid splits; the test split gets the rest.
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, a value is out of range or the splits do not fit in n.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> L = np.array([[1, -1], [-1, 0], [0, 0]]); y = np.array([1, 0, 0])
+    >>> folder = save_wrench(d, L, y, 2, n_train=2)
+    >>> train, test = load_wrench(folder, "train"), load_wrench(folder, "test")
+    >>> train.L.tolist(), test.L.tolist(), test.y.tolist(), test.cardinality
+    ([[1, -1], [-1, 0]], [[0, 0]], [0], 2)
+    >>> shutil.rmtree(d)
+    """
+    L = np.asarray(L, dtype=np.int64)
+    y = np.asarray(y, dtype=np.int64)
+    if L.ndim != 2 or y.shape != (L.shape[0],):
+        raise ValueError(f"L must be (n, m) and y (n,); got {L.shape} and {y.shape}")
+    if cardinality < 2:
+        raise ValueError(f"cardinality must be >= 2; got {cardinality}")
+    if L.size and (L.min() < _ABSTAIN or L.max() >= cardinality):
+        raise ValueError(f"weak labels must lie in -1..{cardinality - 1}")
+    if y.size and (y.min() < 0 or y.max() >= cardinality):
+        raise ValueError(f"labels must lie in 0..{cardinality - 1}")
+    n = len(y)
+    if not (0 <= n_train and 0 <= n_valid and n_train + n_valid <= n):
+        raise ValueError(f"n_train + n_valid must fit in the {n} rows; got {n_train} + {n_valid}")
+    folder = Path(dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    bounds = {
+        "train": (0, n_train),
+        "valid": (n_train, n_train + n_valid),
+        "test": (n_train + n_valid, n),
+    }
+    for split, (lo, hi) in bounds.items():
+        rows = {
+            str(i - lo): {"label": int(y[i]), "weak_labels": L[i].tolist(), "data": {}}
+            for i in range(lo, hi)
+        }
+        (folder / f"{split}.json").write_text(json.dumps(rows), encoding="utf-8")
+    names = {str(c): f"C{c}" for c in range(cardinality)}
+    (folder / "label.json").write_text(json.dumps(names), encoding="utf-8")
+    return folder
