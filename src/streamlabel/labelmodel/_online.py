@@ -742,11 +742,7 @@ class OnlineLabelModel(BaseLabelModel):
         # Per class c, the co-cast votes for c of two different LFs i != j.
         lf, vote = counts.act // k, counts.act % k
         both = (vote[:, None] == vote[None, :]) & (lf[:, None] != lf[None, :])
-        same = np.bincount(
-            np.broadcast_to(vote[:, None], both.shape).ravel(),
-            weights=(counts.votes * both).ravel(),
-            minlength=k,
-        )
+        same = np.bincount(vote, weights=(counts.votes * both).sum(axis=1), minlength=k)
         tt = counts.tt
         chance = np.einsum("ij,ic,jc->c", tt, rates, rates) - np.diag(tt) @ (rates * rates)
         a = _COFIRING_PSEUDO * self._scale
