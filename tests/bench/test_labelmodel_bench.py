@@ -15,7 +15,7 @@ from streamlabel.bench._labelmodel import (
     snorkel_random_tie_break,
     vote_counts,
 )
-from streamlabel.datasets import load_wrench
+from streamlabel.datasets import load_wrench, save_wrench
 
 METRICS = ("accuracy", "macro_f1", "coverage")
 WRENCH_MV = "MajorityVote (WRENCH tie-break)"
@@ -26,20 +26,12 @@ def write_wrench(
 ) -> Path:
     """Write a synthetic WRENCH folder: LFs right ~80% of the time, firing ~50%."""
     rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("valid", 20), ("test", n_test)):
-        y = rng.integers(0, k, n)
-        right = rng.random((n, m)) < 0.8
-        wrong = (y[:, None] + rng.integers(1, k, (n, m))) % k
-        L = np.where(rng.random((n, m)) < 0.5, np.where(right, y[:, None], wrong), -1)
-        rows = {
-            str(i): {"label": int(y[i]), "weak_labels": L[i].tolist(), "data": {"text": f"r{i}"}}
-            for i in range(n)
-        }
-        (folder / f"{split}.json").write_text(json.dumps(rows), encoding="utf-8")
-    labels = {str(c): f"C{c}" for c in range(k)}
-    (folder / "label.json").write_text(json.dumps(labels), encoding="utf-8")
-    return folder
+    n = n_train + 20 + n_test  # 20 valid rows
+    y = rng.integers(0, k, n)
+    right = rng.random((n, m)) < 0.8
+    wrong = (y[:, None] + rng.integers(1, k, (n, m))) % k
+    L = np.where(rng.random((n, m)) < 0.5, np.where(right, y[:, None], wrong), -1)
+    return save_wrench(folder, L, y, k, n_train=n_train, n_valid=20)
 
 
 def _check_rows(result: dict[str, Any], k: int) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 import streamlabel
 from streamlabel.cli import main
+from streamlabel.datasets import save_wrench
 
 MODEL_KEYS = {
     "accuracy",
@@ -24,17 +25,13 @@ MODEL_KEYS = {
 
 
 def write_wrench(folder: Path, k: int = 2, m: int = 5, seed: int = 0) -> Path:
-    """A tiny WRENCH folder (LFs ~80% accurate, ~50% coverage)."""
+    """A tiny WRENCH folder (LFs ~80% accurate, ~50% coverage): 200 train, 80 test rows."""
     rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True)
-    for split, n in (("train", 200), ("test", 80)):
-        y = rng.integers(0, k, n)
-        wrong = (y[:, None] + rng.integers(1, k, (n, m))) % k
-        votes = np.where(rng.random((n, m)) < 0.8, y[:, None], wrong)
-        L = np.where(rng.random((n, m)) < 0.5, votes, -1)
-        rows = {str(i): {"label": int(y[i]), "weak_labels": L[i].tolist()} for i in range(n)}
-        (folder / f"{split}.json").write_text(json.dumps(rows), encoding="utf-8")
-    return folder
+    y = rng.integers(0, k, 280)
+    wrong = (y[:, None] + rng.integers(1, k, (280, m))) % k
+    votes = np.where(rng.random((280, m)) < 0.8, y[:, None], wrong)
+    L = np.where(rng.random((280, m)) < 0.5, votes, -1)
+    return save_wrench(folder, L, y, k, n_train=200)
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
