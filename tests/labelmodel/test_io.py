@@ -244,3 +244,29 @@ def test_file_saved_before_the_intensity_guard_loads_without_it(tmp_path: Path) 
     back.learn_many(s.L[2000:4100], s.lf_ids)
     assert back.intensity_weight_ == 1.0
     assert back.pair_inflation_ > 1.0
+
+
+def test_views_round_trip_and_a_file_saved_before_them_settles_ties_as_it_did(
+    tmp_path: Path,
+) -> None:
+    # Two LFs are two views: the model settles their ties as majority vote does.
+    s = make_unipolar_stream(3000, 2, 2, seed=1)
+    model = OnlineLabelModel(2)
+    model.learn_many(s.L, s.lf_ids)
+    assert model.views_ == 2
+    path = save_model(model, tmp_path / "lm.npz")
+    assert load_model(path).views_ == 2
+    old = tmp_path / "old.npz"
+    _rewrite_header(path, old, drop_state=("views",))
+    back = load_model(old)
+    assert back.views_ == 3
+    two = model.predict_proba_many(s.L, s.lf_ids)
+    model.views_ = 3  # the same tables, every tie to the fit
+    np.testing.assert_allclose(
+        back.predict_proba_many(s.L, s.lf_ids), model.predict_proba_many(s.L, s.lf_ids)
+    )
+    tie = (s.L >= 0).all(axis=1) & (s.L[:, 0] != s.L[:, 1])
+    assert not np.allclose(back.predict_proba_many(s.L, s.lf_ids)[tie], two[tie])
+    # Its next fit counts the views again.
+    back.learn_many(s.L, s.lf_ids)
+    assert back.views_ == 2

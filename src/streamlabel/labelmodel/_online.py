@@ -48,7 +48,11 @@ fewer events: refits also restart from the prior once the events have doubled (o
 half-life has passed) since the last restart, and keep the fit of the lower objective.
 With two classes, pairs of LFs whose co-firing lies on the side of chance no fit of the
 model reaches (two same-class rules that never meet; a ham word inside a spam phrase) are
-left out of the fit, which would otherwise make one of the two LFs uninformative.
+left out of the fit, which would otherwise make one of the two LFs uninformative. So are,
+with any number of classes, pairs of which one LF always votes (one field read both ways),
+which the fit could only explain with LFs that fire on every event of a class. LFs joined
+by such pairs are one view of the event; with fewer than three views the votes identify
+no LF's rates, and ties are settled by the prior, as majority vote settles them.
 """
 
 from __future__ import annotations
@@ -97,6 +101,11 @@ _UNEXPLAINED_LIFT = 1.5
 # and fewer than ``_EXHAUSTIVE_SLACK`` came (see ``_exhaustive``).
 _EXHAUSTIVE_MIN = 5.0
 _EXHAUSTIVE_SLACK = 0.5
+# A latent class model needs three conditionally independent views of each event for its
+# class-conditional rates to be identified (Kruskal 1977; Allman, Matias and Rhodes 2009):
+# from two, any rates that reproduce their joint table fit equally well. With fewer views
+# (``views_``) the fit's answer on a tie is the ridge's, not the data's.
+_MIN_VIEWS = 3
 # A restart's fit replaces the warm start's only when its objective is lower by this share:
 # a near-tie keeps the basin the expected counts were gathered under (switching between
 # near-equal fits cost one 10-class generated stream 9 points).
@@ -220,6 +229,11 @@ class OnlineLabelModel(BaseLabelModel):
         At the latest fit: pairs of LFs left out of it because their co-firing lies on
         the side of chance no fit of the model reaches (two classes only; see
         ``docs/architecture.md``).
+    views_ : int
+        At the latest fit: how many views of the event its LFs give, counting the LFs that
+        have voted, a pair of which one always votes (one field read both ways) as one.
+        With fewer than three the votes do not identify the LFs' rates, and ties are
+        settled as majority vote settles them (see ``docs/architecture.md``).
     balance_source_ : str
         The balance the latest fit kept: ``"majority"`` or ``"cofiring"``.
 
@@ -345,6 +359,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.intensity_weight_ = 0.0
         self.pair_inflation_ = 1.0
         self.unexplained_pairs_ = 0
+        self.views_ = 0
         self.balance_source_ = "majority"
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k
@@ -685,6 +700,7 @@ class OnlineLabelModel(BaseLabelModel):
         if iters:
             unexplained = self._unexplained(counts)
             self.unexplained_pairs_ = int(unexplained.sum()) // 2
+            self.views_ = self._views(counts)
             fresh = not (self._mu > 0).any()  # no previous fit: the warm start is the prior
             restart = not fresh and self._restart_due()
             best = self._fit_at(order, counts, unexplained, pri, mu, restart, iters)
@@ -1042,6 +1058,26 @@ class OnlineLabelModel(BaseLabelModel):
         out = (chance >= _EXHAUSTIVE_MIN * s) & (neither < _EXHAUSTIVE_SLACK * s)
         np.fill_diagonal(out, False)
         return np.asarray(out)
+
+    def _views(self, counts: _PairCounts) -> int:
+        """Count the views of the event the LFs that have voted give (``views_``).
+
+        LFs joined by exhaustive pairs (``_exhaustive``) read one field, and count as one
+        view; every other LF that has voted is a view of its own.
+        """
+        m = len(counts.tt)
+        # Union-find over the exhaustive pairs: a few LFs at most per field.
+        parent = list(range(m))
+
+        def root(a: int) -> int:
+            while parent[a] != a:
+                parent[a] = parent[parent[a]]
+                a = parent[a]
+            return a
+
+        for i, j in zip(*np.nonzero(self._exhaustive(counts)), strict=True):
+            parent[root(int(i))] = root(int(j))
+        return len({root(i) for i in range(m) if counts.fire[i] > 0})
 
     def _firing(self, cols: NDArray[np.int64]) -> _F:
         """P(LF votes | y) of the prediction tables for the LFs in ``cols``, shape (m, y)."""
@@ -1444,16 +1480,18 @@ class OnlineLabelModel(BaseLabelModel):
         if self.intensity_weight_ > 0.0:
             votes = np.bincount(r, minlength=n)
             ll -= votes[:, None] * self._norm(self._fire[cols])[None, :]
-        return self._defer_unanimous(_softmax(ll), r, sub[r, c])
+        return self._defer_to_votes(_softmax(ll), r, sub[r, c])
 
-    def _defer_unanimous(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
+    def _defer_to_votes(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
         """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
 
         By ``u`` wherever one class has more votes than any other (unanimous or not);
-        a tie is left to the model.
+        a tie is left to the model, unless the LFs give it fewer than three views
+        (``views_``): then a tie goes to its classes by the prior, as in majority vote.
         """
         u = self.unanimous_weight
-        if u <= 0.0 or len(r) == 0:
+        few = self.views_ < _MIN_VIEWS
+        if (u <= 0.0 and not few) or len(r) == 0:
             return P
         n, k = P.shape
         tally = np.bincount(r * k + v, minlength=n * k).reshape(n, k)
@@ -1462,9 +1500,15 @@ class OnlineLabelModel(BaseLabelModel):
         else:
             two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
             lead = two[:, 1] - two[:, 0]
-        rows = np.flatnonzero(lead > 0)
-        P[rows] *= 1.0 - u
-        P[rows, tally[rows].argmax(axis=1)] += u
+        if u > 0.0:
+            rows = np.flatnonzero(lead > 0)
+            P[rows] *= 1.0 - u
+            P[rows, tally[rows].argmax(axis=1)] += u
+        if few:
+            ties = np.flatnonzero((lead == 0) & (tally.max(axis=1) > 0))
+            top = tally[ties] == tally[ties].max(axis=1, keepdims=True)
+            tied = top * self.prior_[None, :]
+            P[ties] = tied / tied.sum(axis=1, keepdims=True)
         return P
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
@@ -1527,12 +1571,15 @@ class OnlineLabelModel(BaseLabelModel):
             p = [math.exp(x - top) for x in lp]
         z = sum(p)
         u = self.unanimous_weight
-        if fired and u > 0.0:
+        if fired:
             second, top = sorted(tally)[-2:]
-            if top > second:
+            if top > second and u > 0.0:
                 out = [(1.0 - u) * q / z for q in p]
                 out[tally.index(top)] += u
                 return np.array(out)
+            if top == second and self.views_ < _MIN_VIEWS:  # as ``_defer_to_votes``
+                tied = self.prior_ * np.array([x == top for x in tally])
+                return np.asarray(tied / tied.sum())
         return np.array([q / z for q in p])
 
     def _norm_of(self, votes: Mapping[str, int]) -> list[float]:
@@ -1655,6 +1702,7 @@ class OnlineLabelModel(BaseLabelModel):
             "intensity_weight": self.intensity_weight_,
             "pair_inflation": self.pair_inflation_,
             "unexplained_pairs": self.unexplained_pairs_,
+            "views": self.views_,
             "balance_source": self.balance_source_,
         }
 
@@ -1702,6 +1750,8 @@ class OnlineLabelModel(BaseLabelModel):
         self.cofiring_ratio_ = float(header.get("cofiring_ratio", 0.0))
         self.intensity_weight_ = float(header.get("intensity_weight", 0.0))
         self.pair_inflation_ = float(header.get("pair_inflation", 1.0))
+        # So did the views (format 2 too): a file without them settles ties as it did.
+        self.views_ = int(header.get("views", _MIN_VIEWS))
         self.unexplained_pairs_ = int(header.get("unexplained_pairs", 0))
         # "balance_source" joined the header later: an older file's fit was majority vote's.
         self.balance_source_ = str(header.get("balance_source", "majority"))

@@ -168,8 +168,15 @@ class Metrics:
         )
         self.unexplained_pairs = Gauge(
             "streamlabel_labelmodel_unexplained_pairs",
-            "Pairs of LFs the label model's moment fit leaves out because their co-firing "
-            "lies on the side of chance no fit of the model reaches (two classes only).",
+            "Pairs of LFs the label model's moment fit leaves out: their co-firing lies on "
+            "the side of chance no fit of the model reaches (two classes), or one of the two "
+            "always votes (one field read both ways).",
+            registry=r,
+        )
+        self.views = Gauge(
+            "streamlabel_labelmodel_views",
+            "Independent views of an event the label model's LFs give (an LF, or LFs that "
+            "read one field both ways); below 3 it settles ties as majority vote does.",
             registry=r,
         )
         self.mean_confidence = Gauge(
@@ -466,6 +473,7 @@ class Metrics:
                 self.intensity_weight.set(model.intensity_weight_)
                 self.pair_inflation.set(model.pair_inflation_)
                 self.unexplained_pairs.set(model.unexplained_pairs_)
+                self.views.set(model.views_)
         quality = getattr(labeler, "quality", None)
         if quality is not None:
             self.set_label_quality(quality.estimate())
