@@ -51,8 +51,10 @@ model reaches (two same-class rules that never meet; a ham word inside a spam ph
 left out of the fit, which would otherwise make one of the two LFs uninformative. So are,
 with any number of classes, pairs of which one LF always votes (one field read both ways),
 which the fit could only explain with LFs that fire on every event of a class. LFs joined
-by such pairs are one view of the event; with fewer than three views the votes identify
-no LF's rates, and ties are settled by the prior, as majority vote settles them.
+by such pairs are one view of the event, and a view whose votes go with no other view's
+more or less often than chance tells nothing of the class; with fewer than three views
+that do, the votes identify no LF's rates, and ties are settled by the prior, as majority
+vote settles them.
 """
 
 from __future__ import annotations
@@ -230,10 +232,11 @@ class OnlineLabelModel(BaseLabelModel):
         the side of chance no fit of the model reaches (two classes only; see
         ``docs/architecture.md``).
     views_ : int
-        At the latest fit: how many views of the event its LFs give, counting the LFs that
-        have voted, a pair of which one always votes (one field read both ways) as one.
-        With fewer than three the votes do not identify the LFs' rates, and ties are
-        settled as majority vote settles them (see ``docs/architecture.md``).
+        At the latest fit: how many informative views of the event its LFs give. A pair
+        of LFs of which one always votes (one field read both ways) is one view, and a view
+        is informative when its votes go with another view's more often or less often
+        than chance. With fewer than three the votes do not identify the LFs' rates, and
+        ties are settled as majority vote settles them (see ``docs/architecture.md``).
     balance_source_ : str
         The balance the latest fit kept: ``"majority"`` or ``"cofiring"``.
 
@@ -1060,12 +1063,19 @@ class OnlineLabelModel(BaseLabelModel):
         return np.asarray(out)
 
     def _views(self, counts: _PairCounts) -> int:
-        """Count the views of the event the LFs that have voted give (``views_``).
+        """Count the informative views of the event the LFs give (``views_``).
 
-        LFs joined by exhaustive pairs (``_exhaustive``) read one field, and count as one
-        view; every other LF that has voted is a view of its own.
+        LFs joined by exhaustive pairs (``_exhaustive``) read one field and are one view;
+        every other LF is a view of its own. A view is informative when one of its LFs
+        votes with an LF of another view for the same class, or for different classes,
+        more than ``_UNEXPLAINED_Z`` Poisson standard deviations off chance: under
+        conditional independence two LFs meet by chance when either votes alike on every
+        class (with two classes, only then), and such an LF tells nothing of the class
+        (the hour a comment was posted).
         """
         m = len(counts.tt)
+        if m < 2 or self._t <= 0:
+            return 0
         # Union-find over the exhaustive pairs: a few LFs at most per field.
         parent = list(range(m))
 
@@ -1077,7 +1087,16 @@ class OnlineLabelModel(BaseLabelModel):
 
         for i, j in zip(*np.nonzero(self._exhaustive(counts)), strict=True):
             parent[root(int(i))] = root(int(j))
-        return len({root(i) for i in range(m) if counts.fire[i] > 0})
+        view = np.array([root(i) for i in range(m)])
+        s = self._scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_agree = (counts.agree - counts.e_agree) / np.sqrt(counts.e_agree * s)
+            z_disagree = (counts.disagree - counts.chance) / np.sqrt(counts.chance * s)
+        off = ((counts.e_agree > 0) & (np.abs(z_agree) > _UNEXPLAINED_Z)) | (
+            (counts.chance > 0) & (np.abs(z_disagree) > _UNEXPLAINED_Z)
+        )
+        tied = off & (view[:, None] != view[None, :])
+        return len(set(view[tied.any(axis=1)].tolist()))
 
     def _firing(self, cols: NDArray[np.int64]) -> _F:
         """P(LF votes | y) of the prediction tables for the LFs in ``cols``, shape (m, y)."""

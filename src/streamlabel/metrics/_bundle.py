@@ -175,8 +175,9 @@ class Metrics:
         )
         self.views = Gauge(
             "streamlabel_labelmodel_views",
-            "Independent views of an event the label model's LFs give (an LF, or LFs that "
-            "read one field both ways); below 3 it settles ties as majority vote does.",
+            "Informative views of an event the label model's LFs give (an LF, or LFs that "
+            "read one field both ways, whose votes go with another view's more or less "
+            "often than chance); below 3 it settles ties as majority vote does.",
             registry=r,
         )
         self.mean_confidence = Gauge(
