@@ -188,10 +188,12 @@ def test_online_merge_is_associative(
     }
     for key, fn in reorder.items():
         # Sums of the same terms in another order: rounding only, hence rtol 1e-9 (atol
-        # 1e-12 for exact zeros vs tiny residues); mu is the same deterministic fit of them.
-        # (Classes no LF has voted keep the prior's rates: fitted, two such classes were
-        # split by rounding, and hypothesis found fits 1.5e-7 apart.)
-        np.testing.assert_allclose(sl[key], fn(sr[key]), rtol=1e-9, atol=1e-12, err_msg=key)
+        # 1e-12 for exact zeros vs tiny residues). mu is the same deterministic fit of them,
+        # which amplifies their rounding by its conditioning: a lone class no LF has voted
+        # (a near-singular column) gave 1.7e-9. Two or more such classes keep the prior's
+        # rates; fitted, rounding split them, and hypothesis found fits 1.5e-7 apart.
+        rtol = 1e-8 if key == "mu" else 1e-9
+        np.testing.assert_allclose(sl[key], fn(sr[key]), rtol=rtol, atol=1e-12, err_msg=key)
     assert left.n_events_ == right.n_events_ == sum(len(p[0]) for p in parts)
     all_ids = left.lf_ids_
     L = np.concatenate(
