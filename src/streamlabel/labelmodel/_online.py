@@ -103,10 +103,11 @@ _UNEXPLAINED_LIFT = 1.5
 # and fewer than ``_EXHAUSTIVE_SLACK`` came (see ``_exhaustive``).
 _EXHAUSTIVE_MIN = 5.0
 _EXHAUSTIVE_SLACK = 0.5
-# A latent class model needs three conditionally independent views of each event for its
-# class-conditional rates to be identified (Kruskal 1977; Allman, Matias and Rhodes 2009):
-# from two, any rates that reproduce their joint table fit equally well. With fewer views
-# (``views_``) the fit's answer on a tie is the ridge's, not the data's.
+# A latent class model needs three conditionally independent views of each event, each
+# telling something of the class, for its class-conditional rates to be identified
+# (Kruskal 1977; Allman, Matias and Rhodes 2009): from two, any rates that reproduce their
+# joint table fit equally well. With fewer such views (``views_``) the fit's answer on a
+# tie is the ridge's, not the data's.
 _MIN_VIEWS = 3
 # A restart's fit replaces the warm start's only when its objective is lower by this share:
 # a near-tie keeps the basin the expected counts were gathered under (switching between
@@ -229,8 +230,8 @@ class OnlineLabelModel(BaseLabelModel):
         (``E[s^2] / E[s]^2`` of a per-event intensity ``s``); 1 while the guard is off.
     unexplained_pairs_ : int
         At the latest fit: pairs of LFs left out of it because their co-firing lies on
-        the side of chance no fit of the model reaches (two classes only; see
-        ``docs/architecture.md``).
+        the side of chance no fit of the model reaches (two classes only), or because one
+        of the two always votes (one field read both ways; see ``docs/architecture.md``).
     views_ : int
         At the latest fit: how many informative views of the event its LFs give. A pair
         of LFs of which one always votes (one field read both ways) is one view, and a view
@@ -1519,8 +1520,9 @@ class OnlineLabelModel(BaseLabelModel):
         """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
 
         By ``u`` wherever one class has more votes than any other (unanimous or not);
-        a tie is left to the model, unless the LFs give it fewer than three views
-        (``views_``): then a tie goes to its classes by the prior, as in majority vote.
+        a tie is left to the model, unless the LFs give it fewer than three informative
+        views (``views_``): then a tie goes to its classes by the prior, as in majority
+        vote.
         """
         u = self.unanimous_weight
         few = self.views_ < _MIN_VIEWS
