@@ -24,11 +24,14 @@ from streamlabel.datasets import make_random_stream
 def test_the_guard_is_what_separates_the_model_from_its_ablations() -> None:
     # Seed 84: 6 classes, 138 keyword LFs, firing intensity of variance 1, where the model
     # without the guard collapses. Measured on the held-out events, the models' own
-    # posteriors (``unanimous_weight=0``): without the guard 0.195, with it but no pair
-    # inflation 0.841, with both 0.865; with the majority rule (the bench's rows), which
-    # keeps majority vote's class wherever one class has the most votes, 0.759, 0.802 and
-    # 0.808 (majority vote 0.780: the rule costs the full model here). Seed 2 has no
-    # intensity: the guard stays off and the three are the same model.
+    # posteriors (``unanimous_weight=0``): without the guard 0.200, with it but no pair
+    # inflation 0.859, with both 0.866; with the majority rule (the bench's rows), which
+    # keeps majority vote's class wherever one class has the most votes, 0.766, 0.807 and
+    # 0.809 (majority vote 0.780). Since the sixteenth session the fit leaves out 12 pairs
+    # of LFs of which one fires only where the other does (rare LFs that fire on the
+    # busiest events), which takes up part of what the inflation did (before: 0.195,
+    # 0.841, 0.865). Seed 2 has no intensity: the guard stays off and the three are the
+    # same model.
     r = bench_shapes(seeds=[84, 2])
     bursty, plain = r["streams"]
     assert bursty["settings"]["intensity"] == 1.0 and plain["settings"]["intensity"] == 0.0
@@ -45,7 +48,7 @@ def test_the_guard_is_what_separates_the_model_from_its_ablations() -> None:
         pred = without_unanimity(model).predict_many(stream.L[n:], stream.lf_ids)
         alone[name] = float((pred == stream.y[n:]).mean())
     assert alone[UNGUARDED] < 0.3
-    assert acc[UNHEDGED] > alone[UNINFLATED] + 0.01 > 0.8
+    assert acc[UNHEDGED] > alone[UNINFLATED] > 0.85
     assert plain["intensity_weight"] == 0.0 and plain["pair_inflation"] == 1.0
     same = plain["models"][GUARDED] | {"learn_seconds": 0}
     for ablation in (UNGUARDED, UNINFLATED):

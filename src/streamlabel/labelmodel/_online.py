@@ -49,7 +49,8 @@ half-life has passed) since the last restart, and keep the fit of the lower obje
 With two classes, pairs of LFs whose co-firing lies on the side of chance no fit of the
 model reaches (two same-class rules that never meet; a ham word inside a spam phrase) are
 left out of the fit, which would otherwise make one of the two LFs uninformative. So are,
-with any number of classes, pairs of which one LF always votes (one field read both ways),
+with any number of classes, pairs that read one field (one of the two always votes: the
+field read both ways; or one votes only where the other does: two cuts on one side),
 which the fit could only explain with LFs that fire on every event of a class. LFs joined
 by such pairs are one view of the event, and a view whose votes go with no other view's
 more or less often than chance tells nothing of the class; with fewer than three views
@@ -97,12 +98,16 @@ _MAX_INFLATION = 50.0
 # a per-event intensity the guard missed explains it as well; see ``_unexplained``).
 _UNEXPLAINED_Z = 3.0
 _UNEXPLAINED_LIFT = 1.5
-# A pair of LFs that always leaves at least one of them voting is one field read both ways
-# (``amount <= t`` votes one class, ``amount > t`` another), not two views of the class: it
-# is left out once chance gives at least ``_EXHAUSTIVE_MIN`` events where neither votes
-# and fewer than ``_EXHAUSTIVE_SLACK`` came (see ``_exhaustive``).
-_EXHAUSTIVE_MIN = 5.0
-_EXHAUSTIVE_SLACK = 0.5
+# A pair of LFs of which one always votes (one field read both ways: ``amount <= t`` votes
+# one class, ``amount > t`` another) or one votes only where the other does (two cuts on
+# one side of a field, a phrase inside a word) reads one field, not two views of the class
+# (see ``_one_field``). Such a pair is found where chance gives at least ``lam`` events of
+# the kind that never came (fewer than ``_ONE_FIELD_SLACK``); a zero count is then unlikely
+# by chance even once among the m (m - 1) ordered pairs: ``exp(-lam) <= _ONE_FIELD_ALPHA
+# / (m (m - 1))``, and ``lam >= _ONE_FIELD_MIN``.
+_ONE_FIELD_MIN = 5.0
+_ONE_FIELD_ALPHA = 0.01
+_ONE_FIELD_SLACK = 0.5
 # A latent class model needs three conditionally independent views of each event, each
 # telling something of the class, for its class-conditional rates to be identified
 # (Kruskal 1977; Allman, Matias and Rhodes 2009): from two, any rates that reproduce their
@@ -230,14 +235,16 @@ class OnlineLabelModel(BaseLabelModel):
         (``E[s^2] / E[s]^2`` of a per-event intensity ``s``); 1 while the guard is off.
     unexplained_pairs_ : int
         At the latest fit: pairs of LFs left out of it because their co-firing lies on
-        the side of chance no fit of the model reaches (two classes only), or because one
-        of the two always votes (one field read both ways; see ``docs/architecture.md``).
+        the side of chance no fit of the model reaches (two classes only), or because the
+        two read one field (one always votes, or one votes only where the other does; see
+        ``docs/architecture.md``).
     views_ : int
-        At the latest fit: how many informative views of the event its LFs give. A pair
-        of LFs of which one always votes (one field read both ways) is one view, and a view
-        is informative when its votes go with another view's more often or less often
-        than chance. With fewer than three the votes do not identify the LFs' rates, and
-        ties are settled as majority vote settles them (see ``docs/architecture.md``).
+        At the latest fit: how many informative views of the event its LFs give. LFs that
+        read one field (one always votes, or one votes only where the other does) are one
+        view, and a view is informative when its votes go with another view's more often
+        or less often than chance. With fewer than three the votes do not identify the
+        LFs' rates, and ties are settled as majority vote settles them (see
+        ``docs/architecture.md``).
     balance_source_ : str
         The balance the latest fit kept: ``"majority"`` or ``"cofiring"``.
 
@@ -1029,14 +1036,14 @@ class OnlineLabelModel(BaseLabelModel):
         is a dependence the model lacks, and fitting it anyway makes one of the two LFs
         uninformative, usually the better one. Such pairs are left out of the fit; the
         LFs keep their other pairs. With more classes a third class can put co-firing on
-        either side of chance, and only the exhaustive pairs (``_exhaustive``) are left
-        out.
+        either side of chance, and only the pairs that read one field (``_one_field``)
+        are left out.
         """
         m = len(counts.tt)
         out = np.zeros((m, m), dtype=bool)
         if m < 3 or self._t <= 0:
             return out
-        out |= self._exhaustive(counts)
+        out |= self._one_field(counts)
         if self.cardinality != 2:
             return out
         agree, disagree, chance = counts.agree, counts.disagree, counts.chance
@@ -1055,32 +1062,44 @@ class OnlineLabelModel(BaseLabelModel):
         np.fill_diagonal(out, False)
         return out
 
-    def _exhaustive(self, counts: _PairCounts) -> NDArray[np.bool_]:
-        """Pairs of LFs of which at least one votes on every event, (m, m).
+    def _one_field(self, counts: _PairCounts) -> NDArray[np.bool_]:
+        """Pairs of LFs that read one field, (m, m): exhaustive or nested.
 
         Two thresholds on one field, one for each side (``words <= 5`` votes ham,
-        ``words > 5`` spam), split the events between them. Conditional independence can
-        only explain a pair that never abstains together with LFs that each fire on
-        every event of some class, so fitting the pair pins both ``mu`` near 1, and the
-        two are then overtrusted wherever they meet another LF (a fold of such LFs on
-        real comments: 5.1 points below majority vote, all on ties). Such a pair is one
-        view of the event, not two, and is left out; each LF keeps its pairs with the
-        others. An LF that never abstains is never counted: chance gives it no events
-        without a vote. Each LF's firing rate over its own presence stands for its rate
-        over the events both were present for.
+        ``words > 5`` spam), split the events between them: one of the two always votes.
+        Two cuts on one side (``words <= 4`` and ``words <= 5``) nest: one votes only
+        where the other does. Conditional independence explains the first only with LFs
+        that each fire on every event of some class, the second only with an LF that
+        fires on every event of each class the other fires on, so fitting such a pair
+        pins rates near 1 and overtrusts the LFs wherever they meet another (a fold of
+        threshold LFs on real comments: 5.1 points below majority vote, all on ties).
+        Such a pair is one view of the event, not two, and is left out of the fit; each
+        LF keeps its pairs with the others. A pair is counted where chance gives ``lam``
+        events of the kind that never came (see ``_ONE_FIELD_ALPHA``); an LF that never
+        abstains is never counted. Each LF's firing rate over its own presence stands
+        for its rate over the events both were present for.
         """
+        m = len(counts.tt)
+        lam = max(_ONE_FIELD_MIN, math.log(max(m * (m - 1), 1) / _ONE_FIELD_ALPHA))
         s = self._scale
         tt, fire = counts.tt, counts.fire
-        neither = tt * (1.0 - fire[:, None] - fire[None, :]) + counts.agree + counts.disagree
-        chance = tt * np.outer(1.0 - fire, 1.0 - fire)
-        out = (chance >= _EXHAUSTIVE_MIN * s) & (neither < _EXHAUSTIVE_SLACK * s)
+        both = counts.agree + counts.disagree
+        # Events where neither votes (none: exhaustive), and where i votes without j
+        # (none: i nests in j), against what chance gives each.
+        neither = tt * (1.0 - fire[:, None] - fire[None, :]) + both
+        alone = tt * fire[:, None] - both
+        exhaustive = (tt * np.outer(1.0 - fire, 1.0 - fire) >= lam * s) & (
+            neither < _ONE_FIELD_SLACK * s
+        )
+        nested = (tt * np.outer(fire, 1.0 - fire) >= lam * s) & (alone < _ONE_FIELD_SLACK * s)
+        out = exhaustive | nested | nested.T
         np.fill_diagonal(out, False)
         return np.asarray(out)
 
     def _views(self, counts: _PairCounts) -> int:
         """Count the informative views of the event the LFs give (``views_``).
 
-        LFs joined by exhaustive pairs (``_exhaustive``) read one field and are one view;
+        LFs joined by pairs that read one field (``_one_field``) are one view;
         every other LF is a view of its own. A view is informative when one of its LFs
         votes with an LF of another view for the same class, or for different classes,
         more than ``_UNEXPLAINED_Z`` Poisson standard deviations off chance: under
@@ -1091,7 +1110,7 @@ class OnlineLabelModel(BaseLabelModel):
         m = len(counts.tt)
         if m < 2 or self._t <= 0:
             return 0
-        # Union-find over the exhaustive pairs: a few LFs at most per field.
+        # Union-find over the pairs that read one field: a few LFs at most per field.
         parent = list(range(m))
 
         def root(a: int) -> int:
@@ -1100,7 +1119,7 @@ class OnlineLabelModel(BaseLabelModel):
                 a = parent[a]
             return a
 
-        for i, j in zip(*np.nonzero(self._exhaustive(counts)), strict=True):
+        for i, j in zip(*np.nonzero(self._one_field(counts)), strict=True):
             parent[root(int(i))] = root(int(j))
         view = np.array([root(i) for i in range(m)])
         s = self._scale

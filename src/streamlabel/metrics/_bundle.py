@@ -169,15 +169,15 @@ class Metrics:
         self.unexplained_pairs = Gauge(
             "streamlabel_labelmodel_unexplained_pairs",
             "Pairs of LFs the label model's moment fit leaves out: their co-firing lies on "
-            "the side of chance no fit of the model reaches (two classes), or one of the two "
-            "always votes (one field read both ways).",
+            "the side of chance no fit of the model reaches (two classes), or the two read "
+            "one field (one always votes, or one votes only where the other does).",
             registry=r,
         )
         self.views = Gauge(
             "streamlabel_labelmodel_views",
             "Informative views of an event the label model's LFs give (an LF, or LFs that "
-            "read one field both ways, whose votes go with another view's more or less "
-            "often than chance); below 3 it settles ties as majority vote does.",
+            "read one field, whose votes go with another view's more or less often than "
+            "chance); below 3 it settles ties as majority vote does.",
             registry=r,
         )
         self.mean_confidence = Gauge(
