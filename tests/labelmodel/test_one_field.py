@@ -201,15 +201,23 @@ def test_threshold_folds_on_real_comments(
     assert acc["ours"] > acc["before"] + 0.03
 
 
-def test_two_views_settle_ties_as_majority_vote() -> None:
-    # The field read both ways and one keyword LF: two views.
+def first_lfs(m: int) -> tuple[OnlineLabelModel, MajorityVote, np.ndarray, list[str]]:
+    """The model and majority vote learned on the first ``m`` LFs of the field stream.
+
+    Returns both models, the held-out votes and the LF ids.
+    """
     L, _, _ = field_both_ways(0)
-    L, ids = L[:, :3], IDS[:3]
+    L, ids = L[:, :m], IDS[:m]
     model, mv = OnlineLabelModel(2), MajorityVote(2)
     learned(model, L[:4000], ids)
     learned(mv, L[:4000], ids)
+    return model, mv, L[4000:], ids
+
+
+def test_two_views_settle_ties_as_majority_vote() -> None:
+    # The field read both ways and one keyword LF: two views.
+    model, mv, test, ids = first_lfs(3)
     assert model.views_ == 2
-    test = L[4000:]
     P = model.predict_proba_many(test, ids)
     np.testing.assert_array_equal(P.argmax(axis=1), mv.predict_many(test, ids))
     tally = np.stack([(test == c).sum(axis=1) for c in (0, 1)], axis=1)
@@ -223,13 +231,9 @@ def test_two_views_settle_ties_as_majority_vote() -> None:
 
 
 def test_three_views_leave_ties_to_the_model() -> None:
-    L, _, _ = field_both_ways(0)
-    L, ids = L[:, :4], IDS[:4]
-    model, mv = OnlineLabelModel(2), MajorityVote(2)
-    learned(model, L[:4000], ids)
-    learned(mv, L[:4000], ids)
+    model, mv, test, ids = first_lfs(4)
     assert model.views_ == 3
-    assert (model.predict_many(L[4000:], ids) != mv.predict_many(L[4000:], ids)).sum() > 100
+    assert (model.predict_many(test, ids) != mv.predict_many(test, ids)).sum() > 100
 
 
 def test_few_lfs_are_few_views() -> None:
