@@ -61,7 +61,7 @@ class _Unrestarted(OnlineLabelModel):
 class _AllPairs(OnlineLabelModel):
     """The model whose moment fit keeps the pairs no fit of it explains."""
 
-    def _unexplained(self, counts: Any) -> NDArray[np.bool_]:
+    def _unexplained(self, counts: Any, one_field: Any) -> NDArray[np.bool_]:
         m = len(counts.tt)
         return np.zeros((m, m), dtype=bool)
 

@@ -709,9 +709,10 @@ class OnlineLabelModel(BaseLabelModel):
         pri = self._prior_table(cols)  # (m, v, y): the ridge target, then frozen below
         mu = np.where(self._mu > 0, self._mu, pri)
         if iters:
-            unexplained = self._unexplained(counts)
+            one_field = self._one_field(counts)  # read by both: left out, and joined
+            unexplained = self._unexplained(counts, one_field)
             self.unexplained_pairs_ = int(unexplained.sum()) // 2
-            self.views_ = self._views(counts)
+            self.views_ = self._views(counts, one_field)
             fresh = not (self._mu > 0).any()  # no previous fit: the warm start is the prior
             restart = not fresh and self._restart_due()
             best = self._fit_at(order, counts, unexplained, pri, mu, restart, iters)
@@ -1025,7 +1026,7 @@ class OnlineLabelModel(BaseLabelModel):
         num = counts.disagree[off].sum()
         return float(num / (counts.chance[off].sum() + 10.0 * self._scale))
 
-    def _unexplained(self, counts: _PairCounts) -> NDArray[np.bool_]:
+    def _unexplained(self, counts: _PairCounts, one_field: NDArray[np.bool_]) -> NDArray[np.bool_]:
         """Pairs of LFs whose co-firing no fit of the model explains, (m, m).
 
         With two classes and no LF modelled as flipped, conditional independence makes
@@ -1036,31 +1037,39 @@ class OnlineLabelModel(BaseLabelModel):
         is a dependence the model lacks, and fitting it anyway makes one of the two LFs
         uninformative, usually the better one. Such pairs are left out of the fit; the
         LFs keep their other pairs. With more classes a third class can put co-firing on
-        either side of chance, and only the pairs that read one field (``_one_field``)
-        are left out.
+        either side of chance, and only the pairs that read one field (``one_field``, of
+        ``_one_field``) are left out.
         """
         m = len(counts.tt)
         out = np.zeros((m, m), dtype=bool)
         if m < 3 or self._t <= 0:
             return out
-        out |= self._one_field(counts)
+        out |= one_field
         if self.cardinality != 2:
             return out
-        agree, disagree, chance = counts.agree, counts.disagree, counts.chance
-        e_agree = counts.e_agree
+        disagree, chance = counts.disagree, counts.chance
         # Disagreeing pairs are measured against the stream's own ratio: with a per-event
         # intensity they all meet more often than chance.
-        e_disagree = max(1.0, self.cofiring_ratio_) * chance
-        s = self._scale  # the moments are in units of ``s`` events
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z_agree = (agree - e_agree) / np.sqrt(e_agree * s)
-            z_disagree = (disagree - e_disagree) / np.sqrt(e_disagree * s)
-        out |= (e_agree > 0) & (z_agree < -_UNEXPLAINED_Z)
+        z_agree, z_disagree = self._pair_z(counts, max(1.0, self.cofiring_ratio_) * chance)
+        out |= (counts.e_agree > 0) & (z_agree < -_UNEXPLAINED_Z)
         out |= (
             (chance > 0) & (z_disagree > _UNEXPLAINED_Z) & (disagree > _UNEXPLAINED_LIFT * chance)
         )
         np.fill_diagonal(out, False)
         return out
+
+    def _pair_z(self, counts: _PairCounts, e_disagree: _F) -> tuple[_F, _F]:
+        """Poisson z of each pair's same-class and different-class co-votes, (m, m) each.
+
+        Against what chance gives same-class co-votes (``e_agree``) and ``e_disagree``;
+        the moments are in units of ``s`` events. Pairs chance gives nothing read inf or
+        nan: callers test ``e_agree > 0`` and ``chance > 0``.
+        """
+        s = self._scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z_agree = (counts.agree - counts.e_agree) / np.sqrt(counts.e_agree * s)
+            z_disagree = (counts.disagree - e_disagree) / np.sqrt(e_disagree * s)
+        return z_agree, z_disagree
 
     def _one_field(self, counts: _PairCounts) -> NDArray[np.bool_]:
         """Pairs of LFs that read one field, (m, m): exhaustive or nested.
@@ -1096,10 +1105,10 @@ class OnlineLabelModel(BaseLabelModel):
         np.fill_diagonal(out, False)
         return np.asarray(out)
 
-    def _views(self, counts: _PairCounts) -> int:
+    def _views(self, counts: _PairCounts, one_field: NDArray[np.bool_]) -> int:
         """Count the informative views of the event the LFs give (``views_``).
 
-        LFs joined by pairs that read one field (``_one_field``) are one view;
+        LFs joined by pairs that read one field (``one_field``) are one view;
         every other LF is a view of its own. A view is informative when one of its LFs
         votes with an LF of another view for the same class, or for different classes,
         more than ``_UNEXPLAINED_Z`` Poisson standard deviations off chance: under
@@ -1119,13 +1128,10 @@ class OnlineLabelModel(BaseLabelModel):
                 a = parent[a]
             return a
 
-        for i, j in zip(*np.nonzero(self._one_field(counts)), strict=True):
+        for i, j in zip(*np.nonzero(one_field), strict=True):
             parent[root(int(i))] = root(int(j))
         view = np.array([root(i) for i in range(m)])
-        s = self._scale
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z_agree = (counts.agree - counts.e_agree) / np.sqrt(counts.e_agree * s)
-            z_disagree = (counts.disagree - counts.chance) / np.sqrt(counts.chance * s)
+        z_agree, z_disagree = self._pair_z(counts, counts.chance)
         off = ((counts.e_agree > 0) & (np.abs(z_agree) > _UNEXPLAINED_Z)) | (
             (counts.chance > 0) & (np.abs(z_disagree) > _UNEXPLAINED_Z)
         )
