@@ -270,3 +270,26 @@ def test_views_round_trip_and_a_file_saved_before_them_settles_ties_as_it_did(
     # Its next fit counts the views again.
     back.learn_many(s.L, s.lf_ids)
     assert back.views_ == 2
+
+
+def test_a_file_saved_before_views_were_counted_once_counts_every_lf(tmp_path: Path) -> None:
+    # Three LFs, the first two one field read both ways: one view, counted once.
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 3000)
+    x = rng.normal(y - 0.5, 1.0)
+    kw = np.where(rng.random(3000) < np.where(y == 1, 0.4, 0.05), 1, -1)
+    L = np.stack([np.where(x <= 0, 0, -1), np.where(x > 0, 1, -1), kw], axis=1)
+    ids = ["le@1", "gt@1", "kw@1"]
+    model = OnlineLabelModel(2)
+    model.learn_many(L, ids)
+    assert len(set(model._view.tolist())) == 2
+    path = save_model(model, tmp_path / "lm.npz")
+    old = tmp_path / "old.npz"
+    _rewrite_header(path, old, drop_arrays=("view",))
+    back = load_model(old)
+    assert back._view.tolist() == [0, 1, 2] and not back._grouped
+    # Its next fit (at 4,096 events) joins the field again.
+    fits = back.n_fits_
+    back.learn_many(L[:1100], ids)
+    assert back.n_fits_ == fits + 1
+    assert back._view.tolist() == model._view.tolist()

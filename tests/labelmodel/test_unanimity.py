@@ -121,10 +121,11 @@ def test_one_event_matches_the_batch_form_and_the_setting_is_checked(tmp_path: P
 def test_majorities_stand_on_dense_weak_one_class_lfs(seed: int) -> None:
     # ``bench shapes`` streams without an intensity whose one-class LFs are 30-75% (252: 9
     # classes, 36 LFs) and 50-75% (255: binary, 28 LFs) precise and fire on up to half the
-    # events. Measured on the held-out events: with the rule 0.666 and 0.845, the model
-    # alone 0.518 and 0.656 (0.312 and 0.628 before the prior became majority vote's
-    # balance), majority vote 0.722 and 0.908 (still below it, on ties: the silences the
-    # model ignores carry the evidence here, docs "Known limits").
+    # events. Measured on the held-out events: with the rule 0.677 and 0.845, the model
+    # alone 0.553 and 0.656 (0.518 on 252 before the LFs of one view counted once; 0.312
+    # and 0.628 before the prior became majority vote's balance), majority vote 0.722 and
+    # 0.908 (still below it, on ties: the silences the model ignores carry the evidence
+    # here, docs "Known limits").
     r = make_random_stream(seed)
     s, n = r.stream, r.n_learn
     model, mv = OnlineLabelModel(s.cardinality), MajorityVote(s.cardinality)
@@ -137,5 +138,5 @@ def test_majorities_stand_on_dense_weak_one_class_lfs(seed: int) -> None:
 
     ruled, majority = acc(model), acc(mv)
     model.unanimous_weight = 0.0
-    assert ruled > acc(model) + 0.14
+    assert ruled > acc(model) + 0.1
     assert ruled > majority - 0.1

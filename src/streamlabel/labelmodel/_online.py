@@ -371,6 +371,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.pair_inflation_ = 1.0
         self.unexplained_pairs_ = 0
         self.views_ = 0
+        self._set_view(np.zeros(0, dtype=np.int64))
         self.balance_source_ = "majority"
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k
@@ -536,6 +537,7 @@ class OnlineLabelModel(BaseLabelModel):
         new = np.arange(m, m + a)
         self._set_prior(np.concatenate([self._pri, self._prior_table(new)]))
         self._set_fire(np.concatenate([self._fire, self._firing(new)]))
+        self._set_view(np.concatenate([self._view, new]))  # each a view of its own
         self._sync()
         self._revision += 1
 
@@ -577,6 +579,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_fit(self._mu[keep])
         self._set_prior(self._pri[keep])
         self._set_fire(self._fire[keep])
+        # Relabel each view by its first remaining LF's new column.
+        first: dict[int, int] = {}
+        view = self._view[keep]
+        self._set_view(np.array([first.setdefault(v, c) for c, v in enumerate(view.tolist())]))
         self._sync()
         self._revision += 1
         del self.lf_ids_[j]
@@ -709,10 +715,13 @@ class OnlineLabelModel(BaseLabelModel):
         pri = self._prior_table(cols)  # (m, v, y): the ridge target, then frozen below
         mu = np.where(self._mu > 0, self._mu, pri)
         if iters:
-            one_field = self._one_field(counts)  # read by both: left out, and joined
-            unexplained = self._unexplained(counts, one_field)
+            view = self._join(self._one_field(counts))  # in ``order``
+            unexplained = self._unexplained(counts, view[:, None] == view[None, :])
             self.unexplained_pairs_ = int(unexplained.sum()) // 2
-            self.views_ = self._views(counts, one_field)
+            self.views_ = self._views(counts, view)
+            joined = np.empty(m, dtype=np.int64)
+            joined[order] = order[view]
+            self._set_view(joined)
             fresh = not (self._mu > 0).any()  # no previous fit: the warm start is the prior
             restart = not fresh and self._restart_due()
             best = self._fit_at(order, counts, unexplained, pri, mu, restart, iters)
@@ -1026,7 +1035,7 @@ class OnlineLabelModel(BaseLabelModel):
         num = counts.disagree[off].sum()
         return float(num / (counts.chance[off].sum() + 10.0 * self._scale))
 
-    def _unexplained(self, counts: _PairCounts, one_field: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    def _unexplained(self, counts: _PairCounts, one_view: NDArray[np.bool_]) -> NDArray[np.bool_]:
         """Pairs of LFs whose co-firing no fit of the model explains, (m, m).
 
         With two classes and no LF modelled as flipped, conditional independence makes
@@ -1037,14 +1046,15 @@ class OnlineLabelModel(BaseLabelModel):
         is a dependence the model lacks, and fitting it anyway makes one of the two LFs
         uninformative, usually the better one. Such pairs are left out of the fit; the
         LFs keep their other pairs. With more classes a third class can put co-firing on
-        either side of chance, and only the pairs that read one field (``one_field``, of
-        ``_one_field``) are left out.
+        either side of chance, and only the pairs within one view (``one_view``, (m, m):
+        LFs that read one field, joined by ``_join``) are left out.
         """
         m = len(counts.tt)
         out = np.zeros((m, m), dtype=bool)
         if m < 3 or self._t <= 0:
             return out
-        out |= one_field
+        out |= one_view
+        np.fill_diagonal(out, False)
         if self.cardinality != 2:
             return out
         disagree, chance = counts.disagree, counts.chance
@@ -1105,21 +1115,17 @@ class OnlineLabelModel(BaseLabelModel):
         np.fill_diagonal(out, False)
         return np.asarray(out)
 
-    def _views(self, counts: _PairCounts, one_field: NDArray[np.bool_]) -> int:
-        """Count the informative views of the event the LFs give (``views_``).
+    def _join(self, one_field: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Label each LF with its view, shape (m,): LFs joined by ``one_field`` pairs share one.
 
-        LFs joined by pairs that read one field (``one_field``) are one view;
-        every other LF is a view of its own. A view is informative when one of its LFs
-        votes with an LF of another view for the same class, or for different classes,
-        more than ``_UNEXPLAINED_Z`` Poisson standard deviations off chance: under
-        conditional independence two LFs meet by chance when either votes alike on every
-        class (with two classes, only then), and such an LF tells nothing of the class
-        (the hour a comment was posted).
+        A view's label is the index of its first LF, so labels of the same pairs come out
+        the same in any order they are joined. Two cuts on a field and the same field read
+        the other way are one view even where the two cuts never meet (``words <= 4``
+        ham, ``words > 5`` spam): the field links them, and their pair is no more
+        conditionally independent than the others.
         """
-        m = len(counts.tt)
-        if m < 2 or self._t <= 0:
-            return 0
-        # Union-find over the pairs that read one field: a few LFs at most per field.
+        m = len(one_field)
+        # Union-find, the smaller index the root: a few LFs at most per field.
         parent = list(range(m))
 
         def root(a: int) -> int:
@@ -1129,14 +1135,35 @@ class OnlineLabelModel(BaseLabelModel):
             return a
 
         for i, j in zip(*np.nonzero(one_field), strict=True):
-            parent[root(int(i))] = root(int(j))
-        view = np.array([root(i) for i in range(m)])
+            a, b = root(int(i)), root(int(j))
+            parent[max(a, b)] = min(a, b)
+        return np.array([root(i) for i in range(m)], dtype=np.int64)
+
+    def _views(self, counts: _PairCounts, view: NDArray[np.int64]) -> int:
+        """Count the informative views of the event the LFs give (``views_``).
+
+        ``view`` labels each LF with its view (``_join``). A view is informative when one
+        of its LFs votes with an LF of another view for the same class, or for different
+        classes, more than ``_UNEXPLAINED_Z`` Poisson standard deviations off chance:
+        under conditional independence two LFs meet by chance when either votes alike on
+        every class (with two classes, only then), and such an LF tells nothing of the
+        class (the hour a comment was posted).
+        """
+        if len(view) < 2 or self._t <= 0:
+            return 0
         z_agree, z_disagree = self._pair_z(counts, counts.chance)
         off = ((counts.e_agree > 0) & (np.abs(z_agree) > _UNEXPLAINED_Z)) | (
             (counts.chance > 0) & (np.abs(z_disagree) > _UNEXPLAINED_Z)
         )
         tied = off & (view[:, None] != view[None, :])
         return len(set(view[tied.any(axis=1)].tolist()))
+
+    def _set_view(self, view: NDArray[np.int64]) -> None:
+        """Install the view of each LF column (labels are column indices of a member)."""
+        self._view = np.asarray(view, dtype=np.int64)
+        self._view_list: list[int] = self._view.tolist()
+        # Whether some view has two LFs or more: prediction then counts each view once.
+        self._grouped = len(set(self._view_list)) < len(self._view_list)
 
     def _firing(self, cols: NDArray[np.int64]) -> _F:
         """P(LF votes | y) of the prediction tables for the LFs in ``cols``, shape (m, y)."""
@@ -1309,7 +1336,10 @@ class OnlineLabelModel(BaseLabelModel):
         if self._gamma != 1.0:
             self._scale = float(w[-1])
         r, code = self._fired(block, cols)
-        ll = self._rowsum(r, self._logmu[code], n) + self._lb_fit[None, :]
+        logmu = self._logmu[code]
+        if self._grouped:  # each view's votes count once, as at prediction
+            logmu *= self._view_share(r, code // self.cardinality)[:, None]
+        ll = self._rowsum(r, logmu, n) + self._lb_fit[None, :]
         votes = np.bincount(r, minlength=n)
         if self.intensity_weight_ > 0.0:
             ll -= votes[:, None] * self._norm(self._fire_fit[cols])[None, :]
@@ -1362,7 +1392,12 @@ class OnlineLabelModel(BaseLabelModel):
         lb = self._lb_list
         if codes:
             rows = self._logmu_rows
-            ll = [sum(col) for col in zip(lb, *[rows[c] for c in codes], strict=True)]
+            if self._grouped:  # as ``_learn_block``: each view's votes count once
+                ll = lb
+                for c, x in zip(codes, self._code_shares(codes), strict=True):
+                    ll = [a + b * (1.0 / x) for a, b in zip(ll, rows[c], strict=True)]
+            else:
+                ll = [sum(col) for col in zip(lb, *[rows[c] for c in codes], strict=True)]
             if self.intensity_weight_ > 0.0:
                 r = len(codes)
                 ll = [x - r * z for x, z in zip(ll, self._pend_norm, strict=True)]
@@ -1534,12 +1569,31 @@ class OnlineLabelModel(BaseLabelModel):
         )
         k = self.cardinality
         r, c = np.nonzero(sub >= 0)
-        logt = self._log_theta(cols)
-        ll = self._rowsum(r, logt[c * k + sub[r, c]], n) + log_pi[None, :]
+        logt = self._log_theta(cols)[c * k + sub[r, c]]
+        if self._grouped:
+            logt *= self._view_share(r, cols[c])[:, None]
+        ll = self._rowsum(r, logt, n) + log_pi[None, :]
         if self.intensity_weight_ > 0.0:
             votes = np.bincount(r, minlength=n)
             ll -= votes[:, None] * self._norm(self._fire[cols])[None, :]
         return self._defer_to_votes(_softmax(ll), r, sub[r, c])
+
+    def _view_share(self, r: NDArray[np.int64], col: NDArray[np.int64]) -> _F:
+        """Weight of each vote (row ``r``, LF column ``col``): 1 / its view's votes in the row.
+
+        The LFs of one view read one field, and their likelihoods multiplied would count
+        that field once per LF (``words <= 4`` and ``words <= 5`` both vote on a
+        three-word comment); each view's votes count once, as their geometric mean.
+        """
+        w = np.ones(len(r))
+        view = self._view[col]
+        size = np.bincount(self._view, minlength=len(self._view))
+        shared = np.flatnonzero(size[view] > 1)  # votes of LFs in views of two or more
+        if len(shared):
+            key = r[shared] * len(self._view) + view[shared]
+            _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+            w[shared] = 1.0 / cnt[inv]
+        return w
 
     def _defer_to_votes(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
         """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
@@ -1594,6 +1648,7 @@ class OnlineLabelModel(BaseLabelModel):
         w = self.prior_weight
         p = [(x / total) ** w for x in c]
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
+        share = self._shares_of(votes) if self._grouped else None
         since = 0
         fired = 0
         tally = [0] * k  # votes per class, for the unanimity rule
@@ -1607,7 +1662,13 @@ class OnlineLabelModel(BaseLabelModel):
                 continue
             row = j * k + v
             num, pri, den = n_list[row], pri_rows[row], big_n[j]
-            if j in pending:
+            if share is not None and (x := share.get(self._view_list[j], 1)) > 1:
+                # One of x votes of a view: the x-th root of its factor (``_view_share``).
+                if j in pending:
+                    den = [d + e for d, e in zip(den, pend_pw, strict=True)]
+                f = [(a + s * b) / (d + s) for a, b, d in zip(num, pri, den, strict=True)]
+                p = [q * g ** (1.0 / x) for q, g in zip(p, f, strict=True)]
+            elif j in pending:
                 p = [
                     q * (a + s * b) / (d + e + s)
                     for q, a, b, d, e in zip(p, num, pri, den, pend_pw, strict=True)
@@ -1641,6 +1702,22 @@ class OnlineLabelModel(BaseLabelModel):
                 tied = self.prior_ * np.array([x == top for x in tally])
                 return np.asarray(tied / tied.sum())
         return np.array([q / z for q in p])
+
+    def _shares_of(self, votes: Mapping[str, int]) -> dict[int, int]:
+        """Return how many of the known LFs that voted in ``votes`` each view holds."""
+        out: dict[int, int] = {}
+        index, view, k = self._index, self._view_list, self.cardinality
+        for i, v in votes.items():
+            j = index.get(i)
+            if j is not None and 0 <= v < k:
+                out[view[j]] = out.get(view[j], 0) + 1
+        return out
+
+    def _code_shares(self, codes: list[int]) -> list[int]:
+        """Return, per flat (LF, vote) code of one event, how many of its codes share its view."""
+        k, view = self.cardinality, self._view_list
+        of = [view[c // k] for c in codes]
+        return [of.count(v) for v in of]
 
     def _norm_of(self, votes: Mapping[str, int]) -> list[float]:
         """Return the intensity normaliser of the known LFs in ``votes`` (cached per key)."""
@@ -1745,6 +1822,7 @@ class OnlineLabelModel(BaseLabelModel):
             "V": self._V,
             "pi_fit": self._pi_fit,
             "fire": self._fire,
+            "view": self._view,
         }
 
     def _state_header(self) -> dict[str, Any]:
@@ -1819,4 +1897,10 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_fire(self._firing(np.arange(m)) if fire is None else fire)
         if self._fire.shape != (m, k):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
+        # The LFs' views joined format 2 later: a file without them counted every LF as a
+        # view of its own at prediction, and keeps doing so until its next fit.
+        view = arrays.get("view")
+        self._set_view(np.arange(m) if view is None else view)
+        if self._view.shape != (m,) or not ((self._view >= 0) & (self._view < m)).all():
+            raise ValueError("saved label-model arrays do not match its LF ids")
         self._sync()
