@@ -52,10 +52,12 @@ left out of the fit, which would otherwise make one of the two LFs uninformative
 with any number of classes, pairs that read one field (one of the two always votes: the
 field read both ways; or one votes only where the other does: two cuts on one side),
 which the fit could only explain with LFs that fire on every event of a class. LFs joined
-by such pairs are one view of the event, and a view whose votes go with no other view's
-more or less often than chance tells nothing of the class; with fewer than three views
-that do, the votes identify no LF's rates, and ties are settled by the prior, as majority
-vote settles them.
+by such pairs are one view of the event: every pair within it is left out of the fit, and
+its votes on an event count once (their geometric mean) in the E-step and at prediction,
+so a field cut several ways is not counted once per cut. A view whose votes go with no
+other view's more or less often than chance tells nothing of the class; with fewer than
+three views that do, the votes identify no LF's rates, and ties are settled by the prior,
+as majority vote settles them.
 """
 
 from __future__ import annotations
@@ -236,15 +238,14 @@ class OnlineLabelModel(BaseLabelModel):
     unexplained_pairs_ : int
         At the latest fit: pairs of LFs left out of it because their co-firing lies on
         the side of chance no fit of the model reaches (two classes only), or because the
-        two read one field (one always votes, or one votes only where the other does; see
-        ``docs/architecture.md``).
+        two lie in one view (see ``views_``).
     views_ : int
         At the latest fit: how many informative views of the event its LFs give. LFs that
-        read one field (one always votes, or one votes only where the other does) are one
-        view, and a view is informative when its votes go with another view's more often
-        or less often than chance. With fewer than three the votes do not identify the
-        LFs' rates, and ties are settled as majority vote settles them (see
-        ``docs/architecture.md``).
+        read one field (one always votes, or one votes only where the other does, and the
+        LFs such pairs join) are one view, whose votes on an event count once, and a view
+        is informative when its votes go with another view's more often or less often
+        than chance. With fewer than three the votes do not identify the LFs' rates, and
+        ties are settled as majority vote settles them (see ``docs/architecture.md``).
     balance_source_ : str
         The balance the latest fit kept: ``"majority"`` or ``"cofiring"``.
 

@@ -169,8 +169,9 @@ class Metrics:
         self.unexplained_pairs = Gauge(
             "streamlabel_labelmodel_unexplained_pairs",
             "Pairs of LFs the label model's moment fit leaves out: their co-firing lies on "
-            "the side of chance no fit of the model reaches (two classes), or the two read "
-            "one field (one always votes, or one votes only where the other does).",
+            "the side of chance no fit of the model reaches (two classes), or the two lie "
+            "in one view (LFs that read one field: one always votes, or one votes only "
+            "where the other does, and the LFs such pairs join).",
             registry=r,
         )
         self.views = Gauge(
