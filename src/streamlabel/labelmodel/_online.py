@@ -1163,8 +1163,10 @@ class OnlineLabelModel(BaseLabelModel):
         """Install the view of each LF column (labels are column indices of a member)."""
         self._view = np.asarray(view, dtype=np.int64)
         self._view_list: list[int] = self._view.tolist()
-        # Whether some view has two LFs or more: prediction then counts each view once.
-        self._grouped = len(set(self._view_list)) < len(self._view_list)
+        # Per LF, whether its view holds others; and whether any does (the E-step and
+        # prediction then count each view's votes once).
+        self._shared = np.bincount(self._view, minlength=len(self._view))[self._view] > 1
+        self._grouped = bool(self._shared.any())
 
     def _firing(self, cols: NDArray[np.int64]) -> _F:
         """P(LF votes | y) of the prediction tables for the LFs in ``cols``, shape (m, y)."""
@@ -1587,11 +1589,9 @@ class OnlineLabelModel(BaseLabelModel):
         three-word comment); each view's votes count once, as their geometric mean.
         """
         w = np.ones(len(r))
-        view = self._view[col]
-        size = np.bincount(self._view, minlength=len(self._view))
-        shared = np.flatnonzero(size[view] > 1)  # votes of LFs in views of two or more
+        shared = np.flatnonzero(self._shared[col])  # votes of LFs in views of two or more
         if len(shared):
-            key = r[shared] * len(self._view) + view[shared]
+            key = r[shared] * len(self._view) + self._view[col[shared]]
             _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
             w[shared] = 1.0 / cnt[inv]
         return w
