@@ -1396,8 +1396,11 @@ class OnlineLabelModel(BaseLabelModel):
         if codes:
             rows = self._logmu_rows
             if self._grouped:  # as ``_learn_block``: each view's votes count once
+                view = self._view_list
+                share = self._view_counts([c // k for c in codes])
                 ll = lb
-                for c, x in zip(codes, self._code_shares(codes), strict=True):
+                for c in codes:
+                    x = share[view[c // k]]
                     ll = [a + b * (1.0 / x) for a, b in zip(ll, rows[c], strict=True)]
             else:
                 ll = [sum(col) for col in zip(lb, *[rows[c] for c in codes], strict=True)]
@@ -1649,7 +1652,11 @@ class OnlineLabelModel(BaseLabelModel):
         w = self.prior_weight
         p = [(x / total) ** w for x in c]
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
-        share = self._shares_of(votes) if self._grouped else None
+        share = None
+        if self._grouped:  # votes per view, of the known LFs that voted (``_view_share``)
+            share = self._view_counts(
+                [index[i] for i, v in votes.items() if i in index and 0 <= v < k]
+            )
         since = 0
         fired = 0
         tally = [0] * k  # votes per class, for the unanimity rule
@@ -1704,21 +1711,13 @@ class OnlineLabelModel(BaseLabelModel):
                 return np.asarray(tied / tied.sum())
         return np.array([q / z for q in p])
 
-    def _shares_of(self, votes: Mapping[str, int]) -> dict[int, int]:
-        """Return how many of the known LFs that voted in ``votes`` each view holds."""
+    def _view_counts(self, cols: list[int]) -> dict[int, int]:
+        """Return how many of the LF columns ``cols`` (one event's votes) each view holds."""
         out: dict[int, int] = {}
-        index, view, k = self._index, self._view_list, self.cardinality
-        for i, v in votes.items():
-            j = index.get(i)
-            if j is not None and 0 <= v < k:
-                out[view[j]] = out.get(view[j], 0) + 1
+        view = self._view_list
+        for j in cols:
+            out[view[j]] = out.get(view[j], 0) + 1
         return out
-
-    def _code_shares(self, codes: list[int]) -> list[int]:
-        """Return, per flat (LF, vote) code of one event, how many of its codes share its view."""
-        k, view = self.cardinality, self._view_list
-        of = [view[c // k] for c in codes]
-        return [of.count(v) for v in of]
 
     def _norm_of(self, votes: Mapping[str, int]) -> list[float]:
         """Return the intensity normaliser of the known LFs in ``votes`` (cached per key)."""
