@@ -562,7 +562,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_prior(np.concatenate([self._pri, self._prior_table(new)]))
         self._set_fire(np.concatenate([self._fire, self._firing(new)]))
         self._set_view(np.concatenate([self._view, new]))  # each a view of its own
-        # Pooled from the pool's next time on.
+        # A new LF is pooled from the next pool on; until then it predicts with its own table.
         self._set_pool(
             np.concatenate([self._pooled, np.zeros((a, k), dtype=bool)]),
             np.concatenate([self._pool_log, np.zeros((a, k, k))]),
@@ -626,7 +626,8 @@ class OnlineLabelModel(BaseLabelModel):
         half-life would take that long again to wash it out. Its expected counts, vote
         rates, presence and pair moments are scaled down to at most ``10 * prior_events``
         events (the means they estimate stay, only their weight drops), and the moment
-        fit is redone within 256 events, so the estimate follows what comes next. The
+        fit is redone within 256 events, so the estimate follows what comes next (and its
+        pooled table, if its vote is pooled, at the next pool, also within 256 events). The
         other LFs and the class balance are untouched.
 
         Examples
@@ -1538,7 +1539,9 @@ class OnlineLabelModel(BaseLabelModel):
 
         Accepts one event (``votes`` a mapping, ``y`` an int) or a matrix with ``lf_ids``.
         Gold sharpens the expected counts (LF accuracies and class balance); the
-        moments already saw these events when they were first learned.
+        moments already saw these events when they were first learned. Predictions read
+        it at once for LFs whose vote is not pooled, and at the next pool (every 256
+        unlabeled events at most, ``_pool_evidence``) for those whose vote is.
         """
         self._ensure_state()
         if isinstance(votes, Mapping):
