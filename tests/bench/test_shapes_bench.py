@@ -25,9 +25,13 @@ def test_the_guard_is_what_separates_the_model_from_its_ablations() -> None:
     # Seed 84: 6 classes, 138 keyword LFs, firing intensity of variance 1, where the model
     # without the guard collapses. Measured on the held-out events, the models' own
     # posteriors (``unanimous_weight=0``): without the guard 0.200, with it but no pair
-    # inflation 0.859, with both 0.866; with the majority rule (the bench's rows), which
-    # keeps majority vote's class wherever one class has the most votes, 0.766, 0.807 and
-    # 0.809 (majority vote 0.780). Since the sixteenth session the fit leaves out 12 pairs
+    # inflation 0.859, with both 0.866 (0.885 since the eighteenth session's pooled
+    # evidence); with the majority rule (the bench's rows), which keeps majority vote's
+    # class wherever one class has the most votes and, since the eighteenth session, gives
+    # a tie one of its tied classes, 0.784, 0.811 and 0.811 (majority vote 0.780; 0.766,
+    # 0.807 and 0.809 before the tie rule, which takes from the collapsed model's ties the
+    # classes no vote named: the margin asserted below was 0.03, now 0.025). Since the
+    # sixteenth session the fit leaves out 12 pairs
     # of LFs of which one fires only where the other does (rare LFs that fire on the
     # busiest events), which takes up part of what the inflation did (before: 0.195,
     # 0.841, 0.865). Seed 2 has no intensity: the guard stays off and the three are the
@@ -37,7 +41,7 @@ def test_the_guard_is_what_separates_the_model_from_its_ablations() -> None:
     assert bursty["settings"]["intensity"] == 1.0 and plain["settings"]["intensity"] == 0.0
     acc = {name: m["accuracy"] for name, m in bursty["models"].items()}
     assert bursty["intensity_weight"] == 1.0 and bursty["cofiring_ratio"] > 1.25
-    assert acc[UNGUARDED] < acc[GUARDED] - 0.03 and acc[GUARDED] > acc[UNINFLATED] > 0.78
+    assert acc[UNGUARDED] < acc[GUARDED] - 0.025 and acc[GUARDED] > acc[UNINFLATED] > 0.78
     assert bursty["pair_inflation"] > 1.2
     s = make_random_stream(84)
     stream, n = s.stream, s.n_learn

@@ -41,7 +41,10 @@ class balance still pulls away from it; on real keyword LFs, where the estimated
 off, that pull overruled lone correct votes (see ``docs/architecture.md``). A strict
 majority gets the same mix: the model never overrules a class that has more votes than
 any other, and decides where the votes do not (ties), besides giving every event its
-probabilities; on real LFs its overrules of majorities lost more than they won.
+probabilities; on real LFs its overrules of majorities lost more than they won. On a tie
+it decides among the tied classes only (its posterior restricted to them), so a class
+with fewer votes than another is never the label: on real comments with ten classes its
+picks of a class no tied LF voted for were right 10 times in 144.
 
 The moment fit is not convex, and a warm start alone stays in the basin of fits made on
 fewer events: refits also restart from the prior once the events have doubled (or a
@@ -222,9 +225,10 @@ class OnlineLabelModel(BaseLabelModel):
         other, unanimous or not, the posterior is ``(1 - u) p + u e_c``: the model's ``p``
         mixed with majority vote's verdict. From 0.5 up, c is always the predicted class
         (majority vote's answer there) and the confidence in it at least ``u``; 0 is the
-        model alone. Ties are the model's; an event without votes gets :attr:`prior_`,
-        majority vote's class by default. A prediction
-        setting: the statistics, learning and ``merge`` do not depend on it.
+        model alone. Above 0, a tie is the model's among the tied classes (its posterior
+        restricted to them); an event without votes gets :attr:`prior_`, majority vote's
+        class by default. A prediction setting: the statistics, learning and ``merge`` do
+        not depend on it.
     balance
         The class balance the moment fit assumes. ``"majority"`` (default): majority
         vote's, the share of each class among the events with a strict majority.
@@ -1702,15 +1706,15 @@ class OnlineLabelModel(BaseLabelModel):
         """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
 
         By ``u`` wherever one class has more votes than any other (unanimous or not);
-        a tie is left to the model, unless the LFs give it fewer than three informative
-        views (``views_``): then a tie goes to its classes by the prior, as in majority
-        vote.
+        a tie goes to its tied classes by the model (``P`` restricted to them), unless the
+        LFs give it fewer than three informative views (``views_``): then by the prior, as
+        in majority vote.
         """
         u = self.unanimous_weight
         few = self.views_ < _MIN_VIEWS
+        n, k = P.shape
         if (u <= 0.0 and not few) or len(r) == 0:
             return P
-        n, k = P.shape
         tally = np.bincount(r * k + v, minlength=n * k).reshape(n, k)
         if k == 2:  # most streams: a difference, not a partition (a tenth of a prediction)
             lead = np.abs(tally[:, 0] - tally[:, 1])
@@ -1721,11 +1725,15 @@ class OnlineLabelModel(BaseLabelModel):
             rows = np.flatnonzero(lead > 0)
             P[rows] *= 1.0 - u
             P[rows, tally[rows].argmax(axis=1)] += u
-        if few:
+        if few or k > 2:  # with two classes a tie holds both: nothing to restrict
             ties = np.flatnonzero((lead == 0) & (tally.max(axis=1) > 0))
             top = tally[ties] == tally[ties].max(axis=1, keepdims=True)
-            tied = top * self.prior_[None, :]
-            P[ties] = tied / tied.sum(axis=1, keepdims=True)
+            tied = top * (self.prior_[None, :] if few else P[ties])
+            z = tied.sum(axis=1, keepdims=True)
+            # (The tied classes' posteriors can all underflow: then they share alike.)
+            P[ties] = np.where(
+                z > 0.0, tied / np.where(z > 0.0, z, 1.0), top / top.sum(axis=1, keepdims=True)
+            )
         return P
 
     def predict_proba_one(self, votes: Mapping[str, int]) -> _F:
@@ -1814,6 +1822,13 @@ class OnlineLabelModel(BaseLabelModel):
             if top == second and self.views_ < _MIN_VIEWS:  # as ``_defer_to_votes``
                 tied = self.prior_ * np.array([x == top for x in tally])
                 return np.asarray(tied / tied.sum())
+            if top == second and u > 0.0 and k > 2:  # the tied classes only
+                tied_p = [q if x == top else 0.0 for q, x in zip(p, tally, strict=True)]
+                zt = sum(tied_p)
+                if zt > 0.0:
+                    return np.array([q / zt for q in tied_p])
+                even = 1.0 / tally.count(top)
+                return np.array([even if x == top else 0.0 for x in tally])
         return np.array([q / z for q in p])
 
     def _view_counts(self, cols: list[int]) -> dict[int, int]:
