@@ -194,3 +194,16 @@ def test_a_tie_goes_to_one_of_its_tied_classes() -> None:
     for row, p in zip(test[untied], P[untied], strict=True):
         one = model.predict_proba_one(dict(zip(ids, row.tolist(), strict=True)))
         np.testing.assert_allclose(one, p, atol=1e-12)
+
+
+def test_a_tie_whose_classes_all_underflowed_is_split_evenly() -> None:
+    # A posterior can put every bit of its mass on an untied class (its tied classes'
+    # probabilities underflowing to 0); the tie is then split evenly between them.
+    model = OnlineLabelModel(3)
+    model.learn_many([[0, 1, 2]] * 100, ["a@1", "b@1", "c@1"])
+    model.views_ = 3  # enough views: the model's branch, not the prior's
+    P = np.array([[0.0, 0.0, 1.0], [0.2, 0.3, 0.5]])
+    r, v = np.array([0, 0, 1, 1, 1]), np.array([0, 1, 0, 1, 1])  # a 1-1 tie; a majority
+    out = model._defer_to_votes(P.copy(), r, v)
+    np.testing.assert_allclose(out[0], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(out[1], 0.5 * P[1] + 0.5 * np.eye(3)[1])
