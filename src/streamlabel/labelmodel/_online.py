@@ -1222,13 +1222,12 @@ class OnlineLabelModel(BaseLabelModel):
         self._flush()
         if not self.lf_ids_:
             return
-        s2 = self._scale**2
-        num = self._n + self.prior_events * s2 * self._pri  # (m, v, y)
-        den = self._N + self.prior_events * s2
+        num, den = self._smoothed(np.arange(len(self.lf_ids_)))  # (m, v, y), (m, y)
         ell = np.log(num / den[:, None, :])
         cent = ell - ell.mean(axis=2, keepdims=True)
         cast = self._Fv > 0.0  # (m, v): the votes each LF has cast
-        w = np.where(cast[:, :, None], num / s2, 0.0)  # inverse variances of the entries
+        # Inverse variances of the entries: their counts, in events.
+        w = np.where(cast[:, :, None], num / self._scale**2, 0.0)
         sw = w.sum(axis=0)  # (v, y)
         safe = np.where(sw > 0.0, sw, 1.0)
         shape = (w * cent).sum(axis=0) / safe
@@ -1581,16 +1580,23 @@ class OnlineLabelModel(BaseLabelModel):
         shape; see ``_pool_evidence``).
         """
         k = self.cardinality
-        s2 = self._scale**2
-        s = self.prior_events * s2
-        num = self._n[cols] + s * self._pri[cols]  # (m, v, y)
-        den = self._N[cols] + s  # (m, y)
+        num, den = self._smoothed(cols)
         ell = np.log(num / den[:, None, :])
         if pooled:
             hit = self._pooled[cols]
             if hit.any():
                 ell[hit] = self._pool_log[cols][hit]
         return np.asarray(ell.reshape(len(cols) * k, k))
+
+    def _smoothed(self, cols: NDArray[np.int64]) -> tuple[_F, _F]:
+        """Return the expected counts of the LFs in ``cols`` plus the prior's pseudo-events.
+
+        ``n[j, v, y]`` + ``prior_events`` times the prior table, shape (m, v, y), and
+        ``N[j, y]`` + ``prior_events``, shape (m, y), both in the stored scale (``_scale``
+        squared): ``theta`` is their ratio.
+        """
+        s = self.prior_events * self._scale**2
+        return self._n[cols] + s * self._pri[cols], self._N[cols] + s
 
     @property
     def class_balance_(self) -> _F:
@@ -1778,17 +1784,16 @@ class OnlineLabelModel(BaseLabelModel):
                 continue
             row = j * k + v
             num, pri, den = n_list[row], pri_rows[row], big_n[j]
-            if (f := pooled.get(row)) is not None:  # the pool's table (``_log_theta``)
-                if share is not None and (x := share.get(self._view_list[j], 1)) > 1:
-                    p = [q * g ** (1.0 / x) for q, g in zip(p, f, strict=True)]
-                else:
-                    p = [q * g for q, g in zip(p, f, strict=True)]
-            elif share is not None and (x := share.get(self._view_list[j], 1)) > 1:
-                # One of x votes of a view: the x-th root of its factor (``_view_share``).
-                if j in pending:
-                    den = [d + e for d, e in zip(den, pend_pw, strict=True)]
-                f = [(a + s * b) / (d + s) for a, b, d in zip(num, pri, den, strict=True)]
-                p = [q * g ** (1.0 / x) for q, g in zip(p, f, strict=True)]
+            f = pooled.get(row)  # the pool's factors (``_log_theta``), or None
+            x = share.get(self._view_list[j], 1) if share is not None else 1
+            if f is not None or x > 1:
+                if f is None:
+                    if j in pending:
+                        den = [d + e for d, e in zip(den, pend_pw, strict=True)]
+                    f = [(a + s * b) / (d + s) for a, b, d in zip(num, pri, den, strict=True)]
+                if x > 1:  # one of x votes of a view: the x-th root (``_view_share``)
+                    f = [g ** (1.0 / x) for g in f]
+                p = [q * g for q, g in zip(p, f, strict=True)]
             elif j in pending:
                 p = [
                     q * (a + s * b) / (d + e + s)
@@ -1819,14 +1824,13 @@ class OnlineLabelModel(BaseLabelModel):
                 out = [(1.0 - u) * q / z for q in p]
                 out[tally.index(top)] += u
                 return np.array(out)
-            if top == second and self.views_ < _MIN_VIEWS:  # as ``_defer_to_votes``
-                tied = self.prior_ * np.array([x == top for x in tally])
-                return np.asarray(tied / tied.sum())
-            if top == second and u > 0.0 and k > 2:  # the tied classes only
-                tied_p = [q if x == top else 0.0 for q, x in zip(p, tally, strict=True)]
-                zt = sum(tied_p)
+            few = self.views_ < _MIN_VIEWS
+            if top == second and (few or (u > 0.0 and k > 2)):  # as ``_defer_to_votes``
+                weight = self.prior_.tolist() if few else p
+                tied = [q if x == top else 0.0 for q, x in zip(weight, tally, strict=True)]
+                zt = sum(tied)
                 if zt > 0.0:
-                    return np.array([q / zt for q in tied_p])
+                    return np.array([q / zt for q in tied])
                 even = 1.0 / tally.count(top)
                 return np.array([even if x == top else 0.0 for x in tally])
         return np.array([q / z for q in p])
