@@ -130,13 +130,19 @@ def test_a_mild_intensity_gets_the_whole_guard(monkeypatch: pytest.MonkeyPatch) 
     assert acc > mv_acc - 0.01
     assert np.abs(model.class_balance_ - truth).max() < 0.1
     # The eighth session's ramp (full only from 1.25) gave it weight 0.58: half a guard
-    # keeps the bias (measured 0.800; the other class's LFs read 55-68% precise, truly
-    # 79-97%; balance 0.61).
+    # keeps the bias (the other class's LFs read 55-68% precise, truly 79-97%; balance
+    # 0.61). It shows in the model's own posterior (0.800); the rules that settle ties as
+    # majority vote would where the model cannot be trusted (a pair of LFs no fit explains)
+    # or read the silent LFs hide most of it in the labels (0.903), so the half guard is
+    # judged on the model alone, as the collapse is in ``test_shapes_bench``.
     monkeypatch.setattr(online, "_COFIRE_FREE", 1.0)
     monkeypatch.setattr(online, "_COFIRE_SPAN", 0.25)
-    half, half_acc = fit()
+    half, _ = fit()
     assert 0.3 < half.intensity_weight_ < 0.8
-    assert half_acc < mv_acc - 0.05
+    assert np.abs(half.class_balance_ - truth).max() > 0.12
+    half.unanimous_weight = 0.0
+    alone = float((half.predict_many(s.L[n:], s.lf_ids) == s.y[n:]).mean())
+    assert alone < mv_acc - 0.05
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -9,7 +9,7 @@ import pytest
 
 from streamlabel.bench._labelmodel import rows_by_votes
 from streamlabel.datasets import VoteStream, make_bipolar_stream, synthetic_regimes
-from streamlabel.labelmodel import MajorityVote, OnlineLabelModel, load_model, save_model
+from streamlabel.labelmodel import MajorityVote, OnlineLabelModel, _online, load_model, save_model
 
 
 class _Unpooled(OnlineLabelModel):
@@ -37,7 +37,7 @@ def imbalanced(seed: int) -> VoteStream:
     return synthetic_regimes(seed, n=6000)["imbalanced_multiclass"]
 
 
-def test_lfs_a_sparse_stream_cannot_tell_apart_weigh_alike() -> None:
+def test_lfs_a_sparse_stream_cannot_tell_apart_weigh_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     s = imbalanced(0)
     model = OnlineLabelModel(6)
     learned(model, s, 3000)
@@ -53,6 +53,10 @@ def test_lfs_a_sparse_stream_cannot_tell_apart_weigh_alike() -> None:
     # Ties (one vote for each of two classes, mostly) over six streams: the model with
     # each LF's own table gets 1,121 of 2,114 right, pooled 1,190, majority vote 1,193
     # (it breaks them by its balance, and so does the model when the LFs weigh alike).
+    # Both models here read the votes only: the silent LFs' evidence, which the model
+    # also reads at a tie, turns a few more of these (1,182 with it; see
+    # ``docs/architecture.md``, "Silences at a tie"), and is not what this test is about.
+    monkeypatch.setattr(_online, "_SILENCE_WEIGHT", 0.0)
     right = {"pooled": 0, "own": 0, "mv": 0}
     for seed in range(6):
         s = imbalanced(seed)

@@ -15,12 +15,12 @@ Two sets of decayed, additive sufficient statistics are kept per LF (keyed by LF
    ``prior_weight``. Late gold labels enter these counts as one-hot posteriors.
 
 ``theta`` models the firing *and* the vote per class, so unipolar LFs carry their
-evidence through class-dependent firing; abstains carry none at prediction, so an
-all-abstain event gets the prior (as in Snorkel), which is majority vote's answer for it,
-and the abstain pattern of many sparse LFs cannot pull every event into one class. The
-expected counts' own balance (:attr:`class_balance_`) swings further on the events that
-decide it: where most events draw no vote, it put them in the wrong class on whole
-streams that majority vote's balance, from the same votes, got right (see
+evidence through class-dependent firing; abstains carry none at prediction (but on a
+tie, below), so an all-abstain event gets the prior (as in Snorkel), which is majority
+vote's answer for it, and the abstain pattern of many sparse LFs cannot pull every event
+into one class. The expected counts' own balance (:attr:`class_balance_`) swings further
+on the events that decide it: where most events draw no vote, it put them in the wrong
+class on whole streams that majority vote's balance, from the same votes, got right (see
 ``docs/architecture.md``). Everything decays with a half-life in events, so estimates
 follow drifting LFs.
 
@@ -44,7 +44,11 @@ any other, and decides where the votes do not (ties), besides giving every event
 probabilities; on real LFs its overrules of majorities lost more than they won. On a tie
 it decides among the tied classes only (its posterior restricted to them), so a class
 with fewer votes than another is never the label: on real comments with ten classes its
-picks of a class no tied LF voted for were right 10 times in 144.
+picks of a class no tied LF voted for were right 10 times in 144. There it also reads the
+LFs that vote one class and stayed silent (at half weight: a class whose many LFs all
+stayed silent is less likely; ``_silence_at``), and where two of the tie's votes are a
+pair the moment fit left out as beyond any fit of the model (a ham word inside a spam
+phrase), the prior settles it, as majority vote would.
 
 The moment fit is not convex, and a warm start alone stays in the basin of fits made on
 fewer events: refits also restart from the prior once the events have doubled (or a
@@ -148,6 +152,14 @@ _COFIRING_PSEUDO = 10.0
 # 0.12 points of this on every benchmark set (scratch).
 _POOL_MIN = 3
 _POOL_EVERY = 256
+# The silences at a tie (see ``_silence_at``): the LFs that vote one class and stayed silent
+# say which tied class drew fewer votes than it would have, as their votes say which drew
+# more; but each silence leans on conditional independence as no vote does (a spam
+# template that trips one keyword trips few others, whatever the keywords' rates over all
+# spam), so they count at half weight, as the balance does (``prior_weight``). At full
+# weight they read better on every generated and real-comment set we have but WRENCH
+# youtube, where two of its 26 test ties turn (0.840 -> 0.832; ``docs/architecture.md``).
+_SILENCE_WEIGHT = 0.5
 
 
 class _MomentProblem(NamedTuple):
@@ -226,8 +238,10 @@ class OnlineLabelModel(BaseLabelModel):
         mixed with majority vote's verdict. From 0.5 up, c is always the predicted class
         (majority vote's answer there) and the confidence in it at least ``u``; 0 is the
         model alone. Above 0, a tie is the model's among the tied classes (its posterior
-        restricted to them); an event without votes gets :attr:`prior_`, majority vote's
-        class by default. A prediction setting: the statistics, learning and ``merge`` do
+        restricted to them, with the silences of the LFs that vote one class read too),
+        or the prior's where two of its votes are a pair of LFs no fit of the model
+        explains; an event without votes gets :attr:`prior_`, majority vote's class by
+        default. A prediction setting: the statistics, learning and ``merge`` do
         not depend on it.
     balance
         The class balance the moment fit assumes. ``"majority"`` (default): majority
@@ -413,7 +427,10 @@ class OnlineLabelModel(BaseLabelModel):
         # The pooled evidence (see ``_pool_evidence``): which (LF, vote) rows are pooled,
         # (m, v), and their log tables as of the latest pool, (m, v, y); nothing is pooled
         # before the first pool is due.
-        self._set_pool(np.zeros((0, k), dtype=bool), np.zeros((0, k, k)))
+        self._set_pool(np.zeros((0, k), dtype=bool), np.zeros((0, k, k)), np.zeros((0, k)))
+        # Pairs of LFs whose co-firing no fit of the model explains (``_unexplained``, not
+        # counting pairs within one view), in columns, (m, m); as of the latest fit.
+        self._set_beyond(np.zeros((0, 0), dtype=bool))
         # learn_one defers the per-LF presence updates while the set of present LFs stays
         # the same (the usual case), so one event touches only the LFs that voted.
         self._pend_key: tuple[str, ...] | None = None
@@ -570,7 +587,11 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_pool(
             np.concatenate([self._pooled, np.zeros((a, k), dtype=bool)]),
             np.concatenate([self._pool_log, np.zeros((a, k, k))]),
+            np.concatenate([self._silence, np.zeros((a, k))]),
         )
+        beyond = np.zeros((m + a, m + a), dtype=bool)
+        beyond[:m, :m] = self._beyond
+        self._set_beyond(beyond)
         self._sync()
         self._revision += 1
 
@@ -616,7 +637,8 @@ class OnlineLabelModel(BaseLabelModel):
         first: dict[int, int] = {}
         view = self._view[keep]
         self._set_view(np.array([first.setdefault(v, c) for c, v in enumerate(view.tolist())]))
-        self._set_pool(self._pooled[keep], self._pool_log[keep])
+        self._set_pool(self._pooled[keep], self._pool_log[keep], self._silence[keep])
+        self._set_beyond(self._beyond[np.ix_(keep, keep)])
         self._sync()
         self._revision += 1
         del self.lf_ids_[j]
@@ -751,8 +773,12 @@ class OnlineLabelModel(BaseLabelModel):
         mu = np.where(self._mu > 0, self._mu, pri)
         if iters:
             view = self._join(self._one_field(counts))  # in ``order``
-            unexplained = self._unexplained(counts, view[:, None] == view[None, :])
+            one_view = view[:, None] == view[None, :]
+            unexplained = self._unexplained(counts, one_view)
             self.unexplained_pairs_ = int(unexplained.sum()) // 2
+            beyond = np.zeros((m, m), dtype=bool)
+            beyond[np.ix_(order, order)] = unexplained & ~one_view
+            self._set_beyond(beyond)
             self.views_ = self._views(counts, view)
             joined = np.empty(m, dtype=np.int64)
             joined[order] = order[view]
@@ -1202,6 +1228,16 @@ class OnlineLabelModel(BaseLabelModel):
         self._shared = np.bincount(self._view, minlength=len(self._view))[self._view] > 1
         self._grouped = bool(self._shared.any())
 
+    def _set_beyond(self, beyond: NDArray[np.bool_]) -> None:
+        """Install the pairs of LF columns no fit explains (at each fit, LFs in/out, load)."""
+        self._beyond = np.asarray(beyond, dtype=bool)
+        # Per LF column in such a pair, its partners, for ``predict_proba_one``.
+        self._beyond_of: dict[int, frozenset[int]] = {
+            int(j): frozenset(np.flatnonzero(row).tolist())
+            for j, row in enumerate(self._beyond)
+            if row.any()
+        }
+
     # ------------------------------------------------------------------ pooled evidence
     def _pool_evidence(self) -> None:
         """Recompute the pool of each vote: its LFs' shared shape and the spread around it.
@@ -1237,12 +1273,24 @@ class OnlineLabelModel(BaseLabelModel):
         tau2 = np.maximum(0.0, q - (lfs[:, None] - 1)) / np.where(c > 0.0, c, 1.0)
         pooled = cast & (lfs >= _POOL_MIN)[None, :]
         table = shape + tau2 / (tau2 + 1.0 / np.maximum(w, 1e-300)) * (cent - shape)
-        self._set_pool(pooled, np.where(pooled[:, :, None], table, 0.0))
+        # The silences of the LFs that vote one class, frozen with the pool (``_silence_at``).
+        fire = np.minimum(num.sum(axis=1) / den, 1.0 - 1e-9)  # (m, y) P(LF votes | y)
+        silent = np.log1p(-fire)
+        silent -= silent.mean(axis=1, keepdims=True)
+        one_class = cast.sum(axis=1) == 1
+        self._set_pool(
+            pooled,
+            np.where(pooled[:, :, None], table, 0.0),
+            np.where(one_class[:, None], silent, 0.0),
+        )
 
-    def _set_pool(self, pooled: NDArray[np.bool_], table: _F) -> None:
-        """Install the pooled evidence (at its schedule, LFs in or out, load, merge)."""
+    def _set_pool(self, pooled: NDArray[np.bool_], table: _F, silence: _F) -> None:
+        """Install the pooled evidence and the silences (on schedule, LFs in/out, load, merge)."""
         self._pooled = np.asarray(pooled, dtype=bool)
         self._pool_log = np.asarray(table, dtype=np.float64)
+        # (m, y) centred log P(LF j silent | y) of the LFs that vote one class, else 0.
+        self._silence = np.asarray(silence, dtype=np.float64)
+        self._silence_rows: list[list[float]] = self._silence.tolist()
         # Per pooled row ``j * k + v``, its likelihood factors, for ``predict_proba_one``.
         k = self.cardinality
         rows = np.flatnonzero(self._pooled.reshape(-1))
@@ -1665,9 +1713,10 @@ class OnlineLabelModel(BaseLabelModel):
     def predict_proba_many(self, L: ArrayLike, lf_ids: Sequence[str]) -> _F:
         """Posterior P(y | votes) per row; never changes the model.
 
-        Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`. LFs the
-        model has not seen yet count as abstaining. A row where one class has more votes
-        than any other is mixed with that verdict (``unanimous_weight``).
+        Abstains carry no evidence, so an all-abstain row gets :attr:`prior_`, except on a
+        tie, where the silences of the LFs that vote one class are read too. LFs the model
+        has not seen yet count as abstaining. A row where one class has more votes than
+        any other is mixed with that verdict (``unanimous_weight``).
         """
         self._ensure_state()
         self._flush()
@@ -1691,7 +1740,81 @@ class OnlineLabelModel(BaseLabelModel):
         if self.intensity_weight_ > 0.0:
             votes = np.bincount(r, minlength=n)
             ll -= votes[:, None] * self._norm(self._fire[cols])[None, :]
-        return self._defer_to_votes(_softmax(ll), r, sub[r, c])
+        v = sub[r, c]
+        tally, lead = self._tally(r, v, n)
+        ties = np.flatnonzero((lead == 0) & (tally.max(axis=1) > 0))
+        beyond = np.zeros(len(ties), dtype=bool)
+        if self.unanimous_weight > 0.0 and len(ties):
+            beyond = self._beyond_at(ties, sub, cols)
+            ll[ties] += _SILENCE_WEIGHT * self._silence_at(ties, r, c, cols, n)
+        return self._defer_to_votes(_softmax(ll), tally, lead, ties, beyond)
+
+    def _tally(
+        self, r: NDArray[np.int64], v: NDArray[np.int64], n: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Return each row's votes per class, (n, k), and its top class's lead over the next, (n,).
+
+        The votes are ``v``, in rows ``r``.
+        """
+        k = self.cardinality
+        tally = np.bincount(r * k + v, minlength=n * k).reshape(n, k)
+        if k == 2:  # most streams: a difference, not a partition (a tenth of a prediction)
+            lead = np.abs(tally[:, 0] - tally[:, 1])
+        else:
+            two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
+            lead = two[:, 1] - two[:, 0]
+        return tally, lead
+
+    def _silence_at(
+        self,
+        ties: NDArray[np.int64],
+        r: NDArray[np.int64],
+        c: NDArray[np.int64],
+        cols: NDArray[np.int64],
+        n: int,
+    ) -> _F:
+        """Evidence of the silent LFs on the rows ``ties``, (len(ties), k), in log odds.
+
+        An LF that votes one class carries its evidence in whether it fires: its vote
+        makes its class likelier by its lift, and its silence makes it less likely by
+        ``P(silent | y)`` (``_silence``, frozen with the pool). A prediction otherwise reads
+        votes only (an event without votes gets the prior), and where one class leads, the
+        votes decide; on a tie the classes tied in votes are told apart by the LFs that did
+        not vote as well: a class with many LFs, none of which fired, is less likely than
+        one whose few LFs stayed silent. LFs of one view count once (their mean), and only
+        where no LF of their view voted (``words <= 4`` is silent wherever ``words <= 3``
+        voted). Rows ``r`` and LF positions ``c`` index the votes; ``cols`` maps positions
+        to the model's columns.
+        """
+        k = self.cardinality
+        sil = self._silence[cols]  # (present LFs, y)
+        # Groups of LFs counted as one: their views, or each LF its own.
+        group = self._view[cols] if self._grouped else np.arange(len(cols))
+        g = len(self._view) if self._grouped else len(cols)
+        size = np.bincount(group, minlength=g).astype(np.float64)
+        per_view = np.zeros((g, k))
+        np.add.at(per_view, group, sil / size[group][:, None])
+        at = np.full(n, -1, dtype=np.int64)
+        at[ties] = np.arange(len(ties))
+        hit = at[r] >= 0
+        # The views that voted on each tie row: their silences are not there.
+        key = np.unique(at[r[hit]] * g + group[c[hit]])
+        voted = np.zeros((len(ties), k))
+        np.add.at(voted, key // g, per_view[key % g])
+        return np.asarray(per_view.sum(axis=0)[None, :] - voted)
+
+    def _beyond_at(
+        self, ties: NDArray[np.int64], sub: NDArray[np.int64], cols: NDArray[np.int64]
+    ) -> NDArray[np.bool_]:
+        """Whether two of the LFs that voted on each row of ``ties`` are a pair no fit explains."""
+        if not self._beyond_of:
+            return np.zeros(len(ties), dtype=bool)
+        part = np.flatnonzero(self._beyond[cols].any(axis=1))
+        if len(part) < 2:
+            return np.zeros(len(ties), dtype=bool)
+        fired = (sub[np.ix_(ties, part)] >= 0).astype(np.float64)
+        pairs = self._beyond[np.ix_(cols[part], cols[part])].astype(np.float64)
+        return np.asarray(((fired @ pairs) * fired).sum(axis=1) > 0)
 
     def _view_share(self, r: NDArray[np.int64], col: NDArray[np.int64]) -> _F:
         """Weight of each vote (row ``r``, LF column ``col``): 1 / its view's votes in the row.
@@ -1708,33 +1831,37 @@ class OnlineLabelModel(BaseLabelModel):
             w[shared] = 1.0 / cnt[inv]
         return w
 
-    def _defer_to_votes(self, P: _F, r: NDArray[np.int64], v: NDArray[np.int64]) -> _F:
-        """Mix each row of ``P`` with the class most of its votes ``v`` (rows ``r``) name.
+    def _defer_to_votes(
+        self,
+        P: _F,
+        tally: NDArray[np.int64],
+        lead: NDArray[np.int64],
+        ties: NDArray[np.int64],
+        beyond: NDArray[np.bool_],
+    ) -> _F:
+        """Mix each row of ``P`` with the class most of its votes name (``tally``, ``lead``).
 
         By ``u`` wherever one class has more votes than any other (unanimous or not);
-        a tie goes to its tied classes by the model (``P`` restricted to them), unless the
-        LFs give it fewer than three informative views (``views_``): then by the prior, as
-        in majority vote.
+        a tie (rows ``ties``) goes to its tied classes by the model (``P`` restricted to
+        them), unless the LFs give it fewer than three informative views (``views_``) or
+        two of its votes are a pair no fit explains (``beyond``, see ``_unexplained``):
+        then by the prior, as in majority vote.
         """
         u = self.unanimous_weight
         few = self.views_ < _MIN_VIEWS
-        n, k = P.shape
-        if (u <= 0.0 and not few) or len(r) == 0:
+        k = P.shape[1]
+        if u <= 0.0 and not few:
             return P
-        tally = np.bincount(r * k + v, minlength=n * k).reshape(n, k)
-        if k == 2:  # most streams: a difference, not a partition (a tenth of a prediction)
-            lead = np.abs(tally[:, 0] - tally[:, 1])
-        else:
-            two = np.partition(tally, k - 2, axis=1)[:, k - 2 :]
-            lead = two[:, 1] - two[:, 0]
         if u > 0.0:
             rows = np.flatnonzero(lead > 0)
             P[rows] *= 1.0 - u
             P[rows, tally[rows].argmax(axis=1)] += u
-        if few or k > 2:  # with two classes a tie holds both: nothing to restrict
-            ties = np.flatnonzero((lead == 0) & (tally.max(axis=1) > 0))
+        by_prior = np.full(len(ties), few) | beyond
+        if k == 2:  # a tie holds both classes: nothing to restrict, only the prior's
+            ties, by_prior = ties[by_prior], by_prior[by_prior]
+        if len(ties):
             top = tally[ties] == tally[ties].max(axis=1, keepdims=True)
-            tied = top * (self.prior_[None, :] if few else P[ties])
+            tied = top * np.where(by_prior[:, None], self.prior_[None, :], P[ties])
             z = tied.sum(axis=1, keepdims=True)
             # (The tied classes' posteriors can all underflow: then they share alike.)
             P[ties] = np.where(
@@ -1824,9 +1951,19 @@ class OnlineLabelModel(BaseLabelModel):
                 out = [(1.0 - u) * q / z for q in p]
                 out[tally.index(top)] += u
                 return np.array(out)
-            few = self.views_ < _MIN_VIEWS
-            if top == second and (few or (u > 0.0 and k > 2)):  # as ``_defer_to_votes``
-                weight = self.prior_.tolist() if few else p
+            by_prior = self.views_ < _MIN_VIEWS
+            if top == second and u > 0.0 and not by_prior:  # as ``predict_proba_many``
+                by_prior = self._beyond_in(votes)
+                if not by_prior:
+                    quiet = self._silence_of(votes)
+                    most = max(quiet)
+                    p = [
+                        q * math.exp(_SILENCE_WEIGHT * (x - most))
+                        for q, x in zip(p, quiet, strict=True)
+                    ]
+                    z = sum(p)
+            if top == second and (by_prior or (u > 0.0 and k > 2)):  # as ``_defer_to_votes``
+                weight = self.prior_.tolist() if by_prior else p
                 tied = [q if x == top else 0.0 for q, x in zip(weight, tally, strict=True)]
                 zt = sum(tied)
                 if zt > 0.0:
@@ -1834,6 +1971,38 @@ class OnlineLabelModel(BaseLabelModel):
                 even = 1.0 / tally.count(top)
                 return np.array([even if x == top else 0.0 for x in tally])
         return np.array([q / z for q in p])
+
+    def _beyond_in(self, votes: Mapping[str, int]) -> bool:
+        """Whether two of the known LFs that voted in ``votes`` are a pair no fit explains."""
+        partners = self._beyond_of
+        if not partners:
+            return False
+        index = self._index
+        fired = {index[i] for i, v in votes.items() if v >= 0 and i in index}
+        return any(partners[j] & fired for j in fired if j in partners)
+
+    def _silence_of(self, votes: Mapping[str, int]) -> list[float]:
+        """Return the silent LFs' evidence on one event, (k,): a row of ``_silence_at``."""
+        index, rows = self._index, self._silence_rows
+        present = [(index[i], v) for i, v in votes.items() if i in index]
+        out = [0.0] * self.cardinality
+        if not self._grouped:
+            for j, v in present:
+                if v < 0:
+                    out = [a + b for a, b in zip(out, rows[j], strict=True)]
+            return out
+        view = self._view_list
+        size: dict[int, int] = {}
+        voted = set()
+        for j, v in present:
+            size[view[j]] = size.get(view[j], 0) + 1
+            if v >= 0:
+                voted.add(view[j])
+        for j, v in present:
+            g = view[j]
+            if v < 0 and g not in voted:
+                out = [a + b / size[g] for a, b in zip(out, rows[j], strict=True)]
+        return out
 
     def _view_counts(self, cols: list[int]) -> dict[int, int]:
         """Return how many of the LF columns ``cols`` (one event's votes) each view holds."""
@@ -1950,6 +2119,8 @@ class OnlineLabelModel(BaseLabelModel):
             "view": self._view,
             "pooled": self._pooled,
             "pool_log": self._pool_log,
+            "silence": self._silence,
+            "beyond": self._beyond,
         }
 
     def _state_header(self) -> dict[str, Any]:
@@ -2032,10 +2203,25 @@ class OnlineLabelModel(BaseLabelModel):
             raise ValueError("saved label-model arrays do not match its LF ids")
         # The pooled evidence joined format 2 later: a file without it predicted with each
         # LF's own table, and keeps doing so until its pool is next due.
+        # So did the silences at ties and the pairs beyond any fit, later again: a file
+        # without them settles ties without them until its next pool and fit.
+        silence = arrays.get("silence")
         if "pooled" in arrays:
-            self._set_pool(arrays["pooled"], arrays["pool_log"])
+            self._set_pool(
+                arrays["pooled"],
+                arrays["pool_log"],
+                np.zeros((m, k)) if silence is None else silence,
+            )
         else:
-            self._set_pool(np.zeros((m, k), dtype=bool), np.zeros((m, k, k)))
-        if self._pooled.shape != (m, k) or self._pool_log.shape != (m, k, k):
+            self._set_pool(np.zeros((m, k), dtype=bool), np.zeros((m, k, k)), np.zeros((m, k)))
+        if (
+            self._pooled.shape != (m, k)
+            or self._pool_log.shape != (m, k, k)
+            or self._silence.shape != (m, k)
+        ):
             raise ValueError("saved label-model arrays do not match its LF ids and cardinality")
+        beyond = arrays.get("beyond")
+        self._set_beyond(np.zeros((m, m), dtype=bool) if beyond is None else beyond)
+        if self._beyond.shape != (m, m):
+            raise ValueError("saved label-model arrays do not match its LF ids")
         self._sync()
