@@ -88,6 +88,8 @@ from ._base import BaseLabelModel, as_vote_matrix
 __all__ = ["OnlineLabelModel"]
 
 _F = NDArray[np.float64]
+# The silences of one set of present LFs: their sum, per group (view or LF), each LF's group.
+_Quiet = tuple[list[float], dict[int, list[float]], dict[str, int]]
 # Keep the lazily inflated statistics far from float overflow.
 _MAX_SCALE = 1e120
 _EPS = 1e-6
@@ -1227,6 +1229,8 @@ class OnlineLabelModel(BaseLabelModel):
         # prediction then count each view's votes once).
         self._shared = np.bincount(self._view, minlength=len(self._view))[self._view] > 1
         self._grouped = bool(self._shared.any())
+        # Per set of present LFs, their silences (``_silence_of``), grouped by view.
+        self._quiet_cache: dict[tuple[str, ...], _Quiet] = {}
 
     def _set_beyond(self, beyond: NDArray[np.bool_]) -> None:
         """Install the pairs of LF columns no fit explains (at each fit, LFs in/out, load)."""
@@ -1253,7 +1257,8 @@ class OnlineLabelModel(BaseLabelModel):
         as a random-effects mean shrinks a study's estimate. Where the counts tell the
         LFs apart (``tau2`` large against ``var``) the tables stand; where they do not,
         the LFs of a vote weigh alike and a tie goes by the balance. Votes cast by fewer
-        than three LFs are not pooled.
+        than three LFs are not pooled. The silences a tie reads (``_silence_at``) are
+        frozen here too, from each LF's own table.
         """
         self._flush()
         if not self.lf_ids_:
@@ -1291,6 +1296,7 @@ class OnlineLabelModel(BaseLabelModel):
         # (m, y) centred log P(LF j silent | y) of the LFs that vote one class, else 0.
         self._silence = np.asarray(silence, dtype=np.float64)
         self._silence_rows: list[list[float]] = self._silence.tolist()
+        self._quiet_cache = {}
         # Per pooled row ``j * k + v``, its likelihood factors, for ``predict_proba_one``.
         k = self.cardinality
         rows = np.flatnonzero(self._pooled.reshape(-1))
@@ -1982,27 +1988,45 @@ class OnlineLabelModel(BaseLabelModel):
         return any(partners[j] & fired for j in fired if j in partners)
 
     def _silence_of(self, votes: Mapping[str, int]) -> list[float]:
-        """Return the silent LFs' evidence on one event, (k,): a row of ``_silence_at``."""
-        index, rows = self._index, self._silence_rows
-        present = [(index[i], v) for i, v in votes.items() if i in index]
-        out = [0.0] * self.cardinality
-        if not self._grouped:
-            for j, v in present:
-                if v < 0:
-                    out = [a + b for a, b in zip(out, rows[j], strict=True)]
-            return out
-        view = self._view_list
-        size: dict[int, int] = {}
-        voted = set()
-        for j, v in present:
-            size[view[j]] = size.get(view[j], 0) + 1
-            if v >= 0:
-                voted.add(view[j])
-        for j, v in present:
-            g = view[j]
-            if v < 0 and g not in voted:
-                out = [a + b / size[g] for a, b in zip(out, rows[j], strict=True)]
+        """Return the silent LFs' evidence on one event, (k,): a row of ``_silence_at``.
+
+        What every present LF's silence would give is cached per set of present LFs (as
+        the intensity normaliser is); the groups that voted are taken out of it.
+        """
+        key = tuple(votes)
+        cached = self._quiet_cache.get(key)
+        if cached is None:
+            cached = self._quiet_of(key)
+            if len(self._quiet_cache) >= 1024:  # bounded: LF sets change rarely
+                self._quiet_cache.clear()
+            self._quiet_cache[key] = cached
+        total, per_group, group_of = cached
+        out = total
+        voted: set[int] = set()
+        for i, v in votes.items():
+            g = group_of.get(i) if v >= 0 else None
+            if g is not None and g not in voted:
+                voted.add(g)
+                out = [a - b for a, b in zip(out, per_group[g], strict=True)]
         return out
+
+    def _quiet_of(self, key: tuple[str, ...]) -> _Quiet:
+        """Silences of the known LFs in ``key``: their sum, per group (view or LF), groups."""
+        index, rows, k = self._index, self._silence_rows, self.cardinality
+        view = self._view_list
+        group_of = {i: (view[index[i]] if self._grouped else index[i]) for i in key if i in index}
+        size: dict[int, int] = {}
+        for g in group_of.values():
+            size[g] = size.get(g, 0) + 1
+        per_group: dict[int, list[float]] = {g: [0.0] * k for g in size}
+        for i, g in group_of.items():
+            per_group[g] = [
+                a + b / size[g] for a, b in zip(per_group[g], rows[index[i]], strict=True)
+            ]
+        total = [0.0] * k
+        for part in per_group.values():
+            total = [a + b for a, b in zip(total, part, strict=True)]
+        return total, per_group, group_of
 
     def _view_counts(self, cols: list[int]) -> dict[int, int]:
         """Return how many of the LF columns ``cols`` (one event's votes) each view holds."""
