@@ -1279,8 +1279,7 @@ class OnlineLabelModel(BaseLabelModel):
         pooled = cast & (lfs >= _POOL_MIN)[None, :]
         table = shape + tau2 / (tau2 + 1.0 / np.maximum(w, 1e-300)) * (cent - shape)
         # The silences of the LFs that vote one class, frozen with the pool (``_silence_at``).
-        fire = np.minimum(num.sum(axis=1) / den, 1.0 - 1e-9)  # (m, y) P(LF votes | y)
-        silent = np.log1p(-fire)
+        silent = np.log1p(-np.minimum(self._firing(np.arange(len(self.lf_ids_))), 1.0 - 1e-9))
         silent -= silent.mean(axis=1, keepdims=True)
         one_class = cast.sum(axis=1) == 1
         self._set_pool(
@@ -1746,11 +1745,13 @@ class OnlineLabelModel(BaseLabelModel):
         if self.intensity_weight_ > 0.0:
             votes = np.bincount(r, minlength=n)
             ll -= votes[:, None] * self._norm(self._fire[cols])[None, :]
-        v = sub[r, c]
-        tally, lead = self._tally(r, v, n)
+        u = self.unanimous_weight
+        if u <= 0.0 and self.views_ >= _MIN_VIEWS:  # the model alone: no rule, no tally
+            return _softmax(ll)
+        tally, lead = self._tally(r, sub[r, c], n)
         ties = np.flatnonzero((lead == 0) & (tally.max(axis=1) > 0))
         beyond = np.zeros(len(ties), dtype=bool)
-        if self.unanimous_weight > 0.0 and len(ties):
+        if u > 0.0 and len(ties):
             beyond = self._beyond_at(ties, sub, cols)
             ll[ties] += _SILENCE_WEIGHT * self._silence_at(ties, r, c, cols, n)
         return self._defer_to_votes(_softmax(ll), tally, lead, ties, beyond)
@@ -1792,21 +1793,18 @@ class OnlineLabelModel(BaseLabelModel):
         voted). Rows ``r`` and LF positions ``c`` index the votes; ``cols`` maps positions
         to the model's columns.
         """
-        k = self.cardinality
         sil = self._silence[cols]  # (present LFs, y)
         # Groups of LFs counted as one: their views, or each LF its own.
         group = self._view[cols] if self._grouped else np.arange(len(cols))
         g = len(self._view) if self._grouped else len(cols)
-        size = np.bincount(group, minlength=g).astype(np.float64)
-        per_view = np.zeros((g, k))
-        np.add.at(per_view, group, sil / size[group][:, None])
+        size = np.bincount(group, minlength=g)
+        per_view = self._rowsum(group, sil / size[group][:, None], g)
         at = np.full(n, -1, dtype=np.int64)
         at[ties] = np.arange(len(ties))
         hit = at[r] >= 0
         # The views that voted on each tie row: their silences are not there.
         key = np.unique(at[r[hit]] * g + group[c[hit]])
-        voted = np.zeros((len(ties), k))
-        np.add.at(voted, key // g, per_view[key % g])
+        voted = self._rowsum(key // g, per_view[key % g], len(ties))
         return np.asarray(per_view.sum(axis=0)[None, :] - voted)
 
     def _beyond_at(
@@ -1851,13 +1849,12 @@ class OnlineLabelModel(BaseLabelModel):
         a tie (rows ``ties``) goes to its tied classes by the model (``P`` restricted to
         them), unless the LFs give it fewer than three informative views (``views_``) or
         two of its votes are a pair no fit explains (``beyond``, see ``_unexplained``):
-        then by the prior, as in majority vote.
+        then by the prior, as in majority vote. Called where a rule applies (``u > 0`` or
+        too few views).
         """
         u = self.unanimous_weight
         few = self.views_ < _MIN_VIEWS
         k = P.shape[1]
-        if u <= 0.0 and not few:
-            return P
         if u > 0.0:
             rows = np.flatnonzero(lead > 0)
             P[rows] *= 1.0 - u
@@ -2013,11 +2010,10 @@ class OnlineLabelModel(BaseLabelModel):
     def _quiet_of(self, key: tuple[str, ...]) -> _Quiet:
         """Silences of the known LFs in ``key``: their sum, per group (view or LF), groups."""
         index, rows, k = self._index, self._silence_rows, self.cardinality
+        present = [index[i] for i in key if i in index]
         view = self._view_list
         group_of = {i: (view[index[i]] if self._grouped else index[i]) for i in key if i in index}
-        size: dict[int, int] = {}
-        for g in group_of.values():
-            size[g] = size.get(g, 0) + 1
+        size = self._view_counts(present) if self._grouped else dict.fromkeys(present, 1)
         per_group: dict[int, list[float]] = {g: [0.0] * k for g in size}
         for i, g in group_of.items():
             per_group[g] = [
@@ -2029,7 +2025,7 @@ class OnlineLabelModel(BaseLabelModel):
         return total, per_group, group_of
 
     def _view_counts(self, cols: list[int]) -> dict[int, int]:
-        """Return how many of the LF columns ``cols`` (one event's votes) each view holds."""
+        """Return how many of the LF columns ``cols`` (an event's votes or LFs) each view holds."""
         out: dict[int, int] = {}
         view = self._view_list
         for j in cols:
