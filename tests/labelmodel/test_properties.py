@@ -272,6 +272,32 @@ def test_online_prediction_does_not_mutate_and_one_matches_many(
 
 
 @settings(max_examples=MAX_EXAMPLES, deadline=None)
+@given(streams(), half_lives, st.data())
+def test_online_given_balance_is_the_prior_one_matches_many_and_round_trips(
+    data: tuple[int, np.ndarray, list[str]], half_life: float | None, draw: Any
+) -> None:
+    k, L, ids = data
+    shares = draw.draw(st.lists(st.floats(0.01, 100.0), min_size=k, max_size=k))
+    model = OnlineLabelModel(k, half_life=half_life, balance=shares)
+    split = L.shape[0] // 2
+    model.learn_many(L[:split], ids)
+    for row in L[split:]:
+        model.learn_one(dict(zip(ids, row.tolist(), strict=True)))
+    raised = (np.array(shares) / sum(shares)) ** model.prior_weight
+    np.testing.assert_allclose(model.prior_, raised / raised.sum(), rtol=0, atol=1e-12)
+    P = model.predict_proba_many(L, ids)
+    assert_valid_proba(P, k)
+    silent = (L < 0).all(axis=1)
+    np.testing.assert_allclose(P[silent], np.tile(model.prior_, (int(silent.sum()), 1)), atol=1e-12)
+    rows_one = [model.predict_proba_one(dict(zip(ids, r.tolist(), strict=True))) for r in L[:20]]
+    np.testing.assert_allclose(np.array(rows_one), P[:20], rtol=0, atol=1e-12)
+    with tempfile.TemporaryDirectory() as d:
+        back = load_model(save_model(model, Path(d) / "lm.npz"))
+    assert back._settings() == model._settings() and back.balance_source_ == "given"
+    assert np.array_equal(back.predict_proba_many(L, ids), P)
+
+
+@settings(max_examples=MAX_EXAMPLES, deadline=None)
 @given(streams(), st.booleans())
 def test_majority_probabilities_and_all_abstain(
     data: tuple[int, np.ndarray, list[str]], fixed: bool

@@ -347,6 +347,12 @@ def test_settings_of_the_service_from_env() -> None:
     assert StreamSettings.from_env(environ=env).balance == "cofiring"
     with pytest.raises(ValueError, match="balance"):
         StreamSettings.from_env(environ={"STREAMLABEL_BALANCE": "lift"})
+    # A balance you know: one share per class, separated by commas.
+    env = {"STREAMLABEL_BALANCE": "0.94, 0.06"}
+    assert StreamSettings.from_env(environ=env).balance == (0.94, 0.06)
+    for bad in ("0.94", "0.94,0", "0.94,nan", "0.94;0.06"):
+        with pytest.raises(ValueError, match=r"balance \(STREAMLABEL_BALANCE\)"):
+            StreamSettings.from_env(environ={"STREAMLABEL_BALANCE": bad})
     # Every prediction setting a worker hands its models is a worker setting, with the
     # label model's default.
     defaults = OnlineLabelModel(2)._settings()

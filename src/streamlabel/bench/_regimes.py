@@ -4,7 +4,10 @@ Each regime of :func:`streamlabel.datasets.synthetic_regimes` is split in halves
 first half is streamed once (chunks of 500, no gold) through each model, the second half
 is predicted. Reported per regime and model: accuracy, macro-F1, F1 of class 1 (binary),
 learning seconds; plus the differences to :class:`~streamlabel.labelmodel.MajorityVote`.
-Snorkel's ``LabelModel`` (batch, 500 epochs) runs beside when installed.
+Snorkel's ``LabelModel`` (batch, 500 epochs) runs beside when installed. So does the
+model told the class balance (``balance`` = the learn half's true class shares, plus one
+per class, and ``prior_weight=1``): what a user who knows the balance gets, and how much
+of the model's distance to the truth is its balance estimate.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from streamlabel.datasets import synthetic_regimes
 from streamlabel.labelmodel import MajorityVote, OnlineLabelModel
 
 __all__ = ["bench_regimes"]
+
+GIVEN = "OnlineLabelModel, balance given"
 
 
 def _f1(pred: NDArray[np.int64], y: NDArray[np.int64], c: int) -> float | None:
@@ -47,8 +52,8 @@ def bench_regimes(
     >>> r = bench_regimes(seeds=(0,), n=1000, peers=False)
     >>> sorted(r["regimes"])[:2]
     ['bipolar', 'correlated']
-    >>> set(r["regimes"]["bipolar"]["models"]) == {"OnlineLabelModel", "MajorityVote"}
-    True
+    >>> sorted(r["regimes"]["bipolar"]["models"])
+    ['MajorityVote', 'OnlineLabelModel', 'OnlineLabelModel, balance given']
     """
     snorkel = _snorkel_factory() if peers else None
     report: dict[str, Any] = {"bench": "regimes", "seeds": list(seeds), "n": n, "regimes": {}}
@@ -58,9 +63,11 @@ def bench_regimes(
             half = len(s) // 2
             k = s.cardinality
             y = s.y[half:]
+            shares = np.bincount(s.y[:half], minlength=k) + 1.0
             models: dict[str, Any] = {
                 "OnlineLabelModel": OnlineLabelModel(k),
                 "MajorityVote": MajorityVote(k),
+                GIVEN: OnlineLabelModel(k, balance=shares.tolist(), prior_weight=1.0),
             }
             for label, model in models.items():
                 t0 = time.perf_counter()
@@ -85,10 +92,15 @@ def bench_regimes(
                 for key in rows[0]
             }
         ours, mv = summary["OnlineLabelModel"], summary["MajorityVote"]
+        given = summary[GIVEN]
         report["regimes"][name] = {
             "models": summary,
             "online_minus_mv": {
                 key: None if ours[key] is None else ours[key] - mv[key]
+                for key in ("accuracy", "macro_f1", "f1_class1")
+            },
+            "given_minus_mv": {
+                key: None if given[key] is None else given[key] - mv[key]
                 for key in ("accuracy", "macro_f1", "f1_class1")
             },
         }

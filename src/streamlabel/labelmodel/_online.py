@@ -207,6 +207,28 @@ def _lf_name(lf_id: str) -> str:
     return lf_id.rsplit("@", 1)[0]
 
 
+def _given_balance(shares: object, k: int) -> _F | None:
+    """Return ``shares`` as a normalised class balance of ``k`` classes, or None if invalid.
+
+    Examples
+    --------
+    >>> _given_balance([94, 6], 2).tolist()
+    [0.94, 0.06]
+    >>> _given_balance([0.5, 0.0], 2) is None, _given_balance([1.0], 2) is None
+    (True, True)
+    """
+    if isinstance(shares, str | bytes):
+        return None
+    try:
+        b = np.asarray(shares, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    # Written so that NaN fails.
+    if b.shape != (k,) or not (np.isfinite(b).all() and (b > 0).all()):
+        return None
+    return np.asarray(b / b.sum())
+
+
 class OnlineLabelModel(BaseLabelModel):
     """Online label model for any cardinality, with abstains, forgetting and late gold.
 
@@ -257,7 +279,14 @@ class OnlineLabelModel(BaseLabelModel):
         LFs fire regardless of the class, and where they also fire on a few percent of
         the common class (amount or velocity thresholds: 0.23-0.41 fraud for 0.06 on
         ``make_fraud_stream``), though the fit then explains the moments better still
-        (see ``docs/architecture.md``). Costs a second fit at every refit.
+        (see ``docs/architecture.md``). Costs a second fit at every refit. Or ``k``
+        positive class shares (normalised), a balance you know (a fraud rate from the
+        chargebacks, say): the fit, the E-step and the prior then assume it, and every
+        event without votes gets its most likely class. Given the true balance, every
+        bench set but one reads better on average than with majority vote's (from +0.2
+        to +38 points against majority vote; ``prior_weight=1`` reads best with it); on
+        keyword spam, a near-even fold whose events without votes are mostly ham loses
+        20 points, as they all get spam (see ``docs/architecture.md``).
 
     Attributes
     ----------
@@ -283,7 +312,8 @@ class OnlineLabelModel(BaseLabelModel):
         than chance. With fewer than three the votes do not identify the LFs' rates, and
         ties are settled as majority vote settles them (see ``docs/architecture.md``).
     balance_source_ : str
-        The balance the latest fit kept: ``"majority"`` or ``"cofiring"``.
+        The balance the latest fit kept: ``"majority"``, ``"cofiring"`` or, with class
+        shares for ``balance``, ``"given"``.
 
     Examples
     --------
@@ -299,6 +329,12 @@ class OnlineLabelModel(BaseLabelModel):
     [0.79, 0.76, 0.72, 0.66, 0.72, 0.65]
     >>> model.predict_proba_one({"lf000@1": 2, "lf001@1": 2, "lf002@1": -1}).argmax()
     np.int64(2)
+
+    A balance you know (here 6% fraud) replaces majority vote's estimate:
+
+    >>> fraud = OnlineLabelModel(2, balance=[0.94, 0.06], prior_weight=1.0)
+    >>> fraud.prior_.round(2).tolist(), fraud.balance_source_
+    ([0.94, 0.06], 'given')
     """
 
     #: Settings that change predictions only, never the statistics: a worker gives its own
@@ -317,7 +353,7 @@ class OnlineLabelModel(BaseLabelModel):
         gold_weight: float = 1.0,
         prior_weight: float = 0.5,
         unanimous_weight: float = 0.5,
-        balance: Literal["majority", "cofiring"] = "majority",
+        balance: Literal["majority", "cofiring"] | Sequence[float] = "majority",
     ) -> None:
         self.cardinality = cardinality
         self.half_life = half_life
@@ -342,7 +378,9 @@ class OnlineLabelModel(BaseLabelModel):
             "gold_weight": self.gold_weight,
             "prior_weight": self.prior_weight,
             "unanimous_weight": self.unanimous_weight,
-            "balance": self.balance,
+            "balance": (
+                self.balance if isinstance(self.balance, str) else [float(x) for x in self.balance]
+            ),
         }
 
     def _check_settings(self) -> None:
@@ -371,8 +409,12 @@ class OnlineLabelModel(BaseLabelModel):
             raise ValueError(f"unanimous_weight must lie in [0, 1]; got {self.unanimous_weight!r}")
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
-        if self.balance not in _BALANCES:
-            raise ValueError(f"balance must be one of {_BALANCES}; got {self.balance!r}")
+        known = self.balance in _BALANCES if isinstance(self.balance, str) else False
+        if not known and _given_balance(self.balance, k) is None:
+            raise ValueError(
+                f"balance must be one of {_BALANCES} or {k} positive, finite class shares; "
+                f"got {self.balance!r}"
+            )
 
     def _init_state(self) -> None:
         self._check_settings()
@@ -412,7 +454,10 @@ class OnlineLabelModel(BaseLabelModel):
         self.unexplained_pairs_ = 0
         self.views_ = 0
         self._set_view(np.zeros(0, dtype=np.int64))
-        self.balance_source_ = "majority"
+        # A balance the user gives (``balance`` as class shares) replaces majority vote's
+        # wherever the model reads one: the fit, the E-step and the prior.
+        self._given = None if isinstance(self.balance, str) else _given_balance(self.balance, k)
+        self.balance_source_ = "majority" if self._given is None else "given"
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k
         self._C = np.zeros(k)  # (y,) expected class counts
@@ -730,8 +775,11 @@ class OnlineLabelModel(BaseLabelModel):
         and a uniform one is wrong on skewed classes in a way the fit cannot absorb: an
         LF that fires on 60% of all events must then fire on a fifth of the events of the
         other class, so a 6%-fraud stream came out 45% fraud. The expected counts
-        estimate the balance the model predicts with afterwards.
+        estimate the balance the model predicts with afterwards. Class shares given as
+        ``balance`` replace it.
         """
+        if self._given is not None:
+            return self._given.copy()
         v = self._V / self._scale + 1.0
         return np.asarray(v / v.sum())
 
@@ -788,8 +836,8 @@ class OnlineLabelModel(BaseLabelModel):
             fresh = not (self._mu > 0).any()  # no previous fit: the warm start is the prior
             restart = not fresh and self._restart_due()
             best = self._fit_at(order, counts, unexplained, pri, mu, restart, iters)
-            self.balance_source_ = "majority"
-            if self.balance == "cofiring":
+            self.balance_source_ = "majority" if self._given is None else "given"
+            if isinstance(self.balance, str) and self.balance == "cofiring":
                 pi_mv = self._pi_fit
                 self._pi_fit = self._cofiring_balance(order, counts)
                 alt_pri = self._prior_table(cols)
@@ -1671,8 +1719,9 @@ class OnlineLabelModel(BaseLabelModel):
         decayed share of each class among the events whose votes have a strict majority,
         plus one pseudo-event per class (as :class:`MajorityVote` learns its prior), read
         as of now; or, where the latest fit kept the co-firing balance
-        (``balance="cofiring"``), that one. An event without votes (from LFs the model
-        knows) gets exactly this, so by default its class is majority vote's.
+        (``balance="cofiring"``), that one; or the class shares given as ``balance``. An
+        event without votes (from LFs the model knows) gets exactly this, so by default
+        its class is majority vote's.
         """
         self._ensure_state()
         p = self._prior_balance() ** self.prior_weight
@@ -1886,6 +1935,8 @@ class OnlineLabelModel(BaseLabelModel):
         pending = self._pend_set if pend_w else _NONE
         if self.balance_source_ == "cofiring":  # as in ``prior_``
             c = self._pi_fit.tolist()
+        elif self._given is not None:
+            c = self._given.tolist()
         else:
             sc = self._scale
             c = [x / sc + 1.0 for x in self._V.tolist()]

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import numpy as np
+
 from streamlabel.analysis import LabelQuality
 from streamlabel.drift import RetrainRequest, TriggerPolicy
 from streamlabel.labelmodel import (
@@ -696,6 +698,11 @@ class LabelerHandler:
             if settings.review_max_per_1000 > 0
             else None
         )
+        if not isinstance(settings.balance, str) and len(settings.balance) != lfset.cardinality:
+            raise ValueError(
+                f"balance (STREAMLABEL_BALANCE) gives {len(settings.balance)} class shares; "
+                f"LF set {lfset.name!r} has {lfset.cardinality} classes"
+            )
         if model is None:
             model = OnlineLabelModel(
                 cardinality=lfset.cardinality,
@@ -1274,6 +1281,20 @@ class LabelerStart:
     candidates_from: dict[int, int] = field(default_factory=dict)
 
 
+def _same_balance(a: str | Sequence[float], b: str | Sequence[float]) -> bool:
+    """Whether two ``balance`` settings are the same (class shares compared normalised).
+
+    Examples
+    --------
+    >>> _same_balance([94.0, 6.0], (0.94, 0.06)), _same_balance("majority", (0.5, 0.5))
+    (True, False)
+    """
+    if isinstance(a, str) or isinstance(b, str):
+        return a == b
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return x.shape == y.shape and bool(np.allclose(x / x.sum(), y / y.sum(), rtol=1e-12, atol=0))
+
+
 def _load_file(path: Path) -> LFSet:
     try:
         return load_lfset(Path(path))
@@ -1409,7 +1430,7 @@ def _restorable(
         why = f"cardinality {model.cardinality}, the LF set's is {lfset.cardinality}"
     elif model.half_life != settings.half_life:
         why = f"half_life {model.half_life}, the settings' is {settings.half_life}"
-    elif model.balance != settings.balance:
+    elif not _same_balance(model.balance, settings.balance):
         why = f"balance {model.balance!r}, the settings' is {settings.balance!r}"
     if why is not None:
         logger.warning("label-model snapshot %s not restored: %s; starting fresh", snap.source, why)

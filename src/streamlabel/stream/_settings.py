@@ -81,13 +81,16 @@ class StreamSettings(BaseModel):
         majority vote's class from the prior at any weight); 0
         lets the model overrule them all (the fraud loop's setting in ``bench drift``).
         Applied like ``prior_weight``.
-    balance : {"majority", "cofiring"}, default="majority"
+    balance : {"majority", "cofiring"} or tuple of float, default="majority"
         The class balance the label model's moment fit assumes (see ``OnlineLabelModel``):
         majority vote's, or, for rule LFs that fire on their own class only and a rare
         class most events draw no vote for, also the balance same-class co-firing
         implies, whichever explains the moments better (wrong for rules that also fire
-        on a few percent of the common class, as amount thresholds do). A learning setting: start-up
-        restores only a snapshot learned under the same balance, else starts fresh.
+        on a few percent of the common class, as amount thresholds do); or a balance you
+        know, one share per class of the LF set (``STREAMLABEL_BALANCE=0.94,0.06``,
+        normalised), which the model then assumes throughout and gives every event
+        without votes. A learning setting: start-up restores only a snapshot learned
+        under the same balance, else starts fresh.
     feedback_cache : int, default=100000
         Recent events whose votes are kept for late gold labels (``feedback``).
     max_event_bytes : int, default=64000
@@ -234,7 +237,7 @@ class StreamSettings(BaseModel):
     half_life: float = Field(default=50_000.0, ge=1, allow_inf_nan=False)
     prior_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
     unanimous_weight: float = Field(default=0.5, ge=0, le=1, allow_inf_nan=False)
-    balance: Literal["majority", "cofiring"] = "majority"
+    balance: Literal["majority", "cofiring"] | tuple[float, ...] = "majority"
     feedback_cache: int = Field(default=100_000, ge=0)
     max_event_bytes: int = Field(default=64_000, ge=1)
     lf_quarantine_threshold: float = Field(default=0.5, ge=0, le=1)
@@ -307,6 +310,31 @@ class StreamSettings(BaseModel):
     def _split_fields(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [f.strip() for f in value.split(",") if f.strip()]
+        return value
+
+    @field_validator("balance", mode="before")
+    @classmethod
+    def _split_balance(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() not in ("majority", "cofiring"):
+            try:
+                return tuple(float(x) for x in value.split(","))
+            except ValueError:
+                raise ValueError(
+                    "balance (STREAMLABEL_BALANCE) must be 'majority', 'cofiring' or the "
+                    f"classes' shares separated by commas (0.94,0.06), got {value!r}"
+                ) from None
+        return value
+
+    @field_validator("balance")
+    @classmethod
+    def _check_shares(cls, value: Any) -> Any:
+        if not isinstance(value, str) and not (
+            len(value) >= 2 and all(math.isfinite(x) and x > 0 for x in value)
+        ):
+            raise ValueError(
+                "balance (STREAMLABEL_BALANCE) as class shares needs one positive, finite "
+                f"share per class (two or more), got {value!r}"
+            )
         return value
 
     @field_validator("retention_hours")
