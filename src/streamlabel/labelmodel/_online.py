@@ -284,9 +284,10 @@ class OnlineLabelModel(BaseLabelModel):
         chargebacks, say): the fit, the E-step and the prior then assume it, and every
         event without votes gets its most likely class. Given the true balance, every
         bench set but one reads better on average than with majority vote's (from +0.2
-        to +38 points against majority vote; ``prior_weight=1`` reads best with it); on
-        keyword spam, a near-even fold whose events without votes are mostly ham loses
-        20 points, as they all get spam (see ``docs/architecture.md``).
+        to +38 points against majority vote; ``prior_weight=1`` reads best with it), and
+        level with or above majority vote told the same balance; on keyword spam, a
+        near-even fold whose events without votes are mostly ham loses 20 points, as they
+        all get spam (see ``docs/architecture.md``).
 
     Attributes
     ----------
