@@ -410,7 +410,7 @@ class OnlineLabelModel(BaseLabelModel):
             raise ValueError(f"unanimous_weight must lie in [0, 1]; got {self.unanimous_weight!r}")
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
-        known = self.balance in _BALANCES if isinstance(self.balance, str) else False
+        known = isinstance(self.balance, str) and self.balance in _BALANCES
         if not known and _given_balance(self.balance, k) is None:
             raise ValueError(
                 f"balance must be one of {_BALANCES} or {k} positive, finite class shares; "
@@ -1934,13 +1934,11 @@ class OnlineLabelModel(BaseLabelModel):
         pend_w = self._pend_w
         pend_pw = self._pend_pw
         pending = self._pend_set if pend_w else _NONE
-        if self.balance_source_ == "cofiring":  # as in ``prior_``
-            c = self._pi_fit.tolist()
-        elif self._given is not None:
-            c = self._given.tolist()
-        else:
+        if self.balance_source_ == "majority":  # ``_fit_balance`` on plain floats
             sc = self._scale
             c = [x / sc + 1.0 for x in self._V.tolist()]
+        else:  # the co-firing balance the fit kept, or the shares given: as ``prior_``
+            c = self._prior_balance().tolist()
         total = sum(c)
         # Multiply the few factors on plain floats (numpy's per-call overhead exceeds the
         # arithmetic here); renormalise now and then instead of taking logs.
