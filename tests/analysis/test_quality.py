@@ -113,3 +113,30 @@ def test_quality_state_round_trips_and_refuses_what_does_not_fit() -> None:
     for value in bad:
         with pytest.raises(ValueError, match=r"label quality state|shape|range|n_bins"):
             LabelQuality.from_dict(value)
+
+
+def test_bins_split_confidence_up_to_the_top() -> None:
+    q = LabelQuality(2, n_bins=10)
+    _, bins, _ = q._cells([[1.0, 0.0], [0.97, 0.03], [0.92, 0.08], [0.5, 0.5], [0.55, 0.45]])
+    assert bins.tolist() == [9, 9, 8, 0, 1]
+
+
+def test_top_bins_are_calibrated_apart() -> None:
+    # Gold says the 0.95-1 bin is always right and the 0.9-0.95 bin always wrong.
+    q = LabelQuality(2, n_bins=10, half_life=None, prior=1.0)
+    hi, mid = np.tile([[0.99, 0.01]], (500, 1)), np.tile([[0.92, 0.08]], (500, 1))
+    q.learn_gold_many(hi, np.zeros(500, dtype=int))
+    q.learn_gold_many(mid, np.ones(500, dtype=int))
+    q.learn_many(hi)
+    high = q.estimate()["expected_accuracy"]
+    q2 = LabelQuality.from_dict(q.to_dict())
+    q2.learn_many(np.tile(mid, (3, 1)))  # now mostly labels of the wrong bin
+    assert high > 0.9 and q2.estimate()["expected_accuracy"] < 0.5
+
+
+def test_the_gold_check_reads_the_latest_window_only() -> None:
+    q = LabelQuality(2, window=3)
+    P = np.tile([[0.9, 0.1]], (5, 1))
+    q.learn_gold_many(P, np.array([1, 1, 0, 0, 0]))  # the first two wrong, the last three right
+    e = q.estimate()
+    assert e["gold_n"] == 3 and e["gold_accuracy"] == 1.0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 
 from streamlabel.lf import (
     ABSTAIN,
+    CompiledBatch,
     LabelingFunction,
     LFApplier,
     LFReport,
@@ -96,7 +98,7 @@ def test_chunk_fallback_keeps_results_of_every_chunk() -> None:
     assert sorted(calls) == sorted([*range(9), 3, 4, 5])
 
 
-@pytest.mark.parametrize("bad", [5, -2, "1", 1.0, True, None])
+@pytest.mark.parametrize("bad", [2, 5, -2, 2**63, "1", 1.0, True, None])
 def test_votes_that_are_not_labels_are_faults(bad: Any) -> None:
     f = LabelingFunction("f", lambda e: bad if e["i"] == 1 else 1)
     applier = LFApplier([f], cardinality=2)
@@ -116,6 +118,31 @@ def test_without_cardinality_any_label_above_abstain_is_accepted() -> None:
     applier = LFApplier([f])
     assert applier.apply_many([{}]).tolist() == [[7]]
     assert applier.fault_counts_ == {"f@1": 0}
+
+
+def test_without_cardinality_a_vote_beyond_int64_is_a_fault_not_a_crash() -> None:
+    f = LabelingFunction("f", lambda e: 2**63 if e["i"] else 3)
+    applier = LFApplier([f])
+    assert applier.apply_many([{"i": 0}, {"i": 1}]).tolist() == [[3], [-1]]
+    assert applier.apply_one({"i": 1}).tolist() == [-1]
+    assert applier.fault_counts_ == {"f@1": 2}
+    assert "9223372036854775808" in applier.reports_[-1].reason
+
+
+def test_attribute_error_on_a_declared_field_is_invalid() -> None:
+    @dataclass
+    class NoA:
+        t: str
+
+    @labeling_function(fields=["a"])
+    def reads_a(event: Any) -> int:
+        return 1 if event.a > 3 else ABSTAIN
+
+    applier = LFApplier([reads_a], cardinality=2)
+    assert applier.apply_many([NoA("x")]).tolist() == [[-1]]
+    assert applier.invalid_counts_ == {"reads_a@1": 1}
+    assert applier.fault_counts_ == {"reads_a@1": 0}
+    assert applier.reports_[-1].reason == "missing field 'a'"
 
 
 def test_key_and_type_errors_on_declared_fields_are_invalid_not_faults() -> None:
@@ -172,6 +199,39 @@ def test_positions_continue_across_batches() -> None:
     applier.apply_many([{"a": 1}, {"a": 0}])
     applier.apply_many([{"a": 0}])
     assert [(r.position, r.index) for r in applier.reports_] == [(1, 1), (2, 0)]
+    applier.apply_one({"a": 0})
+    assert applier.n_events_ == 4
+    assert (applier.reports_[-1].position, applier.reports_[-1].index) == (3, 0)
+
+
+def test_declarative_report_positions_continue_across_batches_and_calls() -> None:
+    applier = LFApplier(DECL)
+    applier.apply_many([{}])
+    applier.apply_one({"t": "x", "a": 1})
+    applier.apply_many([{"t": "x", "a": 1}, {"a": 1}])
+    assert applier.n_events_ == 4
+    last = applier.reports_[-1]
+    assert (last.position, last.index, last.lf_id) == (3, 1, "casino@1")
+
+
+def test_declarative_reports_keep_the_latest_events() -> None:
+    applier = LFApplier(DECL, max_reports=2)
+    applier.apply_many([{"a": 1}] * 5)  # every event misses "t"
+    assert applier.invalid_counts_["casino@1"] == 5
+    assert [r.position for r in applier.reports_] == [3, 4]
+
+
+def test_a_failing_compiled_batch_falls_back_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: Any, events: Any) -> Any:
+        raise RuntimeError("compiled path bug")
+
+    monkeypatch.setattr(CompiledBatch, "__call__", broken)
+    applier = LFApplier(DECL)
+    L = applier.apply_many([{"t": "casino", "a": 50}, {"a": 5}, {"t": "x", "a": "5"}])
+    assert L.tolist() == [[2, 1], [-1, -1], [-1, -1]]
+    assert applier.invalid_counts_ == {"casino@1": 1, "big@1": 1}
+    assert applier.fault_counts_ == {"casino@1": 0, "big@1": 0}
+    assert [(r.position, r.lf_id) for r in applier.reports_] == [(1, "casino@1"), (2, "big@1")]
 
 
 def test_duplicate_lf_ids_are_refused() -> None:

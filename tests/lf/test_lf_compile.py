@@ -169,6 +169,12 @@ def test_lookup_with_unknown_resource_is_refused() -> None:
         ("grocery", ["grocery", "Grocery", 3], [1, -1, -1], [False, False, True]),
         (3, [3, 3.0, "3", True], [1, 1, -1, -1], [False, False, True, True]),
         (True, [True, 1, False], [1, -1, -1], [False, True, False]),
+        # Values a lax bool would swallow stay what they are (they used to become True).
+        (1, [1, 1.0, True, 2], [1, 1, -1, -1], [False, False, True, False]),
+        (0, [0, False], [1, -1], [False, True]),
+        (1.5, [1.5, 2], [1, -1], [False, False]),
+        ("yes", ["yes", True, "no"], [1, -1, -1], [False, True, False]),
+        ("on", ["on"], [1], [False]),
     ],
 )
 def test_equals_with_type_checks(
@@ -327,3 +333,57 @@ def test_declarative_and_code_lfs_agree_on_generated_transactions() -> None:
     assert (L_code != ABSTAIN).any(axis=0).all()  # every LF fires somewhere
     assert sum(decl.invalid_counts_.values()) > 0
     assert sum(code.fault_counts_.values()) == 0  # malformed fields count as invalid
+
+
+def test_equals_value_keeps_its_type_from_yaml() -> None:
+    spec = LFSet.from_spec(
+        """
+name: s
+cardinality: 2
+lfs:
+  - {name: present, label: 1, when: {kind: equals, field: card_present, value: 1}}
+  - {name: verdict, label: 1, when: {kind: equals, field: verdict, value: "yes"}}
+"""
+    )
+    applier = LFApplier(spec)
+    assert applier.apply_many([{"card_present": 1, "verdict": "yes"}]).tolist() == [[1, 1]]
+    assert applier.invalid_counts_ == {"present@1": 0, "verdict@1": 0}
+
+
+def test_keyword_with_capitals_matches_any_case() -> None:
+    assert _both(_lf(_kw(["Casino"])), _texts("casino", "CASINO", "shop"))[0] == [1, 1, -1]
+
+
+def test_keyword_batch_maps_texts_whose_lowercase_is_longer() -> None:
+    # "İ".lower() is two code points: the batch's offsets must still find each text.
+    votes, _ = _both(_lf(_kw(["casino"])), _texts("İİİİİİİİ", "casino", "shop", "x casino", "b"))
+    assert votes == [-1, 1, -1, 1, -1]
+
+
+def test_anchored_regex_without_a_literal_is_searched_per_text() -> None:
+    lf = _lf({"kind": "regex", "field": "t", "pattern": r"^\d+$"})
+    assert _both(lf, _texts("12", "34", "x", "5 6"))[0] == [1, 1, -1, -1]
+
+
+def test_ignore_case_regex_prefilter_from_a_capitalised_literal() -> None:
+    lf = _lf({"kind": "regex", "field": "t", "pattern": "CASINO", "ignore_case": True})
+    assert _both(lf, _texts("casino", "Casino", "shop"))[0] == [1, 1, -1]
+
+
+@pytest.mark.parametrize("kind", ["threshold", "range"])
+def test_numbers_beyond_the_float_range_are_invalid_not_faults(kind: str) -> None:
+    when: dict[str, Any] = (
+        {"kind": "threshold", "field": "a", "op": "gt", "value": 10}
+        if kind == "threshold"
+        else {"kind": "range", "field": "a", "min": 0, "max": 100}
+    )
+    lf = _lf(when)
+    events = [{"a": 10**400}, {"a": 50}, {"a": -(10**400)}]
+    votes, invalid = _both(lf, events)
+    assert invalid == [True, False, True]
+    assert votes[0] == votes[2] == ABSTAIN
+    assert lf.explain(events[0]) == "field 'a' is beyond the float range"
+    applier = LFApplier(LFSet("s", "1", [lf], 2))
+    applier.apply_many(events)
+    assert applier.apply_one(events[0]).tolist() == [ABSTAIN]
+    assert applier.invalid_counts_ == {lf.id: 3} and applier.fault_counts_ == {lf.id: 0}

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -103,6 +106,27 @@ def test_source_hash_of_set_resources_ignores_set_order() -> None:
     a = LabelingFunction("f", f, resources={"words": frozenset(["b", "a", "c"])})
     b = LabelingFunction("f", f, resources={"words": frozenset(["c", "a", "b"])})
     assert a.source_hash == b.source_hash
+
+
+def test_source_hash_of_set_resources_is_the_same_in_every_process() -> None:
+    # Set iteration order follows the string hash seed: a hash that iterated the set
+    # unsorted would differ between two runs of the same code (and a restarted worker
+    # would then refuse its own LFs as changed).
+    code = (
+        "from streamlabel.lf import LabelingFunction\n"
+        "def f(event, words):\n"
+        "    return 1\n"
+        "words = frozenset(['casino', 'poker', 'bet', 'crypto', 'wire', 'gift', 'atm'])\n"
+        "print(LabelingFunction('f', f, resources={'words': words}).source_hash)\n"
+    )
+    hashes = set()
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        hashes.add(out.stdout.strip())
+    assert len(hashes) == 1 and all(hashes)
 
 
 def test_source_hash_differs_for_different_sources() -> None:

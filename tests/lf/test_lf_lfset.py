@@ -220,3 +220,40 @@ def test_registry_checks_code_lf_hashes_across_sets() -> None:
     reg.register(LFSet("a", "1", [tiny], cardinality=2))
     with pytest.raises(LFVersionError, match="tiny@1"):
         reg.register(LFSet("b", "1", [tiny_v1_changed], cardinality=2))
+
+
+def test_diff_with_only_changed_lfs_is_truthy_and_versions_tell_sets_apart() -> None:
+    assert LFSetDiff(changed=(("a@1", "a@2"),))
+    assert not LFSetDiff()
+    lfs = LFSet.from_spec(_spec()).lfs
+    assert LFSet("s", "1", lfs, 2) == LFSet("s", "1", lfs, 2)
+    assert LFSet("s", "1", lfs, 2) != LFSet("s", "2", lfs, 2)
+
+
+def test_set_refuses_a_declarative_lf_whose_label_exceeds_its_cardinality() -> None:
+    three = LFSet.from_spec(_with_lf(_spec(cardinality=3), 0, label=2))
+    with pytest.raises(LFSpecError) as info:
+        LFSet("s", "1", three.lfs, cardinality=2)
+    assert (info.value.lf, info.value.field) == ("big", "label")
+
+
+def test_a_refused_registration_records_no_lf_hash() -> None:
+    @labeling_function(name="fresh")
+    def fresh_a(event: dict[str, Any]) -> int:
+        return 1
+
+    @labeling_function(name="fresh")
+    def fresh_b(event: dict[str, Any]) -> int:
+        return 0
+
+    @labeling_function(name="tiny")
+    def tiny_changed(event: dict[str, Any]) -> int:
+        return 1
+
+    reg = LFSetRegistry()
+    reg.register(LFSet("a", "1", [tiny], cardinality=2))
+    with pytest.raises(LFVersionError, match="tiny@1"):
+        reg.register(LFSet("b", "1", [fresh_a, tiny_changed], cardinality=2))
+    # ``fresh@1`` of the refused set was not recorded: another logic under that id passes.
+    reg.register(LFSet("c", "1", [fresh_b], cardinality=2))
+    assert reg.versions("c") == ("1",) and reg.versions("b") == ()

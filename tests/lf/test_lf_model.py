@@ -59,3 +59,14 @@ def test_a_new_model_version_is_a_new_lf_version_that_inherits() -> None:
     assert diff.changed == (("end_model@v1", "end_model@v2"),)
     assert labeler.model.lf_ids_ == ["end_model@v2"]  # the old version is retired
     assert labeler.model.lf_accuracies()["end_model@v2"] == pytest.approx(before, abs=0.05)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_non_finite_score_abstains_and_counts_invalid(bad: float) -> None:
+    applier = LFApplier([model_score_lf("v1")], cardinality=2)
+    L = applier.apply_many([{MODEL_SCORE_FIELD: bad}, {MODEL_SCORE_FIELD: 0.9}])
+    assert L[:, 0].tolist() == [ABSTAIN, 1]
+    assert applier.apply_one({MODEL_SCORE_FIELD: bad}).tolist() == [ABSTAIN]
+    assert applier.invalid_counts_ == {"end_model@v1": 2}
+    assert applier.fault_counts_ == {"end_model@v1": 0}
+    assert "finite" in applier.reports_[-1].reason

@@ -161,6 +161,9 @@ def test_syntax_error_in_regex_is_reported() -> None:
         ({"kind": "keyword", "field": "a", "keywords": ["  "]}, "blank"),
         ({"kind": "all", "conditions": []}, "at least 1"),
         ({"kind": "fuzzy", "field": "a"}, "kind"),
+        ({"kind": "threshold", "field": "a", "op": "gt", "value": float("nan")}, "NaN"),
+        ({"kind": "equals", "field": "a", "value": None}, "value"),
+        ({"kind": "equals", "field": "a", "value": [1]}, "value"),
     ],
 )
 def test_condition_validation(when: dict[str, Any], fragment: str) -> None:
@@ -168,6 +171,14 @@ def test_condition_validation(when: dict[str, Any], fragment: str) -> None:
         load_lfset_spec(_set(_lf("c", when)))
     assert info.value.lf == "c"
     assert fragment in info.value.reason
+
+
+def test_text_opening_with_a_brace_may_be_a_yaml_flow_mapping() -> None:
+    when = json.dumps(KW)
+    text = '{name: s, version: "1", cardinality: 2, lfs: [{name: c, label: 1, when: ' + when + "}]}"
+    assert load_lfset_spec(text) == load_lfset_spec(_set(_lf("c", KW)))
+    with pytest.raises(LFSpecError, match="invalid JSON"):
+        load_lfset_spec('{"name": "s", ')
 
 
 def test_invalid_yaml_and_non_mapping() -> None:
@@ -232,6 +243,8 @@ def test_error_pickles_and_keeps_attributes() -> None:
         (r"(?<=a+)b", "invalid regex"),
         ("a" * 501, "characters long"),
         ("a{1,5000}", "exceeds"),
+        ("a{1001}", "exceeds"),
+        ("(a?b?c?d?e){4}", "too many ways"),
         ("x*", "empty string"),
         (r"\b", "empty string"),
     ],
@@ -252,6 +265,8 @@ def test_regex_guard_refuses(pattern: str, fragment: str) -> None:
         r"(?<=#)\d{4}",
         r"^ATM\b",
         r"[A-Z]{2,}\d+",
+        "a{1000}",  # the limits themselves are allowed
+        "a" * 500,
     ],
 )
 def test_regex_guard_accepts_safe_patterns(pattern: str) -> None:

@@ -17,6 +17,8 @@ from streamlabel.lf._lfset import LF, LFSet
 __all__ = ["LFApplier", "LFReport"]
 
 _INT_TYPES = frozenset({int})
+#: The largest label an int64 vote matrix can hold.
+_MAX_LABEL = int(np.iinfo(np.int64).max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +180,8 @@ class LFApplier:
         """Why ``v`` is not a valid vote, or ``None``."""
         if isinstance(v, bool | np.bool_) or not isinstance(v, int | np.integer):
             return f"returned {v!r} ({type(v).__name__}), not an int label"
-        if v < ABSTAIN or (self._k is not None and v >= self._k):
-            upper = f"0..{self._k - 1}" if self._k is not None else "a label >= 0"
+        if v < ABSTAIN or v > _MAX_LABEL or (self._k is not None and v >= self._k):
+            upper = f"0..{self._k - 1}" if self._k is not None else f"a label 0..{_MAX_LABEL}"
             return f"returned {v}, not ABSTAIN (-1) or {upper}"
         return None
 
@@ -204,7 +206,11 @@ class LFApplier:
         if self._decl_lfs:
             row = as_row(event)
             for j, dlf in zip(self._decl_cols.tolist(), self._decl_lfs, strict=True):
-                vote, why = dlf.vote_and_reason(row)
+                try:
+                    vote, why = dlf.vote_and_reason(row)
+                except Exception as exc:  # as in ``_declarative_slow``: a bug must not stop
+                    self._report("fault", dlf.id, 0, f"{type(exc).__name__}: {exc}")
+                    continue
                 out[j] = vote
                 if why is not None:
                     self._report("invalid", dlf.id, 0, why)

@@ -115,7 +115,12 @@ _FAST_NUMBER_TYPES = frozenset({int, float, bool})
 
 
 def _slow_float(v: Any) -> float:
-    return float(v) if _is_number(v) else np.nan
+    if not _is_number(v):
+        return np.nan
+    try:
+        return float(v)
+    except OverflowError:  # an int beyond the float range: invalid, as NaN is
+        return np.nan
 
 
 # --------------------------------------------------------------------------- batch context
@@ -197,14 +202,17 @@ class _Batch:
         if hit is not None:
             return hit  # type: ignore[no-any-return]
         col = self.column(field)
-        if self.types(field) <= _FAST_NUMBER_TYPES:
-            vals = np.fromiter(col, np.float64, self.n)
-        else:
-            # Mixed column: the comprehension stays on C-level fast paths for plain numbers.
-            fast = _FAST_NUMBER_TYPES
-            vals = np.array(
-                [v if type(v) in fast else _slow_float(v) for v in col], dtype=np.float64
-            )
+        try:
+            if self.types(field) <= _FAST_NUMBER_TYPES:
+                vals = np.fromiter(col, np.float64, self.n)
+            else:
+                # Mixed column: the comprehension stays on C-level fast paths for plain numbers.
+                fast = _FAST_NUMBER_TYPES
+                vals = np.array(
+                    [v if type(v) in fast else _slow_float(v) for v in col], dtype=np.float64
+                )
+        except OverflowError:  # an int beyond the float range somewhere in the column
+            vals = np.array([_slow_float(v) for v in col], dtype=np.float64)
         valid = ~np.isnan(vals)
         self.cache[key] = (vals, valid)
         return vals, valid
@@ -394,7 +402,7 @@ def _reason(field: str, v: Any, expected: str) -> str:
     if v is _MISSING:
         return f"missing field {field!r}"
     if expected == "number" and _is_number(v):
-        return f"field {field!r} is NaN"
+        return f"field {field!r} is NaN" if v != v else f"field {field!r} is beyond the float range"
     return f"field {field!r} has type {type(v).__name__}, expected {expected}"
 
 
@@ -427,7 +435,7 @@ class _NumericNode(_Node):
         v = row.get(self.field, _MISSING)
         if not _is_number(v):
             return False, _reason(self.field, v, "number")
-        x = float(v)
+        x = _slow_float(v)
         if x != x:
             return False, _reason(self.field, v, "number")
         return all(op(x, value) for op, value in self.checks), None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,8 @@ def _vote_on_score(
         # TypeError on a declared field: the applier counts the event invalid, not a fault.
         raise TypeError(f"{field} must be a number, got {type(score).__name__}")
     s = float(score)
+    if not math.isfinite(s):  # a model that returned NaN: a bad event, as the specs count it
+        raise TypeError(f"{field} must be a finite number, got {s}")
     if s >= hi:
         return positive
     if s <= lo:
@@ -68,7 +71,8 @@ def model_score_lf(
     Returns
     -------
     LabelingFunction
-        Reads only ``field``; a non-numeric score counts as invalid (the LF abstains).
+        Reads only ``field``; a non-numeric or non-finite score counts as invalid (the LF
+        abstains).
 
     Raises
     ------
@@ -86,14 +90,15 @@ def model_score_lf(
     >>> lf.source_hash == model_score_lf("v4", hi=0.8, lo=0.2).source_hash
     True
 
-    A non-numeric score makes the LF abstain, counted as invalid by the applier:
+    A non-numeric or NaN score makes the LF abstain, counted as invalid by the applier:
 
     >>> from streamlabel.lf import LFApplier
     >>> applier = LFApplier([lf], cardinality=2)
-    >>> applier.apply_many([{"model_score": "high"}, {"model_score": 0.9}]).tolist()
-    [[-1], [1]]
+    >>> events = [{"model_score": "high"}, {"model_score": float("nan")}, {"model_score": 0.9}]
+    >>> applier.apply_many(events).tolist()
+    [[-1], [-1], [1]]
     >>> applier.invalid_counts_, applier.fault_counts_
-    ({'end_model@v3': 1}, {'end_model@v3': 0})
+    ({'end_model@v3': 2}, {'end_model@v3': 0})
     """
     if not (0.0 <= lo <= hi <= 1.0):
         raise ValueError(f"need 0 <= lo <= hi <= 1, got lo={lo}, hi={hi}")

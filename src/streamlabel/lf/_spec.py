@@ -22,6 +22,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -565,7 +569,9 @@ class EqualsCondition(_Model):
 
     kind: Literal["equals"] = "equals"
     field: _Field
-    value: bool | int | float | str = Field(union_mode="left_to_right")
+    # Strict: in lax mode ``1``, ``"yes"`` or ``"on"`` would pass as ``True`` and the LF
+    # would then test a number or text field for a boolean, never firing.
+    value: StrictBool | StrictInt | StrictFloat | StrictStr
 
 
 class AllCondition(_Model):
@@ -785,19 +791,27 @@ def _read_source(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
         path = Path(source)
         text = path.read_text(encoding="utf-8")
         is_json = path.suffix.lower() == ".json"
+        guessed = False
     else:
         text = source
-        is_json = text.lstrip().startswith(("{", "["))
+        is_json = guessed = text.lstrip().startswith(("{", "["))
         if "\n" not in text and not is_json and len(text) < 4096:
             maybe = Path(text)
             if maybe.suffix.lower() in (".yaml", ".yml", ".json") or maybe.is_file():
                 text = maybe.read_text(encoding="utf-8")
                 is_json = maybe.suffix.lower() == ".json"
+                guessed = False
     try:
         # safe_load: YAML tags that build Python objects are refused.
         return json.loads(text) if is_json else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         kind = "JSON" if is_json else "YAML"
+        if guessed:
+            # Text opening with a brace may be a YAML flow mapping ({name: s, ...}).
+            try:
+                return yaml.safe_load(text)
+            except yaml.YAMLError:
+                pass
         raise LFSpecError(f"invalid {kind}: {exc}") from None
 
 
