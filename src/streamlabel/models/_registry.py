@@ -260,13 +260,26 @@ class RegistryEntry:
 
 
 def _champions(entries: list[RegistryEntry]) -> list[str]:
-    """Replay the history into the stack of champions: promote pushes, rollback pops."""
+    """Replay the history into the stack of champions: promote pushes, rollback pops.
+
+    Raises ``RegistryError`` for a history no sequence of promotions and rollbacks
+    writes (a damaged or hand-edited file): a rollback without an earlier champion, or
+    an entry whose champions before and after do not follow from the entries before it.
+    """
     stack: list[str] = []
-    for e in entries:
+    for i, e in enumerate(entries):
+        before = stack[-1] if stack else None
         if e.action == "promote":
             stack.append(e.version)
+        elif len(stack) < 2:
+            raise RegistryError(f"history entry {i}: a rollback with no earlier champion")
         else:
             stack.pop()
+        if e.previous != before or stack[-1] != e.version:
+            raise RegistryError(
+                f"history entry {i} ({e.action} {e.version!r} from {e.previous!r}) does not "
+                f"follow from the entries before it (champion {before!r})"
+            )
     return stack
 
 
@@ -338,6 +351,10 @@ class ModelRegistry:
         unknown = {e.version for e in self._entries} - set(self._versions)
         if unknown:
             raise RegistryError(f"{history}: entries name unregistered versions {sorted(unknown)}")
+        try:
+            _champions(self._entries)  # a history that cannot be replayed is refused now
+        except RegistryError as exc:
+            raise RegistryError(f"{history}: {exc}") from None
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
