@@ -797,6 +797,10 @@ class Labeler:
             raise InvalidEvent(
                 "invalid_value", f"label: {label!r} is not a class in 0..{k - 1}", field="label"
             )
+        if self.candidate is not None:
+            # The shadow keeps its own labels (its ``remember``, which may reach further
+            # back than ``feedback_cache``) and scores each event's first gold once.
+            self.candidate.observe_gold(record.event_id, label)
         entry = self._seen.get(record.event_id)
         if entry is None:
             self.feedback_unmatched_ += 1
@@ -814,8 +818,6 @@ class Labeler:
             _ = self.quality
         self._seen[record.event_id] = (batch, _GOLD_DONE)
         self.feedback_applied_ += 1
-        if self.candidate is not None:
-            self.candidate.observe_gold(record.event_id, label)
         return True
 
     # ------------------------------------------------------------------ candidate LF sets
