@@ -42,7 +42,8 @@ class StreamSettings(BaseModel):
     batch_size : int, default=500
         Most events one micro-batch holds.
     batch_max_wait : float, default=0.25
-        Seconds a partial micro-batch waits for more events before it is processed.
+        Seconds a partial micro-batch waits for more events before it is processed
+        (finite, at most 300).
     partitions : int, default=1
         Partitions of the topics the app declares.
     replication_factor : int, default=1
@@ -225,7 +226,8 @@ class StreamSettings(BaseModel):
     topic_prefix: str = ""
     app_id: str = Field(default="streamlabel-labeler", min_length=1)
     batch_size: int = Field(default=500, ge=1)
-    batch_max_wait: float = Field(default=0.25, gt=0)
+    # Finite and bounded: the reader turns it into integer milliseconds of a poll.
+    batch_max_wait: float = Field(default=0.25, gt=0, le=300, allow_inf_nan=False)
     partitions: int = Field(default=1, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     session_timeout_ms: int = Field(default=6000, ge=1000)
