@@ -157,8 +157,8 @@ def malformed_input(rng: np.random.Generator, k: int) -> bytes:
 
 
 def _series(points: list[list[float | None]], limit: int) -> list[list[float | None]]:
-    """Return ``points`` with at most ``limit`` left: halve the resolution when full."""
-    if len(points) > limit:
+    """Return ``points`` with room for one more of ``limit``: halve the resolution when full."""
+    if len(points) >= limit:
         points[:] = points[::2]
     return points
 
