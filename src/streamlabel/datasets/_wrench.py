@@ -111,6 +111,13 @@ def _rows(path: Path) -> Mapping[str, Any]:
     rows = _read_json(path)
     if not isinstance(rows, dict):
         raise ValueError(f"{path}: expected a JSON object mapping row id -> row")
+    for i, row in rows.items():
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}: row {i!r} is not an object")
+        label = row.get("label", _ABSTAIN)
+        if isinstance(label, bool) or not isinstance(label, int):
+            raise ValueError(f"{path}: row {i!r}: 'label' must be an int, got {label!r}")
+        _int_list(row.get("weak_labels"), f"{path}: row {i!r}")
     return rows
 
 
@@ -126,7 +133,7 @@ def _int_list(values: Any, where: str) -> list[int]:
 def _max_vote(rows: Mapping[str, Any]) -> int:
     top = _ABSTAIN
     for row in rows.values():
-        top = max(top, int(row.get("label", _ABSTAIN)), *row.get("weak_labels", ()))
+        top = max(top, row.get("label", _ABSTAIN), *row.get("weak_labels", ()))
     return top
 
 
@@ -163,7 +170,9 @@ def load_wrench(
     FileNotFoundError
         If the folder or the split file does not exist.
     ValueError
-        If the file is malformed (ragged weak labels, labels outside ``-1..cardinality-1``).
+        If a file is malformed: a row that is not an object, a label or weak labels that
+        are not ints, ragged weak labels, labels outside ``-1..cardinality-1``, or a
+        ``labeled_ids.json`` without a ``labeled_ids`` list.
 
     Examples
     --------
@@ -199,7 +208,11 @@ def load_wrench(
 
     if split == "train" and drop_labeled_ids and (folder / "labeled_ids.json").is_file():
         meta = _read_json(folder / "labeled_ids.json")
-        labeled = {str(i) for i in meta.get("labeled_ids", ())} if isinstance(meta, dict) else set()
+        if not isinstance(meta, dict) or not isinstance(meta.get("labeled_ids"), list):
+            raise ValueError(
+                f"{folder / 'labeled_ids.json'}: expected an object with a 'labeled_ids' list"
+            )
+        labeled = {str(i) for i in meta["labeled_ids"]}
         rows = {k: v for k, v in rows.items() if k not in labeled}
 
     label_names: dict[int, str] | None = None
@@ -219,7 +232,7 @@ def load_wrench(
 
     ids = list(rows)
     n = len(ids)
-    votes = [_int_list(rows[i].get("weak_labels"), f"{path}: row {i!r}") for i in ids]
+    votes = [rows[i]["weak_labels"] for i in ids]  # lists of ints (checked by ``_rows``)
     m = len(votes[0]) if votes else 0
     if any(len(v) != m for v in votes):
         raise ValueError(f"{path}: rows have different numbers of weak labels")

@@ -24,7 +24,8 @@ class MajorityVote(BaseLabelModel):
     cardinality
         Number of classes k >= 2.
     class_balance
-        Optional fixed prior of shape (k,); when None the prior is learned.
+        Optional fixed prior: k finite shares >= 0 with a positive sum (normalised; checked
+        when first read). When None the prior is learned.
 
     Examples
     --------
@@ -48,6 +49,15 @@ class MajorityVote(BaseLabelModel):
         """The prior used to break ties, shape (k,)."""
         if self.class_balance is not None:
             cb = np.asarray(self.class_balance, dtype=np.float64)
+            if cb.shape != (self.cardinality,) or not (np.isfinite(cb).all() and cb.min() >= 0):
+                raise ValueError(
+                    f"class_balance must be {self.cardinality} finite shares >= 0; "
+                    f"got {self.class_balance!r}"
+                )
+            if cb.sum() <= 0:
+                raise ValueError(
+                    f"class_balance must have a positive sum; got {self.class_balance!r}"
+                )
             return np.asarray(cb / cb.sum(), dtype=np.float64)
         counts = getattr(self, "_counts", np.zeros(self.cardinality))
         smoothed = counts + 1.0
