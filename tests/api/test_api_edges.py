@@ -21,10 +21,8 @@ from streamlabel.api import (
 )
 from streamlabel.api._model import ControlError
 
-WRITE = "w" * 8 + "0123456789"
-READ = "r" * 8 + "0123456789"
-TOKENS = f"alice:{WRITE}:write,bob:{READ}:read"
-AS_ALICE = {"Authorization": f"Bearer {WRITE}"}
+from .test_api import AS_ALICE, TOKENS
+
 ALICE = Principal("alice", "write")
 
 SPEC: dict[str, Any] = {

@@ -6,9 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from tx_lfsets import spec, v2
+from tx_lfsets import events, spec, v2
 
-from streamlabel.datasets import make_transactions
 from streamlabel.lf import load_lfset, load_lfset_spec
 from streamlabel.pipeline import SHADOW_REPORT_FORMAT, CandidateRecord
 from streamlabel.stream import (
@@ -19,15 +18,6 @@ from streamlabel.stream import (
     StreamSettings,
     _service,
 )
-
-
-def events(n: int, start: int = 0) -> list[RawEvent]:
-    out = []
-    for i, tx in enumerate(make_transactions(start + n, 0)[start:]):
-        payload = {k: v for k, v in tx.items() if k not in ("id", "ts", "entity")}
-        value = {"id": tx["id"], "ts": tx["ts"], "entity": tx["entity"], "payload": payload}
-        out.append(RawEvent(b"e", json.dumps(value).encode(), "p.events", 0, start + i))
-    return out
 
 
 def lfset_record(value: dict[str, Any], offset: int = 0) -> RawEvent:

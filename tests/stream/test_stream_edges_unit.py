@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from tx_lfsets import events, spec, v2
 
-from streamlabel.datasets import make_transactions
 from streamlabel.labelmodel import OnlineLabelModel
-from streamlabel.lf import load_lfset, load_lfset_spec
+from streamlabel.lf import load_lfset
 from streamlabel.pipeline import CandidateRecord
 from streamlabel.stream import (
     INVALID_LFSET,
@@ -25,59 +25,9 @@ from streamlabel.stream import (
 )
 from streamlabel.stream._service import Snapshot
 
-SPEC: dict[str, Any] = {
-    "name": "tx",
-    "version": "1",
-    "cardinality": 2,
-    "resources": {"risky": ["gambling", "crypto", "gift_cards"]},
-    "lfs": [
-        {
-            "name": "risky",
-            "label": 1,
-            "when": {"kind": "lookup", "field": "merchant_category", "resource": "risky"},
-        },
-        {
-            "name": "big_amount",
-            "label": 1,
-            "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 1500},
-        },
-        {
-            "name": "small_grocery",
-            "label": 0,
-            "when": {"kind": "threshold", "field": "amount", "op": "lt", "value": 20},
-        },
-    ],
-}
-
-
-def spec(version: str = "1") -> dict[str, Any]:
-    """SPEC as the lfsets contract's JSON, under ``version``."""
-    data = load_lfset_spec(SPEC).model_dump(mode="json")
-    data["version"] = version
-    return data
-
-
-def v2() -> dict[str, Any]:
-    """big_amount@2 (threshold 1000) and no small_grocery."""
-    data = spec("2")
-    data["lfs"][1]["version"] = "2"
-    data["lfs"][1]["when"]["value"] = 1000
-    del data["lfs"][2]
-    return data
-
-
-def events(n: int, start: int = 0) -> list[RawEvent]:
-    """``n`` generated transactions as ``events`` records."""
-    out = []
-    for i, tx in enumerate(make_transactions(start + n, 0)[start:]):
-        payload = {k: v for k, v in tx.items() if k not in ("id", "ts", "entity")}
-        value = {"id": tx["id"], "ts": tx["ts"], "entity": tx["entity"], "payload": payload}
-        out.append(RawEvent(b"e", json.dumps(value).encode(), "p.events", 0, start + i))
-    return out
-
 
 def make_handler(**settings: Any) -> LabelerHandler:
-    """Return a handler serving SPEC v1 built from ``settings``."""
+    """Return a handler serving the v1 set built from ``settings``."""
     return LabelerHandler.from_settings(StreamSettings(**settings), load_lfset(spec()))
 
 

@@ -1,10 +1,14 @@
-"""The small LF sets on generated transactions that the handler unit tests push."""
+"""The small LF sets on generated transactions that the handler unit tests push, and
+those transactions as ``events`` records."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from streamlabel.datasets import make_transactions
 from streamlabel.lf import load_lfset_spec
+from streamlabel.stream import RawEvent
 
 SPEC_V1: dict[str, Any] = {
     "name": "tx",
@@ -45,3 +49,13 @@ def v2() -> dict[str, Any]:
     data["lfs"][1]["when"]["value"] = 1000
     del data["lfs"][2]
     return data
+
+
+def events(n: int, start: int = 0) -> list[RawEvent]:
+    """``n`` generated transactions as ``events`` records."""
+    out = []
+    for i, tx in enumerate(make_transactions(start + n, 0)[start:]):
+        payload = {k: v for k, v in tx.items() if k not in ("id", "ts", "entity")}
+        value = {"id": tx["id"], "ts": tx["ts"], "entity": tx["entity"], "payload": payload}
+        out.append(RawEvent(b"e", json.dumps(value).encode(), "p.events", 0, start + i))
+    return out
