@@ -1,0 +1,103 @@
+"""A trainer's new consumer group starts at the earliest offsets: retained requests count.
+
+docs/architecture.md, the trainer service: "subscribed to events, labels, feedback and
+drift from the earliest offsets of a new group". The start-up refill covers ``labels``,
+``events`` and ``feedback`` only, so a retraining request the labeler published before
+the trainer's first start is seen only through the group's earliest start.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib import resources
+from pathlib import Path
+
+from kafka import KafkaProducer
+
+from streamlabel.datasets import make_fraud_stream
+from streamlabel.drift import RetrainRequest
+from streamlabel.models import decode_model_record
+from streamlabel.pipeline import drift_record
+from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream._process import WorkerProcess
+from streamlabel.stream._topics import read_to_end
+
+from .test_trainer_service import (  # noqa: F401 (fixture)
+    MODEL_TIMEOUT,
+    READY_TIMEOUT,
+    TRAINER,
+    procs,
+    wait_models,
+)
+
+N_EVENTS = 2000
+
+
+def test_a_request_published_before_the_trainer_first_started_is_answered(
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    tmp_path: Path,
+    procs: list[WorkerProcess],  # noqa: F811
+) -> None:
+    lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
+    base = StreamSettings(
+        brokers=[kafka_bootstrap],
+        topic_prefix=topic_prefix,
+        partitions=2,
+        batch_size=250,
+        batch_max_wait=0.1,
+        datadir=tmp_path / "faust",
+        lfset="fraud-stream",
+        lfset_file=Path(str(lfset_file)),
+        worker_id="w1",
+        drift_min_samples=1_000_000,  # quiet monitors: the only request is this test's
+        model_name="fraud",
+        registry_dir=tmp_path / "registry",
+        train_every=0,  # requests only
+        train_cooldown=0,
+        train_min_events=300,
+        train_min_holdout=50,
+        feature_text=["descriptor"],
+        feature_numeric=["amount", "hour", "tx_last_hour", "tx_last_day"],
+        feature_categorical=["merchant_category", "country", "device"],
+        feature_bits=12,
+    )
+    ensure_topics(base)
+    stream = make_fraud_stream(N_EVENTS, seed=4)
+    producer = KafkaProducer(bootstrap_servers=base.bootstrap_servers, acks="all", linger_ms=5)
+    try:
+        for e in stream.events:
+            producer.send(
+                base.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
+            )
+        producer.flush(timeout=30)
+
+        # The labeler labels everything and stops before any trainer exists.
+        labeler = WorkerProcess(base, tmp_path / "labeler.log")
+        procs.append(labeler)
+        deadline = time.monotonic() + MODEL_TIMEOUT
+        while True:
+            found = read_to_end(base, "labels", timeout=10, client_id="t-labels")
+            if found is not None and len(found[0]) >= N_EVENTS:
+                break
+            assert time.monotonic() < deadline, labeler.text()[-3000:]
+            time.sleep(0.5)
+        assert labeler.stop(timeout=20) == 0, labeler.text()[-3000:]
+
+        # A retraining request of this labeler group, retained on `drift`.
+        request = RetrainRequest(1, None, ("gold_error",), "drift on critical monitor", ())
+        value = json.dumps(drift_record(request, {"group": base.group_id})).encode()
+        producer.send(base.topic("drift"), key=b"gold_error", value=value).get(timeout=30)
+    finally:
+        producer.close()
+
+    trainer = WorkerProcess(base, tmp_path / "trainer.log", module=TRAINER)
+    procs.append(trainer)
+    trainer.wait_log(r"streamlabel trainer ready .*champion none yet", READY_TIMEOUT)
+    ((key, record_value),) = wait_models(base, 1, 60.0)
+    trainer.wait_log(r"streamlabel training \(request\) at \d+ labeled events: v1 promoted", 10)
+    record = decode_model_record(record_value)
+    assert key == b"fraud" and record.entry.reason.startswith("retraining request")
+    assert trainer.stop(timeout=20) == 0, trainer.text()[-3000:]
+    assert "Traceback" not in trainer.text(), trainer.text()[-3000:]
