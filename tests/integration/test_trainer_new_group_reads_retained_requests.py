@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from importlib import resources
 from pathlib import Path
 
 from kafka import KafkaProducer
@@ -19,15 +18,15 @@ from streamlabel.datasets import make_fraud_stream
 from streamlabel.drift import RetrainRequest
 from streamlabel.models import decode_model_record
 from streamlabel.pipeline import drift_record
-from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream import ensure_topics
 from streamlabel.stream._process import WorkerProcess
 from streamlabel.stream._topics import read_to_end
 
-from .test_trainer_service import (  # noqa: F401 (fixture)
+from .test_trainer_service import (
     MODEL_TIMEOUT,
     READY_TIMEOUT,
     TRAINER,
-    procs,
+    fraud_settings,
     wait_models,
 )
 
@@ -38,31 +37,9 @@ def test_a_request_published_before_the_trainer_first_started_is_answered(
     kafka_bootstrap: str,
     topic_prefix: str,
     tmp_path: Path,
-    procs: list[WorkerProcess],  # noqa: F811
+    procs: list[WorkerProcess],
 ) -> None:
-    lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
-    base = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=250,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
-        lfset="fraud-stream",
-        lfset_file=Path(str(lfset_file)),
-        worker_id="w1",
-        drift_min_samples=1_000_000,  # quiet monitors: the only request is this test's
-        model_name="fraud",
-        registry_dir=tmp_path / "registry",
-        train_every=0,  # requests only
-        train_cooldown=0,
-        train_min_events=300,
-        train_min_holdout=50,
-        feature_text=["descriptor"],
-        feature_numeric=["amount", "hour", "tx_last_hour", "tx_last_day"],
-        feature_categorical=["merchant_category", "country", "device"],
-        feature_bits=12,
-    )
+    base = fraud_settings(kafka_bootstrap, topic_prefix, tmp_path)
     ensure_topics(base)
     stream = make_fraud_stream(N_EVENTS, seed=4)
     producer = KafkaProducer(bootstrap_servers=base.bootstrap_servers, acks="all", linger_ms=5)

@@ -74,33 +74,46 @@ def wait_models(settings: StreamSettings, n: int, timeout: float) -> list[tuple[
         time.sleep(0.5)
 
 
+def fraud_settings(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, **changes: Any
+) -> StreamSettings:
+    """Settings of a labeler and a trainer on the fraud stream (LF set v4), changed."""
+    lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
+    base: dict[str, Any] = {
+        "brokers": [kafka_bootstrap],
+        "topic_prefix": topic_prefix,
+        "partitions": 2,
+        "batch_size": 250,
+        "batch_max_wait": 0.1,
+        "datadir": tmp_path / "faust",
+        "lfset": "fraud-stream",
+        "lfset_file": Path(str(lfset_file)),
+        "worker_id": "w1",
+        # Quiet monitors: a test's only retraining request is the one it sends.
+        "drift_min_samples": 1_000_000,
+        "model_name": "fraud",
+        "registry_dir": tmp_path / "registry",
+        "train_every": 0,  # requests only
+        "train_cooldown": 0,
+        "train_min_events": 300,
+        "train_min_holdout": 50,
+        "feature_text": ["descriptor"],
+        "feature_numeric": ["amount", "hour", "tx_last_hour", "tx_last_day"],
+        "feature_categorical": ["merchant_category", "country", "device"],
+        "feature_bits": 12,
+    }
+    return StreamSettings(**(base | changes))
+
+
 def test_trainer_publishes_a_champion_and_keeps_it_against_a_tie(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, procs: list[WorkerProcess]
 ) -> None:
-    lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
-    base = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
-        partitions=2,
-        batch_size=250,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
-        lfset="fraud-stream",
-        lfset_file=Path(str(lfset_file)),
-        worker_id="w1",
-        # Quiet monitors: this test's only retraining request is the one it sends.
-        drift_min_samples=1_000_000,
-        model_name="fraud",
-        registry_dir=tmp_path / "registry",
+    base = fraud_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         train_every=N_EVENTS,  # one scheduled round, once every event is labeled
-        train_cooldown=0,
-        train_min_events=300,
-        train_min_holdout=50,
-        feature_text=["descriptor"],
-        feature_numeric=["amount", "hour", "tx_last_hour", "tx_last_day"],
-        feature_categorical=["merchant_category", "country", "device"],
         feature_log=["amount", "tx_last_hour", "tx_last_day"],
-        feature_bits=12,
     )
     ensure_topics(base)
     stream = make_fraud_stream(N_EVENTS, seed=3)
@@ -199,29 +212,14 @@ def test_the_labelers_drift_request_makes_the_trainer_publish(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, procs: list[WorkerProcess]
 ) -> None:
     """The closed loop: LF coverage drifts, the labeler asks, the trainer answers."""
-    lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
-    base = StreamSettings(
-        brokers=[kafka_bootstrap],
-        topic_prefix=topic_prefix,
+    base = fraud_settings(
+        kafka_bootstrap,
+        topic_prefix,
+        tmp_path,
         partitions=1,  # the labeler sees the stream in order: coverage drifts as in-process
         batch_size=500,
-        batch_max_wait=0.1,
-        datadir=tmp_path / "faust",
-        lfset="fraud-stream",
-        lfset_file=Path(str(lfset_file)),
-        worker_id="w1",
         drift_min_samples=500,
         drift_cooldown=1_000_000,  # one request
-        model_name="fraud",
-        registry_dir=tmp_path / "registry",
-        train_every=0,  # requests only
-        train_cooldown=0,
-        train_min_events=300,
-        train_min_holdout=50,
-        feature_text=["descriptor"],
-        feature_numeric=["amount", "hour", "tx_last_hour", "tx_last_day"],
-        feature_categorical=["merchant_category", "country", "device"],
-        feature_bits=12,
     )
     ensure_topics(base)
     n = 12_000
