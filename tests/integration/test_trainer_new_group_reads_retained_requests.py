@@ -22,11 +22,12 @@ from streamlabel.stream import ensure_topics
 from streamlabel.stream._process import WorkerProcess
 from streamlabel.stream._topics import read_to_end
 
-from .test_trainer_service import (
+from .test_trainer_service import (  # noqa: F401 (procs is a fixture)
     MODEL_TIMEOUT,
     READY_TIMEOUT,
     TRAINER,
     fraud_settings,
+    procs,
     wait_models,
 )
 
@@ -37,7 +38,7 @@ def test_a_request_published_before_the_trainer_first_started_is_answered(
     kafka_bootstrap: str,
     topic_prefix: str,
     tmp_path: Path,
-    procs: list[WorkerProcess],
+    procs: list[WorkerProcess],  # noqa: F811 (the fixture imported above)
 ) -> None:
     base = fraud_settings(kafka_bootstrap, topic_prefix, tmp_path)
     ensure_topics(base)
