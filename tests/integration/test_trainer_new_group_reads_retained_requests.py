@@ -18,7 +18,6 @@ from streamlabel.datasets import make_fraud_stream
 from streamlabel.drift import RetrainRequest
 from streamlabel.models import decode_model_record
 from streamlabel.pipeline import drift_record
-from streamlabel.stream import ensure_topics
 from streamlabel.stream._process import WorkerProcess
 from streamlabel.stream._topics import read_to_end
 
@@ -28,6 +27,7 @@ from .test_trainer_service import (  # noqa: F401 (procs is a fixture)
     TRAINER,
     fraud_settings,
     procs,
+    send_events,
     wait_models,
 )
 
@@ -41,15 +41,10 @@ def test_a_request_published_before_the_trainer_first_started_is_answered(
     procs: list[WorkerProcess],  # noqa: F811 (the fixture imported above)
 ) -> None:
     base = fraud_settings(kafka_bootstrap, topic_prefix, tmp_path)
-    ensure_topics(base)
     stream = make_fraud_stream(N_EVENTS, seed=4)
     producer = KafkaProducer(bootstrap_servers=base.bootstrap_servers, acks="all", linger_ms=5)
     try:
-        for e in stream.events:
-            producer.send(
-                base.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
-            )
-        producer.flush(timeout=30)
+        send_events(producer, base, stream.events)
 
         # The labeler labels everything and stops before any trainer exists.
         labeler = WorkerProcess(base, tmp_path / "labeler.log")

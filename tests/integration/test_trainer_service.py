@@ -24,8 +24,10 @@ from streamlabel.datasets import make_fraud_stream
 from streamlabel.drift import RetrainRequest
 from streamlabel.models import ModelRecord, ModelRegistry, decode_model_record, loads_model_artifact
 from streamlabel.pipeline import drift_record
-from streamlabel.stream import StreamSettings, ensure_topics
+from streamlabel.stream import StreamSettings
 from streamlabel.stream._process import WorkerProcess
+
+from .worker_setup import worker_settings
 
 pytestmark = pytest.mark.kafka
 
@@ -77,15 +79,9 @@ def wait_models(settings: StreamSettings, n: int, timeout: float) -> list[tuple[
 def fraud_settings(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path, **changes: Any
 ) -> StreamSettings:
-    """Settings of a labeler and a trainer on the fraud stream (LF set v4), changed."""
+    """A labeler's and a trainer's settings on the fraud stream (LF set v4), topics created."""
     lfset_file = resources.files("streamlabel.datasets") / "lfsets" / "fraud_v4.yaml"
-    base: dict[str, Any] = {
-        "brokers": [kafka_bootstrap],
-        "topic_prefix": topic_prefix,
-        "partitions": 2,
-        "batch_size": 250,
-        "batch_max_wait": 0.1,
-        "datadir": tmp_path / "faust",
+    fraud: dict[str, Any] = {
         "lfset": "fraud-stream",
         "lfset_file": Path(str(lfset_file)),
         "worker_id": "w1",
@@ -102,7 +98,16 @@ def fraud_settings(
         "feature_categorical": ["merchant_category", "country", "device"],
         "feature_bits": 12,
     }
-    return StreamSettings(**(base | changes))
+    return worker_settings(kafka_bootstrap, topic_prefix, tmp_path, **(fraud | changes))
+
+
+def send_events(producer: KafkaProducer, settings: StreamSettings, events: list[Any]) -> None:
+    """Send the fraud stream's events to ``events``, keyed by entity, and flush."""
+    for e in events:
+        producer.send(
+            settings.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
+        )
+    producer.flush(timeout=30)
 
 
 def test_trainer_publishes_a_champion_and_keeps_it_against_a_tie(
@@ -115,15 +120,10 @@ def test_trainer_publishes_a_champion_and_keeps_it_against_a_tie(
         train_every=N_EVENTS,  # one scheduled round, once every event is labeled
         feature_log=["amount", "tx_last_hour", "tx_last_day"],
     )
-    ensure_topics(base)
     stream = make_fraud_stream(N_EVENTS, seed=3)
     producer = KafkaProducer(bootstrap_servers=base.bootstrap_servers, acks="all", linger_ms=5)
     try:
-        for e in stream.events:
-            producer.send(
-                base.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
-            )
-        producer.flush(timeout=30)
+        send_events(producer, base, stream.events)
 
         labeler = WorkerProcess(base, tmp_path / "labeler.log")
         procs.append(labeler)
@@ -221,16 +221,11 @@ def test_the_labelers_drift_request_makes_the_trainer_publish(
         drift_min_samples=500,
         drift_cooldown=1_000_000,  # one request
     )
-    ensure_topics(base)
     n = 12_000
     stream = make_fraud_stream(n, seed=0)
     producer = KafkaProducer(bootstrap_servers=base.bootstrap_servers, acks="all", linger_ms=5)
     try:
-        for e in stream.events:
-            producer.send(
-                base.topic("events"), key=e["entity"].encode(), value=json.dumps(e).encode()
-            )
-        producer.flush(timeout=30)
+        send_events(producer, base, stream.events)
     finally:
         producer.close()
     trainer = WorkerProcess(base, tmp_path / "trainer.log", module=TRAINER)

@@ -10,7 +10,38 @@ from numpy.typing import ArrayLike, NDArray
 
 from streamlabel._constants import ABSTAIN
 
-__all__ = ["ABSTAIN", "BaseLabelModel", "as_vote_matrix"]
+__all__ = ["ABSTAIN", "BaseLabelModel", "as_vote_matrix", "class_shares"]
+
+
+def class_shares(
+    shares: object, cardinality: int, *, zeros: bool = False
+) -> NDArray[np.float64] | None:
+    """Return ``shares`` as a normalised class balance, or None if it is not one.
+
+    A balance is ``cardinality`` finite shares, each positive (or, with ``zeros``, at
+    least 0 with a positive sum); a string is never one.
+
+    Examples
+    --------
+    >>> class_shares([94, 6], 2).tolist()
+    [0.94, 0.06]
+    >>> class_shares([0.5, 0.0], 2) is None, class_shares([0.5, 0.0], 2, zeros=True).tolist()
+    (True, [1.0, 0.0])
+    >>> class_shares([1.0], 2) is None, class_shares([0.0, 0.0], 2, zeros=True) is None
+    (True, True)
+    """
+    if isinstance(shares, str | bytes):
+        return None
+    try:
+        b = np.asarray(shares, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    # Written so that NaN fails.
+    if b.shape != (cardinality,) or not np.isfinite(b).all():
+        return None
+    if not ((b >= 0).all() and b.sum() > 0 if zeros else (b > 0).all()):
+        return None
+    return np.asarray(b / b.sum())
 
 
 def as_vote_matrix(L: ArrayLike, lf_ids: Sequence[str], cardinality: int) -> NDArray[np.int64]:

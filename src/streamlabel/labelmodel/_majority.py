@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._base import BaseLabelModel, as_vote_matrix
+from ._base import BaseLabelModel, as_vote_matrix, class_shares
 
 __all__ = ["MajorityVote"]
 
@@ -48,17 +48,13 @@ class MajorityVote(BaseLabelModel):
     def class_balance_(self) -> NDArray[np.float64]:
         """The prior used to break ties, shape (k,)."""
         if self.class_balance is not None:
-            cb = np.asarray(self.class_balance, dtype=np.float64)
-            if cb.shape != (self.cardinality,) or not (np.isfinite(cb).all() and cb.min() >= 0):
+            cb = class_shares(self.class_balance, self.cardinality, zeros=True)
+            if cb is None:
                 raise ValueError(
-                    f"class_balance must be {self.cardinality} finite shares >= 0; "
-                    f"got {self.class_balance!r}"
+                    f"class_balance must be {self.cardinality} finite shares >= 0 with a "
+                    f"positive sum; got {self.class_balance!r}"
                 )
-            if cb.sum() <= 0:
-                raise ValueError(
-                    f"class_balance must have a positive sum; got {self.class_balance!r}"
-                )
-            return np.asarray(cb / cb.sum(), dtype=np.float64)
+            return cb
         counts = getattr(self, "_counts", np.zeros(self.cardinality))
         smoothed = counts + 1.0
         return np.asarray(smoothed / smoothed.sum(), dtype=np.float64)

@@ -83,7 +83,7 @@ from typing import Any, ClassVar, Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._base import BaseLabelModel, as_vote_matrix
+from ._base import BaseLabelModel, as_vote_matrix, class_shares
 
 __all__ = ["OnlineLabelModel"]
 
@@ -205,28 +205,6 @@ def _softmax(ll: _F) -> _F:
 
 def _lf_name(lf_id: str) -> str:
     return lf_id.rsplit("@", 1)[0]
-
-
-def _given_balance(shares: object, k: int) -> _F | None:
-    """Return ``shares`` as a normalised class balance of ``k`` classes, or None if invalid.
-
-    Examples
-    --------
-    >>> _given_balance([94, 6], 2).tolist()
-    [0.94, 0.06]
-    >>> _given_balance([0.5, 0.0], 2) is None, _given_balance([1.0], 2) is None
-    (True, True)
-    """
-    if isinstance(shares, str | bytes):
-        return None
-    try:
-        b = np.asarray(shares, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    # Written so that NaN fails.
-    if b.shape != (k,) or not (np.isfinite(b).all() and (b > 0).all()):
-        return None
-    return np.asarray(b / b.sum())
 
 
 class OnlineLabelModel(BaseLabelModel):
@@ -411,7 +389,7 @@ class OnlineLabelModel(BaseLabelModel):
         if self.refit_every < 1:
             raise ValueError(f"refit_every must be >= 1; got {self.refit_every}")
         known = isinstance(self.balance, str) and self.balance in _BALANCES
-        if not known and _given_balance(self.balance, k) is None:
+        if not known and class_shares(self.balance, k) is None:
             raise ValueError(
                 f"balance must be one of {_BALANCES} or {k} positive, finite class shares; "
                 f"got {self.balance!r}"
@@ -457,7 +435,7 @@ class OnlineLabelModel(BaseLabelModel):
         self._set_view(np.zeros(0, dtype=np.int64))
         # A balance the user gives (``balance`` as class shares) replaces majority vote's
         # wherever the model reads one: the fit, the E-step and the prior.
-        self._given = None if isinstance(self.balance, str) else _given_balance(self.balance, k)
+        self._given = None if isinstance(self.balance, str) else class_shares(self.balance, k)
         self.balance_source_ = "majority" if self._given is None else "given"
         self._norm_cache: dict[tuple[str, ...], list[float]] = {}
         self._pend_norm: list[float] = [0.0] * k

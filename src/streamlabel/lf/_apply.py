@@ -206,14 +206,7 @@ class LFApplier:
         if self._decl_lfs:
             row = as_row(event)
             for j, dlf in zip(self._decl_cols.tolist(), self._decl_lfs, strict=True):
-                try:
-                    vote, why = dlf.vote_and_reason(row)
-                except Exception as exc:  # as in ``_declarative_slow``: a bug must not stop
-                    self._report("fault", dlf.id, 0, f"{type(exc).__name__}: {exc}")
-                    continue
-                out[j] = vote
-                if why is not None:
-                    self._report("invalid", dlf.id, 0, why)
+                out[j] = self._declarative_one(dlf, row, 0)
         self.n_events_ += 1
         return out
 
@@ -310,15 +303,19 @@ class LFApplier:
     ) -> None:
         for c, lf in zip(self._decl_cols.tolist(), self._decl_lfs, strict=True):
             for i, e in enumerate(events):
-                try:
-                    vote, reason = lf.vote_and_reason(as_row(e))
-                except Exception as inner:
-                    self._report("fault", lf.id, i, f"{type(inner).__name__}: {inner}")
-                    continue
-                Lt[c, i] = vote
-                if reason is not None:
-                    self._report("invalid", lf.id, i, reason)
+                Lt[c, i] = self._declarative_one(lf, as_row(e), i)
         del exc  # the per-event pass above reports the actual failures
+
+    def _declarative_one(self, lf: DeclarativeLF, row: Any, index: int) -> int:
+        """One declarative LF's vote on one row, reporting an invalid row or a fault."""
+        try:
+            vote, reason = lf.vote_and_reason(row)
+        except Exception as exc:  # a bug in the compiled path must not stop the stream
+            self._report("fault", lf.id, index, f"{type(exc).__name__}: {exc}")
+            return ABSTAIN
+        if reason is not None:
+            self._report("invalid", lf.id, index, reason)
+        return vote
 
     def __repr__(self) -> str:
         name = repr(self.lfs) if isinstance(self.lfs, LFSet) else f"[{len(self.lfs)} LFs]"
