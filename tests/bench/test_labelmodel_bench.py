@@ -140,11 +140,12 @@ def test_wrench_tie_break_reproduces_84_on_youtube(youtube_wrench_dir: Path) -> 
     # With balance="cofiring" the fit keeps the co-firing balance here (0.54 ham, the
     # default's 0.50) and scores the majorities and the rows without votes alike; it read
     # 0.840 too until the silent LFs were read on ties (nineteenth session): under its
-    # balance two of the 26 ties go to ham, 0.832.
+    # balance two of the 26 ties went to ham, 0.832; three since the two balances' agreement
+    # (0.51 here) weighs it at 0.75 (twenty-second session), 0.828.
     by_row = {name: row["accuracy_by_votes"] for name, row in result["models"].items()}
     for kind in ("majority", "no_votes"):
         assert by_row[COFIRING][kind] == by_row["OnlineLabelModel"][kind]
-    assert by_row["OnlineLabelModel"]["tie"] - 2 / 26 - 1e-6 <= by_row[COFIRING]["tie"]
+    assert by_row["OnlineLabelModel"]["tie"] - 3 / 26 - 1e-6 <= by_row[COFIRING]["tie"]
     assert result["models"]["OnlineLabelModel"]["accuracy"] >= 0.84
 
 

@@ -83,6 +83,8 @@ def test_sync_from_a_labeler_counts_exactly_once() -> None:
     assert get("streamlabel_labelmodel_unexplained_pairs") == labeler.model.unexplained_pairs_
     # The fraud LFs give the model enough views to settle ties itself (6 of 9 here).
     assert get("streamlabel_labelmodel_views") == labeler.model.views_ >= 3
+    # The fraud rules' co-firing balance reads far more fraud than majority vote's.
+    assert get("streamlabel_labelmodel_balance_agreement") == labeler.model.balance_agreement_
 
 
 def test_relearned_lfs_are_counted_per_lf_once() -> None:

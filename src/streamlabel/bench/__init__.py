@@ -7,6 +7,7 @@ from streamlabel.bench._drift import bench_drift
 from streamlabel.bench._driftcost import bench_driftcost
 from streamlabel.bench._keywords import bench_keywords
 from streamlabel.bench._labelmodel import bench_labelmodel
+from streamlabel.bench._proxies import bench_proxies
 from streamlabel.bench._quality import bench_quality
 from streamlabel.bench._regimes import bench_regimes
 from streamlabel.bench._shapes import bench_shapes
@@ -22,6 +23,7 @@ __all__ = [
     "bench_keywords",
     "bench_labelmodel",
     "bench_lmspeed",
+    "bench_proxies",
     "bench_quality",
     "bench_regimes",
     "bench_shapes",

@@ -17,6 +17,10 @@ from typing import Any
 from streamlabel import __version__
 from streamlabel.cli._args import ranged
 
+#: The proxies of ``bench proxies`` (``streamlabel.bench._proxies.PROXIES``; named here so
+#: the parser needs no numpy).
+PROXY_NAMES = ("sms", "agnews", "trec", "semeval")
+
 __all__ = ["build_parser", "main"]
 
 #: Exit code for usage and data errors (argparse uses the same).
@@ -120,6 +124,28 @@ def build_parser() -> argparse.ArgumentParser:
     rg.add_argument("--no-peers", dest="peers", action="store_false", help="skip Snorkel")
     rg.add_argument("--json", action="store_true", help="print one JSON document")
     rg.set_defaults(handler=_run_regimes, render=_render_generic)
+
+    px = benches.add_parser(
+        "proxies",
+        help="the label model on generated sets shaped like WRENCH's, beside majority vote",
+        description=(
+            "For sets shaped like WRENCH's SMS, AG News, TREC and SemEval (classes, LFs, "
+            "events to learn from, the source corpus's class shares) at four shapes of "
+            "one-class LF, learn each stream once and score held-out events against "
+            "majority vote."
+        ),
+    )
+    px.add_argument("--seeds", type=_positive_int, default=8, metavar="S", help="default: 8")
+    px.add_argument(
+        "--proxy",
+        dest="proxies",
+        action="append",
+        choices=list(PROXY_NAMES),
+        metavar="NAME",
+        help=f"one of {', '.join(PROXY_NAMES)} (repeatable); default: all",
+    )
+    px.add_argument("--json", action="store_true", help="print one JSON document")
+    px.set_defaults(handler=_run_proxies, render=_render_proxies)
 
     sh = benches.add_parser(
         "shapes",
@@ -494,6 +520,44 @@ def _run_regimes(args: argparse.Namespace) -> dict[str, Any]:
     from streamlabel.bench._regimes import bench_regimes
 
     return bench_regimes(seeds=tuple(range(args.seeds)), peers=args.peers)
+
+
+def _run_proxies(args: argparse.Namespace) -> dict[str, Any]:
+    from streamlabel.bench._proxies import bench_proxies
+
+    return bench_proxies(seeds=args.seeds, proxies=args.proxies or PROXY_NAMES)
+
+
+def _render_proxies(result: Mapping[str, Any]) -> str:
+    """Per proxy and shape: the model minus majority vote, in points.
+
+    Examples
+    --------
+    >>> row = {"mean_points": -0.25, "worst_points": -1.0, "below_by_0.1_points": 3}
+    >>> vs = {"vs MajorityVote": {"accuracy": row, "macro_f1": row}}
+    >>> print(_render_proxies({"seeds": 8, "proxies": {"sms": {"shapes": {"s1": vs}}},
+    ...                        "summary": {"sms": vs}}))
+    proxy    shape                        accuracy                 macro-F1
+    sms      s1                           -0.25 / -1.00 / 3        -0.25 / -1.00 / 3
+    sms      all shapes                   -0.25 / -1.00 / 3        -0.25 / -1.00 / 3
+    model minus MajorityVote, points: mean / worst / streams more than 0.1 below (of 8 per shape)
+    """
+    lines = [f"{'proxy':<8} {'shape':<28} {'accuracy':<24} macro-F1"]
+    for name, proxy in result["proxies"].items():
+        rows = [*proxy["shapes"].items(), ("all shapes", result["summary"][name])]
+        for shape, per_base in rows:
+            gaps = per_base["vs MajorityVote"]
+            acc, macro = (
+                f"{gaps[m]['mean_points']:+.2f} / {gaps[m]['worst_points']:+.2f} / "
+                f"{gaps[m]['below_by_0.1_points']}"
+                for m in ("accuracy", "macro_f1")
+            )
+            lines.append(f"{name:<8} {shape:<28} {acc:<24} {macro}")
+    lines.append(
+        "model minus MajorityVote, points: mean / worst / streams more than 0.1 below "
+        f"(of {result['seeds']} per shape)"
+    )
+    return "\n".join(lines)
 
 
 def _run_shapes(args: argparse.Namespace) -> dict[str, Any]:

@@ -12,7 +12,8 @@ Two sets of decayed, additive sufficient statistics are kept per LF (keyed by LF
    ``mu`` is added to ``n[j, y, v]`` (LF j voted v while the class was y) and ``N[j, y]``.
    Prediction uses ``theta = (n + prior) / (N + s)`` and majority vote's class balance
    (the one the fit and the E-step assume, as learned up to now), raised to
-   ``prior_weight``. Late gold labels enter these counts as one-hot posteriors.
+   ``prior_weight``, or more, up to 1, where the co-firing of same-class LFs implies the
+   same balance. Late gold labels enter these counts as one-hot posteriors.
 
 ``theta`` models the firing *and* the vote per class, so unipolar LFs carry their
 evidence through class-dependent firing; abstains carry none at prediction (but on a
@@ -145,6 +146,14 @@ _BALANCES = ("majority", "cofiring")
 #: pairs keep it near 200 MB and cost nothing on sparse sets (one group).
 _PAIR_CHUNK = 1 << 22
 _COFIRING_PSEUDO = 10.0
+# The prior's weight rises from ``prior_weight`` to 1 as majority vote's balance and the
+# co-firing balance agree (``balance_agreement_``): whole at the same shares, none from
+# this total variation distance up. The two go wrong in unlike ways (the first counts the
+# classes that draw votes, the second the lift of same-class pairs), so where they agree
+# the balance is likely right and the posterior's own weight, 1, makes the fewest errors;
+# where they part, the half weight hedges (see ``docs/architecture.md``, "When the two
+# balances agree").
+_AGREE_SPAN = 0.05
 # Pooled evidence (see ``_pool_evidence``): the LFs that cast one vote share, at
 # prediction, the part of their tables the counts cannot tell apart (an empirical-Bayes
 # estimate of the spread between them, DerSimonian and Laird 1986), which needs two
@@ -233,7 +242,8 @@ class OnlineLabelModel(BaseLabelModel):
         balance in full (fewest errors when the model is right), 0 not at all (every
         class alike); 0.5 halves the log prior odds, which keeps a skewed stream's rare
         class (see ``docs/architecture.md``). An event without votes gets the balance's
-        most likely class at any weight above 0.
+        most likely class at any weight above 0. The least weight: it rises toward 1 as
+        the balance is confirmed (:attr:`balance_agreement_`).
     unanimous_weight
         On an event where one class c has more votes (of LFs the model knows) than any
         other, unanimous or not, the posterior is ``(1 - u) p + u e_c``: the model's ``p``
@@ -290,6 +300,13 @@ class OnlineLabelModel(BaseLabelModel):
         is informative when its votes go with another view's more often or less often
         than chance. With fewer than three the votes do not identify the LFs' rates, and
         ties are settled as majority vote settles them (see ``docs/architecture.md``).
+    balance_agreement_ : float
+        At the latest fit: how far majority vote's balance and the balance same-class
+        co-firing implies (see ``balance``) agree, in [0, 1]: 1 at the same shares, 0 when
+        their total variation distance is 0.05 or more, and 0 with a balance given. It
+        raises the prior's weight from ``prior_weight`` toward 1 (:attr:`prior_`): the
+        two estimates go wrong in unlike ways, so where they agree the balance is likely
+        right, and a rare class's lone votes need no hedge against it.
     balance_source_ : str
         The balance the latest fit kept: ``"majority"``, ``"cofiring"`` or, with class
         shares for ``balance``, ``"given"``.
@@ -432,6 +449,7 @@ class OnlineLabelModel(BaseLabelModel):
         self.pair_inflation_ = 1.0
         self.unexplained_pairs_ = 0
         self.views_ = 0
+        self.balance_agreement_ = 0.0
         self._set_view(np.zeros(0, dtype=np.int64))
         # A balance the user gives (``balance`` as class shares) replaces majority vote's
         # wherever the model reads one: the fit, the E-step and the prior.
@@ -816,9 +834,11 @@ class OnlineLabelModel(BaseLabelModel):
             restart = not fresh and self._restart_due()
             best = self._fit_at(order, counts, unexplained, pri, mu, restart, iters)
             self.balance_source_ = "majority" if self._given is None else "given"
+            pi_cof = self._cofiring_balance(order, counts)
+            self.balance_agreement_ = self._agreement(pi_cof)
             if isinstance(self.balance, str) and self.balance == "cofiring":
                 pi_mv = self._pi_fit
-                self._pi_fit = self._cofiring_balance(order, counts)
+                self._pi_fit = pi_cof
                 alt_pri = self._prior_table(cols)
                 alt_mu = np.where(self._mu > 0, self._mu, alt_pri)
                 alt = self._fit_at(order, counts, unexplained, alt_pri, alt_mu, restart, iters)
@@ -882,6 +902,22 @@ class OnlineLabelModel(BaseLabelModel):
         a = _COFIRING_PSEUDO * self._scale
         inv = (chance + a) / (same + a)
         return np.asarray(inv / inv.sum())
+
+    def _agreement(self, pi_cof: _F) -> float:
+        """Return how far majority vote's balance and ``pi_cof`` agree, in [0, 1].
+
+        1 at the same shares, 0 from a total variation distance of ``_AGREE_SPAN`` up, and
+        0 for a balance given (taken at the weight set). Read by :attr:`prior_`.
+        """
+        if self._given is not None:
+            return 0.0
+        tv = 0.5 * float(np.abs(pi_cof - self._fit_balance()).sum())
+        return min(1.0, max(0.0, 1.0 - tv / _AGREE_SPAN))
+
+    def _weight(self) -> float:
+        """Return the exponent of the balance in a prediction (see :attr:`prior_`)."""
+        w = self.prior_weight
+        return w + (1.0 - w) * self.balance_agreement_
 
     def _restart_due(self) -> bool:
         """Whether this refit also starts from the prior (see ``_fit_moments``).
@@ -1692,7 +1728,7 @@ class OnlineLabelModel(BaseLabelModel):
 
     @property
     def prior_(self) -> _F:
-        """The prior of a prediction, shape (k,): ``pi ** prior_weight``, normalised.
+        """The prior of a prediction, shape (k,): ``pi ** w``, normalised.
 
         ``pi`` is the balance the moment fit and the E-step assume: majority vote's, the
         decayed share of each class among the events whose votes have a strict majority,
@@ -1700,14 +1736,15 @@ class OnlineLabelModel(BaseLabelModel):
         as of now; or, where the latest fit kept the co-firing balance
         (``balance="cofiring"``), that one; or the class shares given as ``balance``. An
         event without votes (from LFs the model knows) gets exactly this, so by default
-        its class is majority vote's.
+        its class is majority vote's. ``w`` is ``prior_weight`` raised toward 1 by
+        :attr:`balance_agreement_`: ``w + (1 - w) * agreement``.
         """
         self._ensure_state()
-        p = self._prior_balance() ** self.prior_weight
+        p = self._prior_balance() ** self._weight()
         return np.asarray(p / p.sum())
 
     def _prior_balance(self) -> _F:
-        """Return the balance of :attr:`prior_`, before ``prior_weight``, shape (k,)."""
+        """Return the balance of :attr:`prior_`, before its weight, shape (k,)."""
         if self.balance_source_ == "cofiring":
             return self._pi_fit
         return self._fit_balance()
@@ -1920,7 +1957,7 @@ class OnlineLabelModel(BaseLabelModel):
         total = sum(c)
         # Multiply the few factors on plain floats (numpy's per-call overhead exceeds the
         # arithmetic here); renormalise now and then instead of taking logs.
-        w = self.prior_weight
+        w = self._weight()
         p = [(x / total) ** w for x in c]
         n_list, big_n, pri_rows = self._n_list, self._N_list, self._pri_rows
         pooled = self._pool_rows
@@ -2188,6 +2225,7 @@ class OnlineLabelModel(BaseLabelModel):
             "unexplained_pairs": self.unexplained_pairs_,
             "views": self.views_,
             "balance_source": self.balance_source_,
+            "balance_agreement": self.balance_agreement_,
         }
 
     def _load_state(self, header: Mapping[str, Any], arrays: Mapping[str, NDArray[Any]]) -> None:
@@ -2239,6 +2277,12 @@ class OnlineLabelModel(BaseLabelModel):
         self.unexplained_pairs_ = int(header.get("unexplained_pairs", 0))
         # "balance_source" joined the header later: an older file's fit was majority vote's.
         self.balance_source_ = str(header.get("balance_source", "majority"))
+        # So did the balances' agreement: a file without it weighed its prior at
+        # ``prior_weight``, and does so until its next fit.
+        agree = float(header.get("balance_agreement", 0.0))
+        if not 0.0 <= agree <= 1.0:
+            raise ValueError(f"saved balance_agreement must lie in [0, 1]; got {agree!r}")
+        self.balance_agreement_ = agree
         fire = arrays.get("fire")
         self._set_fire(self._firing(np.arange(m)) if fire is None else fire)
         if self._fire.shape != (m, k):

@@ -181,6 +181,13 @@ class Metrics:
             "chance); below 3 it settles ties as majority vote does.",
             registry=r,
         )
+        self.balance_agreement = Gauge(
+            "streamlabel_labelmodel_balance_agreement",
+            "How far the label model's two class-balance estimates (majority vote's and "
+            "the co-firing of same-class LFs) agree, 0 to 1; it raises the prior's weight "
+            "from prior_weight toward 1.",
+            registry=r,
+        )
         self.mean_confidence = Gauge(
             "streamlabel_labelmodel_mean_confidence",
             "Mean top posterior of the labels of the last batch.",
@@ -476,6 +483,7 @@ class Metrics:
                 self.pair_inflation.set(model.pair_inflation_)
                 self.unexplained_pairs.set(model.unexplained_pairs_)
                 self.views.set(model.views_)
+                self.balance_agreement.set(model.balance_agreement_)
         quality = getattr(labeler, "quality", None)
         if quality is not None:
             self.set_label_quality(quality.estimate())
