@@ -326,6 +326,12 @@ class OnlineLabelModel(BaseLabelModel):
     >>> model.predict_proba_one({"lf000@1": 2, "lf001@1": 2, "lf002@1": -1}).argmax()
     np.int64(2)
 
+    Majority vote's balance and the co-firing balance nearly agree here (both near even),
+    so a prediction weighs the balance at nearly 1:
+
+    >>> round(model.balance_agreement_, 2)
+    0.88
+
     A balance you know (here 6% fraud) replaces majority vote's estimate:
 
     >>> fraud = OnlineLabelModel(2, balance=[0.94, 0.06], prior_weight=1.0)

@@ -73,7 +73,9 @@ class StreamSettings(BaseModel):
         Exponent of the class balance in the label model's predictions (0 to 1; see
         ``OnlineLabelModel``): 1 makes the fewest label errors when the model is right
         (the fraud loop's setting in ``bench drift``), 0.5 keeps more of a skewed
-        stream's rare class. Applied to a restored snapshot and to merged parameters too.
+        stream's rare class; the model raises it toward 1 where its two balance
+        estimates agree (``balance_agreement_``). Applied to a restored snapshot and to
+        merged parameters too.
     unanimous_weight : float, default=0.5
         How much of majority vote's verdict is mixed into the label model's posterior
         where one class has more votes than any other (0 to 1; see
