@@ -150,9 +150,9 @@ _COFIRING_PSEUDO = 10.0
 # co-firing balance agree (``balance_agreement_``): whole at the same shares, none from
 # this total variation distance up. The two go wrong in unlike ways (the first counts the
 # classes that draw votes, the second the lift of same-class pairs), so where they agree
-# the balance is likely right and the posterior's own weight, 1, makes the fewest errors;
-# where they part, the half weight hedges (see ``docs/architecture.md``, "When the two
-# balances agree").
+# the balance is likelier right (not always: on WRENCH youtube both lean ham) and the
+# posterior's own weight, 1, makes the fewest errors; where they part, the half weight
+# hedges (see ``docs/architecture.md``, "When the two balances agree").
 _AGREE_SPAN = 0.05
 # Pooled evidence (see ``_pool_evidence``): the LFs that cast one vote share, at
 # prediction, the part of their tables the counts cannot tell apart (an empirical-Bayes
