@@ -21,37 +21,9 @@ from streamlabel.api import (
 )
 from streamlabel.api._model import ControlError
 
-from .test_api import AS_ALICE, TOKENS
+from .test_api import AS_ALICE, SPEC, TOKENS, push, spec_v2
 
 ALICE = Principal("alice", "write")
-
-SPEC: dict[str, Any] = {
-    "name": "tx",
-    "version": "1",
-    "cardinality": 2,
-    "label_names": ["legit", "fraud"],
-    "lfs": [
-        {
-            "name": "big_amount",
-            "label": 1,
-            "when": {"kind": "threshold", "field": "amount", "op": "gt", "value": 1500},
-        },
-        {
-            "name": "small",
-            "label": 0,
-            "when": {"kind": "threshold", "field": "amount", "op": "lt", "value": 20},
-        },
-    ],
-}
-
-
-def spec_v2() -> dict[str, Any]:
-    """SPEC v2: big_amount@2 at 1000."""
-    data = copy.deepcopy(SPEC)
-    data["version"] = "2"
-    data["lfs"][0]["version"] = "2"
-    data["lfs"][0]["when"]["value"] = 1000
-    return data
 
 
 def state(backend: InMemoryBackend) -> tuple[Any, ...]:
@@ -128,7 +100,7 @@ def backend() -> InMemoryBackend:
 def client(backend: InMemoryBackend) -> TestClient:
     """Return a client over ``backend`` with SPEC v1 pushed."""
     c = TestClient(create_api(ApiSettings(tokens=TOKENS), backend))
-    r = c.post("/lfsets", json={"spec": SPEC, "reason": "starter"}, headers=AS_ALICE)
+    r = push(c, SPEC, "starter")
     assert r.status_code == 200, r.json()
     return c
 
